@@ -1,0 +1,129 @@
+"""The `tm-docs` command line.
+
+Exit codes: 0 success, 1 the models have errors, 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .loader import LoadResult, ModelPathError, load_models
+from .problems import Problem
+from .schema import json_schema_text
+
+DEFAULT_MODELS = Path("models")
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _load_or_exit(paths: tuple[Path, ...]) -> LoadResult:
+    try:
+        result = load_models(list(paths) or [DEFAULT_MODELS])
+    except ModelPathError as exc:
+        raise click.UsageError(str(exc)) from None
+    if not result.files:
+        where = ", ".join(str(p) for p in paths) or str(DEFAULT_MODELS)
+        raise click.UsageError(f"no model files (*.yaml, *.yml) found in {where}")
+    return result
+
+
+def _github_annotation(problem: Problem) -> str:
+    # Workflow commands need '%', CR and LF escaped in the message and properties.
+    def esc(text: str) -> str:
+        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    level = "error" if problem.is_error else "warning"
+    file = esc(problem.file).replace(":", "%3A").replace(",", "%2C")
+    return f"::{level} file={file},line={problem.line},col={problem.column}::{esc(problem.message)}"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tm-docs")
+def main() -> None:
+    """Threat models as code: validate them and publish them as a site."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for tools, github for annotations in GitHub Actions.",
+)
+def validate(paths: tuple[Path, ...], output_format: str) -> None:
+    """Check model files and report every problem with its file, line and column.
+
+    PATHS are model files or folders searched for *.yaml and *.yml files
+    (default: ./models).
+    """
+    result = _load_or_exit(paths)
+    errors = result.errors
+    if output_format == "json":
+        report = {
+            "ok": result.ok,
+            "files": [str(p) for p in result.files],
+            "models": [
+                {"id": m.model.id, "title": m.model.title, "file": m.display_path}
+                for m in result.models
+            ],
+            "problems": [
+                {
+                    "file": p.file,
+                    "line": p.line,
+                    "column": p.column,
+                    "severity": p.severity.value,
+                    "message": p.message,
+                }
+                for p in result.problems
+            ],
+        }
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        render = _github_annotation if output_format == "github" else str
+        for problem in result.problems:
+            click.echo(render(problem))
+        if errors:
+            bad_files = len({p.file for p in errors})
+            click.echo(
+                f"{_plural(len(errors), 'error')} in {_plural(bad_files, 'file')} "
+                f"({len(result.files)} checked)",
+                err=True,
+            )
+        else:
+            click.echo(f"{_plural(len(result.models), 'model')} OK")
+    sys.exit(EXIT_OK if result.ok else EXIT_INVALID)
+
+
+@main.command()
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the schema to this file instead of standard output.",
+)
+def schema(output: Path | None) -> None:
+    """Print the JSON Schema of the model format (for editors and other tools)."""
+    text = json_schema_text()
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

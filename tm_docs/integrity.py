@@ -1,0 +1,131 @@
+"""Checks that span elements: unique ids, resolvable references, boundary nesting.
+
+They run on the plain data, not on validated models, so that a file with a
+type error in one threat still gets its broken references reported in the same
+run.  Which field refers to which collection is read from the `RefTo` markers
+of the model classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from .model import COLLECTIONS, RefTo
+from .problems import Problem, did_you_mean
+from .yaml_source import DataPath, SourceMap
+
+
+def _items(data: dict[str, Any], collection: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    items = data.get(collection)
+    if isinstance(items, list):
+        for index, item in enumerate(items):
+            if isinstance(item, dict):
+                yield index, item
+
+
+def _item_id(item: dict[str, Any]) -> str | None:
+    value = item.get("id")
+    return value if isinstance(value, str) and value else None
+
+
+def integrity_problems(data: Any, source: SourceMap, display: str) -> list[Problem]:
+    if not isinstance(data, dict):
+        return []
+
+    def at(path: DataPath, message: str) -> Problem:
+        position = source.locate(path)
+        return Problem(display, position.line, position.column, message)
+
+    problems: list[Problem] = []
+    # id -> (collection, path of the item)
+    ids: dict[str, tuple[str, DataPath]] = {}
+    for collection, (noun, _) in COLLECTIONS.items():
+        for index, item in _items(data, collection):
+            item_id = _item_id(item)
+            if item_id is None:
+                continue
+            if item_id in ids:
+                other, other_path = ids[item_id]
+                line = source.locate(other_path).line
+                problems.append(
+                    at(
+                        (collection, index, "id"),
+                        f"{noun} '{item_id}': the id is already used by the "
+                        f"{COLLECTIONS[other][0]} at line {line}; ids must be unique "
+                        "within a model",
+                    )
+                )
+                continue
+            ids[item_id] = (collection, (collection, index, "id"))
+
+    for collection, (noun, cls) in COLLECTIONS.items():
+        refs = {
+            name: marker
+            for name, field in cls.model_fields.items()
+            for marker in field.metadata
+            if isinstance(marker, RefTo)
+        }
+        for index, item in _items(data, collection):
+            label = f"{noun} '{_item_id(item)}'" if _item_id(item) else f"{noun} #{index + 1}"
+            for name, marker in refs.items():
+                value = item.get(name)
+                targets: list[tuple[DataPath, Any]]
+                if isinstance(value, list):
+                    targets = [((collection, index, name, i), v) for i, v in enumerate(value)]
+                else:
+                    targets = [((collection, index, name), value)]
+                for path, target in targets:
+                    if not isinstance(target, str) or not target:
+                        continue  # a type problem, reported by validation
+                    problem = _resolve(target, marker, ids)
+                    if problem:
+                        problems.append(at(path, f"{label}: {name} {problem}"))
+
+    problems.extend(_boundary_cycles(data, at))
+    return problems
+
+
+def _resolve(target: str, marker: RefTo, ids: dict[str, tuple[str, DataPath]]) -> str | None:
+    nouns = [COLLECTIONS[c][0] for c in marker.collections]
+    wanted = nouns[0] if len(nouns) == 1 else ", ".join(nouns[:-1]) + " or " + nouns[-1]
+    found = ids.get(target)
+    if found is not None:
+        if found[0] in marker.collections:
+            return None
+        return f"'{target}' is a {COLLECTIONS[found[0]][0]}, not a {wanted}"
+    candidates = [i for i, (c, _) in ids.items() if c in marker.collections]
+    hint = did_you_mean(target, candidates)
+    return f"'{target}' is not a {wanted} of this model{hint}"
+
+
+def _boundary_cycles(data: dict[str, Any], at: Any) -> list[Problem]:
+    parents: dict[str, str] = {}
+    paths: dict[str, DataPath] = {}
+    for index, item in _items(data, "boundaries"):
+        item_id, parent = _item_id(item), item.get("parent")
+        if item_id and isinstance(parent, str):
+            parents[item_id] = parent
+            paths[item_id] = ("boundaries", index, "parent")
+    problems = []
+    reported: set[str] = set()
+    for start in parents:
+        chain = [start]
+        current = parents.get(start)
+        while current is not None and current not in chain:
+            chain.append(current)
+            current = parents.get(current)
+        if current is None or current in reported:
+            continue
+        cycle = chain[chain.index(current) :]
+        reported.update(cycle)
+        first = min(cycle, key=lambda b: paths[b])
+        loop = " -> ".join([*cycle[cycle.index(first) :], *cycle[: cycle.index(first)], first])
+        problems.append(
+            at(
+                paths[first],
+                f"boundary '{first}': parent boundaries form a cycle ({loop}); "
+                "a boundary cannot be nested inside itself",
+            )
+        )
+    return problems

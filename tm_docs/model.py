@@ -1,0 +1,378 @@
+"""The threat-model format, version 1: the single source of truth.
+
+Every fact about the format lives in these classes: field names, types, allowed
+values, which fields refer to which elements, and the descriptions that editors
+show.  The loader validates against them, the JSON Schema is generated from them
+and the rest of tm-docs reads the frozen instances they produce.
+
+The classes know nothing of YAML, git, Graphviz or HTML.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import Enum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, model_validator
+
+FORMAT_VERSION = 1
+
+# --- reference metadata ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefTo:
+    """Marks a field whose value(s) are ids of elements in the given collections.
+
+    The integrity checks read this marker to resolve references, so the format
+    itself says what may point at what.
+    """
+
+    collections: tuple[str, ...]
+
+    def __init__(self, *collections: str) -> None:
+        object.__setattr__(self, "collections", collections)
+
+
+# --- scalar types ---------------------------------------------------------
+
+# Text fields are strict: YAML turns `version: 1.10` into the number 1.1 and
+# `answer: no` into false; silently converting those back to text would lose
+# what the author wrote, so the loader asks them to quote the value instead.
+Text = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=20_000)]
+ShortText = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=200)]
+Markdown = Annotated[
+    str,
+    Strict(),
+    StringConstraints(max_length=50_000),
+    Field(json_schema_extra={"x-tm-docs-markup": "markdown"}),
+]
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+MODEL_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
+REFERENCE_PATTERN = r"^(CWE-[0-9]{1,5}|CAPEC-[0-9]{1,5}|https://\S+)$"
+TICKET_PATTERN = r"^(https?://\S+|[A-Za-z][A-Za-z0-9_.-]*-?[0-9]+|#[0-9]+)$"
+COMMIT_PATTERN = r"^[0-9a-f]{7,40}$"
+
+ElementId = Annotated[str, Strict(), StringConstraints(pattern=ID_PATTERN)]
+ModelId = Annotated[str, Strict(), StringConstraints(pattern=MODEL_ID_PATTERN)]
+Reference = Annotated[str, Strict(), StringConstraints(pattern=REFERENCE_PATTERN)]
+Ticket = Annotated[str, Strict(), StringConstraints(pattern=TICKET_PATTERN)]
+CommitId = Annotated[str, Strict(), StringConstraints(pattern=COMMIT_PATTERN)]
+Score = Annotated[int, Strict(), Field(ge=1, le=5)]
+Glob = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=500)]
+
+# Plain-language explanations of the patterns above, for error messages.
+PATTERN_HELP: dict[str, str] = {
+    ID_PATTERN: "use 1-64 letters, digits, '-' or '_', starting with a letter or digit "
+    "(for example 'order-service')",
+    MODEL_ID_PATTERN: "use 1-64 lowercase letters, digits or '-', starting with a letter or "
+    "digit (for example 'checkout'); it becomes part of the site's URLs",
+    REFERENCE_PATTERN: "write a CWE or CAPEC id such as 'CWE-347' or 'CAPEC-196', "
+    "or an https:// link",
+    TICKET_PATTERN: "write a ticket key such as 'PAY-123', an issue number such as '#42', "
+    "or an http(s):// link",
+    COMMIT_PATTERN: "write a git commit hash: 7 to 40 lowercase hexadecimal digits",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+# --- enumerations ---------------------------------------------------------
+
+
+class Stride(str, Enum):
+    """The six STRIDE threat categories."""
+
+    SPOOFING = "spoofing"
+    TAMPERING = "tampering"
+    REPUDIATION = "repudiation"
+    INFORMATION_DISCLOSURE = "information_disclosure"
+    DENIAL_OF_SERVICE = "denial_of_service"
+    ELEVATION_OF_PRIVILEGE = "elevation_of_privilege"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+    @property
+    def letter(self) -> str:
+        return self.value[0].upper()
+
+
+class TrustLevel(str, Enum):
+    """How far a trust boundary's contents are trusted, least trusted first."""
+
+    UNTRUSTED = "untrusted"
+    PARTNER = "partner"
+    DMZ = "dmz"
+    INTERNAL = "internal"
+    RESTRICTED = "restricted"
+
+    @property
+    def rank(self) -> int:
+        return list(TrustLevel).index(self)
+
+
+class ComponentKind(str, Enum):
+    """The kinds of data-flow-diagram element."""
+
+    EXTERNAL_ENTITY = "external_entity"
+    PROCESS = "process"
+    DATA_STORE = "data_store"
+    QUEUE = "queue"
+
+
+class AssetKind(str, Enum):
+    DATA_STORE = "data_store"
+    SECRET = "secret"
+    CRITICAL_API = "critical_api"
+    ADMIN_INTERFACE = "admin_interface"
+    BACKGROUND_JOB = "background_job"
+    DATA_SET = "data_set"
+
+
+class Classification(str, Enum):
+    PUBLIC = "public"
+    INTERNAL = "internal"
+    CONFIDENTIAL = "confidential"
+    RESTRICTED = "restricted"
+
+
+class AuthMethod(str, Enum):
+    NONE = "none"
+    MTLS = "mtls"
+    JWT = "jwt"
+    OAUTH2 = "oauth2"
+    OIDC = "oidc"
+    API_KEY = "api_key"
+    SESSION = "session"
+    BASIC = "basic"
+    SIGNATURE = "signature"
+    CLOUD_IAM = "cloud_iam"
+    OTHER = "other"
+
+
+class ThreatStatus(str, Enum):
+    OPEN = "open"
+    MITIGATED = "mitigated"
+    ACCEPTED = "accepted"
+    TRANSFERRED = "transferred"
+    FALSE_POSITIVE = "false_positive"
+
+
+class MitigationStatus(str, Enum):
+    PROPOSED = "proposed"
+    PLANNED = "planned"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+
+
+# --- elements -------------------------------------------------------------
+
+
+class Review(_Strict):
+    """An explicit review marker: 'this model was checked against the architecture'."""
+
+    date: dt.date | None = Field(None, description="Day of the review (YYYY-MM-DD).")
+    commit: CommitId | None = Field(
+        None, description="Commit of the repository that the review looked at."
+    )
+    by: list[ShortText] = Field(default_factory=list, description="Who reviewed.")
+    note: Markdown = Field("", description="What the review covered or concluded.")
+
+    @model_validator(mode="after")
+    def _date_or_commit(self) -> Review:
+        if self.date is None and self.commit is None:
+            raise ValueError("a review marker needs a 'date', a 'commit' or both")
+        return self
+
+
+class Scope(_Strict):
+    in_scope: list[Text] = Field(default_factory=list, description="What the model covers.")
+    out_of_scope: list[Text] = Field(
+        default_factory=list, description="What the model deliberately leaves out, and why."
+    )
+
+
+class Asset(_Strict):
+    """Something worth protecting: data, a key, an API, an admin interface, a job."""
+
+    id: ElementId
+    title: ShortText
+    kind: AssetKind
+    classification: Classification
+    description: Markdown = ""
+    location: Annotated[list[ElementId], RefTo("components")] = Field(
+        default_factory=list, description="Ids of the components where the asset lives."
+    )
+
+
+class Boundary(_Strict):
+    """A trust boundary: inside it, one identity and one level of trust hold."""
+
+    id: ElementId
+    title: ShortText
+    trust: TrustLevel = Field(description="How far what runs inside is trusted.")
+    parent: Annotated[ElementId | None, RefTo("boundaries")] = Field(
+        None, description="Id of the enclosing boundary, for nested boundaries."
+    )
+    description: Markdown = ""
+
+
+class Component(_Strict):
+    """An element of the data-flow diagram."""
+
+    id: ElementId
+    title: ShortText
+    kind: ComponentKind
+    boundary: Annotated[ElementId | None, RefTo("boundaries")] = Field(
+        None,
+        description="Id of the innermost trust boundary the component runs in; "
+        "leave out for components outside every boundary (e.g. the internet).",
+    )
+    owner: ShortText | None = Field(None, description="Owning service or team.")
+    technology: ShortText | None = Field(
+        None, description="What it is built with, e.g. 'postgresql', 'kafka', 'nginx'."
+    )
+    description: Markdown = ""
+    data: Annotated[list[ElementId], RefTo("assets")] = Field(
+        default_factory=list, description="Ids of the assets the component handles."
+    )
+    paths: list[Glob] = Field(
+        default_factory=list,
+        description="Repository paths (globs) of the code and infrastructure that implement it.",
+    )
+
+
+class Authentication(_Strict):
+    method: AuthMethod = Field(description="How the source proves who it is.")
+    identity: ShortText | None = Field(
+        None, description="The identity the destination learns, e.g. 'customer'."
+    )
+    note: Text | None = None
+
+
+class Flow(_Strict):
+    """Data moving from one component to another."""
+
+    id: ElementId
+    title: ShortText | None = Field(None, description="Short label for tables and the diagram.")
+    source: Annotated[ElementId, RefTo("components")]
+    destination: Annotated[ElementId, RefTo("components")]
+    data: Annotated[list[ElementId], RefTo("assets")] = Field(
+        default_factory=list, description="Ids of the assets the flow carries."
+    )
+    protocol: ShortText | None = Field(None, description="e.g. 'HTTPS', 'gRPC', 'AMQP'.")
+    authentication: Authentication | None = Field(
+        None, description="How the source is authenticated; leave out if not known yet."
+    )
+    encrypted: Annotated[bool, Strict()] | None = Field(
+        None, description="Whether the flow is encrypted in transit; leave out if not known yet."
+    )
+    bidirectional: Annotated[bool, Strict()] = False
+    description: Markdown = ""
+
+
+class Threat(_Strict):
+    id: ElementId
+    title: ShortText
+    description: Markdown = ""
+    categories: list[Stride] = Field(min_length=1, description="One or more STRIDE categories.")
+    targets: Annotated[list[ElementId], RefTo("components", "flows", "assets")] = Field(
+        min_length=1, description="Ids of the components, flows or assets under threat."
+    )
+    impact: Score = Field(description="How bad it is if it happens: 1 (minor) to 5 (severe).")
+    likelihood: Score = Field(description="How likely it is to happen: 1 (rare) to 5 (expected).")
+    status: ThreatStatus = ThreatStatus.OPEN
+    reason: Text | None = Field(
+        None, description="Why the threat is accepted, transferred or a false positive."
+    )
+    references: list[Reference] = Field(
+        default_factory=list, description="CWE or CAPEC ids, or https:// links."
+    )
+    mitigations: Annotated[list[ElementId], RefTo("mitigations")] = Field(
+        default_factory=list, description="Ids of the mitigations that address this threat."
+    )
+
+    @model_validator(mode="after")
+    def _reason_when_not_handled(self) -> Threat:
+        needs_reason = {
+            ThreatStatus.ACCEPTED,
+            ThreatStatus.TRANSFERRED,
+            ThreatStatus.FALSE_POSITIVE,
+        }
+        if self.status in needs_reason and not self.reason:
+            raise ValueError(
+                f"status '{self.status.value}' needs a 'reason' saying why "
+                "(who accepted the risk, where it was transferred, or why it does not apply)"
+            )
+        return self
+
+    @property
+    def risk(self) -> int:
+        return self.impact * self.likelihood
+
+
+class Mitigation(_Strict):
+    id: ElementId
+    title: ShortText
+    description: Markdown = ""
+    owner: ShortText = Field(description="The owning service or team that does the work.")
+    status: MitigationStatus = MitigationStatus.PROPOSED
+    sprint: ShortText | None = Field(None, description="Sprint or milestone it is planned for.")
+    ticket: Ticket | None = Field(None, description="Tracker key or link.")
+    threats: Annotated[list[ElementId], RefTo("threats")] = Field(
+        default_factory=list, description="Ids of the threats it mitigates."
+    )
+
+
+class ThreatModel(_Strict):
+    """One threat model: one system or subsystem, one file."""
+
+    model_config = ConfigDict(
+        title="tm-docs threat model",
+        json_schema_extra={
+            "description": "A threat model in the tm-docs format, version 1. "
+            "See the user guide for an annotated example."
+        },
+    )
+
+    format_version: Literal[1] = Field(
+        description="Version of the tm-docs model format this file is written in."
+    )
+    id: ModelId = Field(description="Stable id of the model; used in URLs.")
+    title: ShortText
+    description: Markdown = ""
+    owner: ShortText = Field(description="Team that owns the system and this model.")
+    reviewers: list[ShortText] = Field(default_factory=list)
+    review: Review | None = Field(
+        None, description="Explicit marker of the last review against the architecture."
+    )
+    scope: Scope = Field(default_factory=Scope)
+    watch: list[Glob] = Field(
+        default_factory=list,
+        description="Repository paths (globs) whose changes mean the model needs another look.",
+    )
+    boundaries: list[Boundary] = Field(default_factory=list)
+    components: list[Component] = Field(default_factory=list)
+    flows: list[Flow] = Field(default_factory=list)
+    assets: list[Asset] = Field(default_factory=list)
+    threats: list[Threat] = Field(default_factory=list)
+    mitigations: list[Mitigation] = Field(default_factory=list)
+
+
+# The collections of a model whose items carry ids, with the singular noun used
+# in messages and pages.  Ids are unique across all of them within one model.
+COLLECTIONS: dict[str, tuple[str, type[BaseModel]]] = {
+    "boundaries": ("boundary", Boundary),
+    "components": ("component", Component),
+    "flows": ("flow", Flow),
+    "assets": ("asset", Asset),
+    "threats": ("threat", Threat),
+    "mitigations": ("mitigation", Mitigation),
+}

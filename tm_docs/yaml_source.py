@@ -1,0 +1,246 @@
+"""Safe YAML reading that remembers where every value came from.
+
+Model files are untrusted input: they arrive in pull requests.  So this module
+- decodes UTF-8 strictly and refuses files over a size cap;
+- builds only plain data (mappings, lists, text, numbers, booleans, null, dates):
+  no object-construction tags, no `!!binary`, no custom tags;
+- treats duplicate keys as errors (plain PyYAML silently keeps the last one);
+- expands anchors/aliases under a node budget, so a "billion laughs" file
+  stops with an error instead of eating memory;
+- records the line and column of every key and value by its path in the data,
+  so later checks can point at the exact spot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .problems import Problem
+
+MAX_FILE_BYTES = 1024 * 1024
+MAX_NODES = 100_000
+MAX_DEPTH = 64
+
+DataPath = tuple[str | int, ...]
+
+_YAML = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {f"{_YAML}{t}" for t in ("null", "bool", "int", "float", "str", "timestamp")}
+_MAP_TAG = f"{_YAML}map"
+_SEQ_TAG = f"{_YAML}seq"
+_MERGE_TAG = f"{_YAML}merge"
+
+
+@dataclass(frozen=True)
+class Position:
+    line: int
+    column: int
+
+
+@dataclass
+class SourceMap:
+    """Positions of the keys and values of one document, by data path."""
+
+    values: dict[DataPath, Position] = field(default_factory=dict)
+    keys: dict[DataPath, Position] = field(default_factory=dict)
+
+    def locate(self, path: DataPath, *, key: bool = False) -> Position:
+        """The position of `path`, or of its nearest ancestor that has one."""
+        if key and path in self.keys:
+            return self.keys[path]
+        for end in range(len(path), -1, -1):
+            found = self.values.get(path[:end])
+            if found is not None:
+                return found
+        return Position(1, 1)
+
+
+@dataclass
+class Document:
+    """The plain data of one YAML file and where each part of it came from."""
+
+    data: Any
+    source: SourceMap
+    problems: list[Problem]
+
+
+class _Stop(Exception):
+    """Raised to abandon a document after a problem that makes the rest meaningless."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+def read_document(path: Path, display: str) -> Document:
+    """Read one YAML file into plain data; problems are returned, never raised."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return _failed(Problem(display, 1, 1, f"cannot read the file: {exc.strerror or exc}"))
+    if len(raw) > MAX_FILE_BYTES:
+        return _failed(
+            Problem(
+                display,
+                1,
+                1,
+                f"the file is {len(raw):,} bytes; model files may be at most "
+                f"{MAX_FILE_BYTES:,} bytes (split the system into several models)",
+            )
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        return _failed(
+            Problem(
+                display,
+                line,
+                column,
+                f"the file is not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save it as UTF-8",
+            )
+        )
+    return parse_document(text, display)
+
+
+def parse_document(text: str, display: str) -> Document:
+    """Parse YAML text (one document) into plain data with positions."""
+    try:
+        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = " ".join(part for part in (exc.context, exc.problem) if part)
+        return _failed(Problem(display, line, column, f"YAML syntax error: {what}"))
+    except yaml.YAMLError as exc:
+        return _failed(Problem(display, 1, 1, f"YAML error: {exc}"))
+    except RecursionError:
+        return _failed(Problem(display, 1, 1, "the YAML is nested too deeply"))
+
+    if not nodes:
+        return _failed(Problem(display, 1, 1, "the file is empty; a model is a YAML mapping"))
+    if len(nodes) > 1:
+        mark = nodes[1].start_mark
+        return _failed(
+            Problem(
+                display,
+                mark.line + 1,
+                mark.column + 1,
+                "a model file holds one YAML document; remove the '---' separator "
+                "and put further models in files of their own",
+            )
+        )
+    builder = _Builder(display)
+    try:
+        data = builder.build(nodes[0], (), 0)
+    except _Stop as stop:
+        return _failed(stop.problem, builder.problems)
+    return Document(data, builder.source, builder.problems)
+
+
+def _failed(problem: Problem, earlier: list[Problem] | None = None) -> Document:
+    return Document(None, SourceMap(), [*(earlier or []), problem])
+
+
+class _Builder:
+    def __init__(self, display: str) -> None:
+        self.display = display
+        self.source = SourceMap()
+        self.problems: list[Problem] = []
+        self.nodes = 0
+        self._scalars = SafeConstructor()
+
+    def _problem(self, node: Node, message: str) -> Problem:
+        return Problem(self.display, node.start_mark.line + 1, node.start_mark.column + 1, message)
+
+    def build(self, node: Node, path: DataPath, depth: int) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _Stop(
+                self._problem(
+                    node,
+                    f"the document expands to more than {MAX_NODES:,} values "
+                    "(too many anchors/aliases?); write it out plainly",
+                )
+            )
+        if depth > MAX_DEPTH:
+            raise _Stop(self._problem(node, f"the YAML is nested more than {MAX_DEPTH} levels deep"))
+        self.source.values.setdefault(
+            path, Position(node.start_mark.line + 1, node.start_mark.column + 1)
+        )
+        if isinstance(node, ScalarNode):
+            return self._scalar(node)
+        if isinstance(node, SequenceNode):
+            self._check_tag(node, _SEQ_TAG)
+            return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        if isinstance(node, MappingNode):
+            self._check_tag(node, _MAP_TAG)
+            return self._mapping(node, path, depth)
+        raise _Stop(self._problem(node, "unsupported YAML node"))  # pragma: no cover
+
+    def _check_tag(self, node: Node, expected: str) -> None:
+        if node.tag != expected:
+            raise _Stop(self._problem(node, f"the YAML tag '{node.tag}' is not allowed here"))
+
+    def _scalar(self, node: ScalarNode) -> Any:
+        if node.tag not in _SCALAR_TAGS:
+            raise _Stop(
+                self._problem(
+                    node,
+                    f"the YAML tag '{node.tag}' is not allowed in model files; "
+                    "only plain values, lists and mappings are",
+                )
+            )
+        try:
+            value = self._scalars.construct_object(node)
+        except (yaml.YAMLError, ValueError) as exc:
+            raise _Stop(self._problem(node, f"cannot read this value: {exc}")) from None
+        return value
+
+    def _mapping(self, node: MappingNode, path: DataPath, depth: int) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        explicit: dict[str, Any] = {}
+        first_seen: dict[str, Node] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                for source in self._merge_sources(value_node, path, depth):
+                    for key, value in source.items():
+                        merged.setdefault(key, value)
+                continue
+            if not isinstance(key_node, ScalarNode) or key_node.tag not in _SCALAR_TAGS:
+                raise _Stop(self._problem(key_node, "mapping keys must be plain text"))
+            key = self._scalars.construct_object(key_node)
+            if not isinstance(key, str):
+                key = key_node.value
+            if key in first_seen:
+                first = first_seen[key].start_mark
+                self.problems.append(
+                    self._problem(
+                        key_node,
+                        f"duplicate key '{key}' (first at line {first.line + 1}); YAML would "
+                        "keep only one of the values: remove or rename one of them",
+                    )
+                )
+                continue
+            first_seen[key] = key_node
+            self.source.keys[(*path, key)] = Position(
+                key_node.start_mark.line + 1, key_node.start_mark.column + 1
+            )
+            explicit[key] = self.build(value_node, (*path, key), depth + 1)
+        # Keys written in the mapping itself win over keys merged in with `<<`.
+        return {**merged, **explicit}
+
+    def _merge_sources(self, node: Node, path: DataPath, depth: int) -> list[dict[str, Any]]:
+        candidates = node.value if isinstance(node, SequenceNode) else [node]
+        sources = []
+        for candidate in candidates:
+            if not isinstance(candidate, MappingNode):
+                raise _Stop(self._problem(candidate, "'<<' merges only mappings"))
+            sources.append(self._mapping(candidate, path, depth + 1))
+        return sources
