@@ -88,15 +88,19 @@ def integrity_problems(data: Any, source: SourceMap, display: str) -> list[Probl
 
 def _resolve(target: str, marker: RefTo, ids: dict[str, tuple[str, DataPath]]) -> str | None:
     nouns = [COLLECTIONS[c][0] for c in marker.collections]
-    wanted = nouns[0] if len(nouns) == 1 else ", ".join(nouns[:-1]) + " or " + nouns[-1]
+    wanted = _a(nouns[0] if len(nouns) == 1 else ", ".join(nouns[:-1]) + " or " + nouns[-1])
     found = ids.get(target)
     if found is not None:
         if found[0] in marker.collections:
             return None
-        return f"'{target}' is a {COLLECTIONS[found[0]][0]}, not a {wanted}"
+        return f"'{target}' is {_a(COLLECTIONS[found[0]][0])}, not {wanted}"
     candidates = [i for i, (c, _) in ids.items() if c in marker.collections]
     hint = did_you_mean(target, candidates)
-    return f"'{target}' is not a {wanted} of this model{hint}"
+    return f"'{target}' is not {wanted} of this model{hint}"
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
 
 
 def _boundary_cycles(data: dict[str, Any], at: Any) -> list[Problem]:

@@ -29,7 +29,7 @@ def describe_value(value: Any) -> str:
     if isinstance(value, int | float):
         return f"the number {value!r}"
     if isinstance(value, str):
-        return "text"
+        return f"the text '{value}'" if len(value) <= 40 and "\n" not in value else "text"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
@@ -97,8 +97,14 @@ def _phrase(error: ErrorDetails, key: str) -> str:
     kind = error["type"]
     value = error.get("input")
     ctx = error.get("ctx") or {}
+    if kind == "literal_error" and key == "format_version":
+        return (
+            f"this file is written in format version {value!r}, but this tm-docs reads "
+            f"version {ctx.get('expected')}; write 'format_version: {ctx.get('expected')}' "
+            "or upgrade tm-docs"
+        )
     if kind in ("enum", "literal_error"):
-        choices = _quoted_choices(str(ctx.get("expected", "")))
+        choices = _quoted_choices(str(ctx.get("expected", ""))) or [str(ctx.get("expected"))]
         if isinstance(value, str):
             hint = did_you_mean(value, choices)
             return f"'{value}' is not one of the allowed values{hint}; use one of: " + ", ".join(

@@ -117,7 +117,15 @@ def parse_document(text: str, display: str) -> Document:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = " ".join(part for part in (exc.context, exc.problem) if part)
-        return _failed(Problem(display, line, column, f"YAML syntax error: {what}"))
+        return _failed(
+            Problem(
+                display,
+                line,
+                column,
+                f"YAML syntax error: {what} (check the indentation and the ':' and '-' "
+                "of this line and the one before)",
+            )
+        )
     except yaml.YAMLError as exc:
         return _failed(Problem(display, 1, 1, f"YAML error: {exc}"))
     except RecursionError:
@@ -177,31 +185,32 @@ class _Builder:
         if isinstance(node, ScalarNode):
             return self._scalar(node)
         if isinstance(node, SequenceNode):
-            self._check_tag(node, _SEQ_TAG)
+            self._check_tag(node, {_SEQ_TAG})
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
         if isinstance(node, MappingNode):
-            self._check_tag(node, _MAP_TAG)
+            self._check_tag(node, {_MAP_TAG})
             return self._mapping(node, path, depth)
         raise _Stop(self._problem(node, "unsupported YAML node"))  # pragma: no cover
 
-    def _check_tag(self, node: Node, expected: str) -> None:
-        if node.tag != expected:
-            raise _Stop(self._problem(node, f"the YAML tag '{node.tag}' is not allowed here"))
-
-    def _scalar(self, node: ScalarNode) -> Any:
-        if node.tag not in _SCALAR_TAGS:
+    def _check_tag(self, node: Node, allowed: set[str]) -> None:
+        if node.tag not in allowed:
+            tag = node.tag.replace(_YAML, "!!")
             raise _Stop(
                 self._problem(
                     node,
-                    f"the YAML tag '{node.tag}' is not allowed in model files; "
+                    f"the YAML tag '{tag}' is not allowed in model files; "
                     "only plain values, lists and mappings are",
                 )
             )
+
+    def _scalar(self, node: ScalarNode) -> Any:
+        self._check_tag(node, _SCALAR_TAGS)
         try:
-            value = self._scalars.construct_object(node)
-        except (yaml.YAMLError, ValueError) as exc:
-            raise _Stop(self._problem(node, f"cannot read this value: {exc}")) from None
-        return value
+            return self._scalars.construct_object(node)
+        except (yaml.YAMLError, ValueError):
+            # Only an impossible date such as 2026-13-01 gets here: keep the text
+            # as written, so a text field stays intact and a date field reports it.
+            return node.value
 
     def _mapping(self, node: MappingNode, path: DataPath, depth: int) -> dict[str, Any]:
         merged: dict[str, Any] = {}

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_MODELS = REPO / "models"
+
+HEADER = """\
+format_version: 1
+id: {id}
+title: Example
+owner: team-a
+"""
+
+
+@pytest.fixture
+def write_model(tmp_path: Path) -> Callable[..., Path]:
+    """Write a model file under tmp_path/models; `body` follows a valid header."""
+
+    def write(body: str = "", *, name: str = "example.yaml", model_id: str = "example") -> Path:
+        path = tmp_path / "models" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(HEADER.format(id=model_id) + textwrap.dedent(body), encoding="utf-8")
+        return path
+
+    return write

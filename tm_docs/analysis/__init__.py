@@ -1,0 +1,1 @@
+"""Pure analysis of validated models: no I/O, no MkDocs, no Graphviz."""
