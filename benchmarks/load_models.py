@@ -67,7 +67,9 @@ def main() -> None:
             result = load_models([folder])
             elapsed = time.perf_counter() - start
             assert result.ok, result.problems[:3]
-            print(f"{size:>10} {args.models:>7} {elapsed:>9.3f} {elapsed / args.models * 1e3:>9.1f}")
+            print(
+                f"{size:>10} {args.models:>7} {elapsed:>9.3f} {elapsed / args.models * 1e3:>9.1f}"
+            )
 
 
 if __name__ == "__main__":

@@ -20,9 +20,7 @@ def test_example_models_are_valid_and_cover_the_article() -> None:
     checkout = next(m.model for m in result.models if m.model.id == "checkout")
     titles = {c.title.lower() for c in checkout.components}
     assert {"api gateway", "order service", "payments queue"} <= titles
-    scores = {
-        t.title.lower(): (t.impact, t.likelihood, t.categories) for t in checkout.threats
-    }
+    scores = {t.title.lower(): (t.impact, t.likelihood, t.categories) for t in checkout.threats}
     assert scores["forged jwt with missing audience validation"] == (5, 4, [Stride.SPOOFING])
     assert scores["unsigned webhook payloads"] == (4, 3, [Stride.TAMPERING])
     assert scores["unbounded fan-out on queue consumers"] == (3, 4, [Stride.DENIAL_OF_SERVICE])

@@ -123,7 +123,9 @@ def _phrase(error: ErrorDetails, key: str) -> str:
     if kind in ("bool_type", "bool_parsing"):
         return f"expected true or false, got {describe_value(value)}"
     if kind in ("list_type",):
-        return f"expected a list, got {describe_value(value)}; write items as '- item' lines or [a, b]"
+        return (
+            f"expected a list, got {describe_value(value)}; write items as '- item' lines or [a, b]"
+        )
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return f"expected a mapping of keys and values, got {describe_value(value)}"
     if kind == "missing":
@@ -182,4 +184,6 @@ def _unknown_key(path: DataPath, data: Any, source: SourceMap, display: str) -> 
         hint = "; allowed keys: " + ", ".join(allowed)
     message = f"unknown key '{key}'{hint}"
     position = source.locate(path, key=True)
-    return Problem(display, position.line, position.column, f"{where}: {message}" if where else message)
+    return Problem(
+        display, position.line, position.column, f"{where}: {message}" if where else message
+    )

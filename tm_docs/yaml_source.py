@@ -189,7 +189,9 @@ class _Builder:
                 )
             )
         if depth > MAX_DEPTH:
-            raise _Stop(self._problem(node, f"the YAML is nested more than {MAX_DEPTH} levels deep"))
+            raise _Stop(
+                self._problem(node, f"the YAML is nested more than {MAX_DEPTH} levels deep")
+            )
         self.source.values.setdefault(
             path, Position(node.start_mark.line + 1, node.start_mark.column + 1)
         )
