@@ -1,0 +1,196 @@
+"""Site-wide views over all models: summaries, STRIDE lists, heatmap, backlog, assets.
+
+Pure functions of the loaded models and the risk bands; the pages, the CSV and
+JSON exports and the command line all read these same results.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from ..loader import LoadedModel
+from ..model import (
+    Asset,
+    Classification,
+    Mitigation,
+    MitigationStatus,
+    Stride,
+    Threat,
+    ThreatModel,
+    ThreatStatus,
+)
+from .links import Links
+from .risk import Band, RiskBands, is_open
+from .topology import Topology
+
+# Work already under way sorts before work only planned, before mere proposals.
+_STATUS_ORDER = {
+    MitigationStatus.IN_PROGRESS: 0,
+    MitigationStatus.PLANNED: 1,
+    MitigationStatus.PROPOSED: 2,
+    MitigationStatus.DONE: 3,
+}
+_CLASSIFICATION_ORDER = {c: i for i, c in enumerate(reversed(list(Classification)))}
+
+
+@dataclass(frozen=True)
+class ModelThreat:
+    """A threat together with the model it belongs to."""
+
+    model: ThreatModel
+    threat: Threat
+    band: Band
+
+
+@dataclass(frozen=True)
+class BacklogItem:
+    """A mitigation that is not done, with the open risk it would address."""
+
+    model: ThreatModel
+    mitigation: Mitigation
+    threats: tuple[ModelThreat, ...]  # open threats it mitigates, highest risk first
+    risk: int  # highest risk among those threats; 0 when none is open
+    band: Band | None
+
+    @property
+    def total_risk(self) -> int:
+        return sum(t.threat.risk for t in self.threats)
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    loaded: LoadedModel
+    by_band: dict[str, int]  # open threats per band name
+    by_status: dict[ThreatStatus, int]
+    highest_open: ModelThreat | None
+    staleness: str = "unknown"
+
+    @property
+    def model(self) -> ThreatModel:
+        return self.loaded.model
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    models: Sequence[LoadedModel]
+    bands: RiskBands = field(default_factory=RiskBands)
+
+    def links(self, model: ThreatModel) -> Links:
+        return self._links[model.id]
+
+    def topology(self, model: ThreatModel) -> Topology:
+        return self._topologies[model.id]
+
+    @cached_property
+    def _links(self) -> dict[str, Links]:
+        return {m.model.id: Links(m.model) for m in self.models}
+
+    @cached_property
+    def _topologies(self) -> dict[str, Topology]:
+        return {m.model.id: Topology(m.model) for m in self.models}
+
+    def rated(self, model: ThreatModel, threat: Threat) -> ModelThreat:
+        return ModelThreat(model, threat, self.bands.band_of(threat))
+
+    @cached_property
+    def all_threats(self) -> list[ModelThreat]:
+        """Every threat of every model, highest risk first."""
+        rated = [self.rated(m.model, t) for m in self.models for t in m.model.threats]
+        return sorted(rated, key=lambda r: (-r.threat.risk, r.model.id, r.threat.id))
+
+    @cached_property
+    def open_threats(self) -> list[ModelThreat]:
+        return [r for r in self.all_threats if is_open(r.threat)]
+
+    def summary(self, loaded: LoadedModel) -> ModelSummary:
+        model = loaded.model
+        open_threats = [r for r in self.open_threats if r.model.id == model.id]
+        by_band = Counter(r.band.name for r in open_threats)
+        by_status = Counter(t.status for t in model.threats)
+        return ModelSummary(
+            loaded=loaded,
+            by_band={b.name: by_band.get(b.name, 0) for b in self.bands.bands},
+            by_status={s: by_status[s] for s in ThreatStatus if by_status[s]},
+            highest_open=open_threats[0] if open_threats else None,
+        )
+
+    @cached_property
+    def summaries(self) -> list[ModelSummary]:
+        """One summary per model, the model with the highest open risk first."""
+        summaries = [self.summary(m) for m in self.models]
+        return sorted(
+            summaries,
+            key=lambda s: (-(s.highest_open.threat.risk if s.highest_open else 0), s.model.id),
+        )
+
+    def by_category(self, category: Stride) -> list[ModelThreat]:
+        return [r for r in self.all_threats if category in r.threat.categories]
+
+    @cached_property
+    def heatmap(self) -> dict[tuple[int, int], list[ModelThreat]]:
+        """Open threats by (impact, likelihood); every one of the 25 cells is present."""
+        cells: dict[tuple[int, int], list[ModelThreat]] = {
+            (i, j): [] for i in range(1, 6) for j in range(1, 6)
+        }
+        for rated in self.open_threats:
+            cells[(rated.threat.impact, rated.threat.likelihood)].append(rated)
+        return cells
+
+    @cached_property
+    def backlog(self) -> list[BacklogItem]:
+        """Mitigations not yet done, by the highest open risk they address.
+
+        Ties go to the mitigation addressing more risk in total, then to work
+        already in progress, then by model and mitigation id.
+        """
+        items = []
+        for loaded in self.models:
+            model = loaded.model
+            for mitigation in model.mitigations:
+                if mitigation.status is MitigationStatus.DONE:
+                    continue
+                threats = sorted(
+                    (
+                        self.rated(model, t)
+                        for t in self.links(model).threats_of(mitigation)
+                        if is_open(t)
+                    ),
+                    key=lambda r: (-r.threat.risk, r.threat.id),
+                )
+                risk = threats[0].threat.risk if threats else 0
+                items.append(
+                    BacklogItem(
+                        model=model,
+                        mitigation=mitigation,
+                        threats=tuple(threats),
+                        risk=risk,
+                        band=self.bands.band(risk) if risk else None,
+                    )
+                )
+        return sorted(
+            items,
+            key=lambda i: (
+                -i.risk,
+                -i.total_risk,
+                _STATUS_ORDER[i.mitigation.status],
+                i.model.id,
+                i.mitigation.id,
+            ),
+        )
+
+    @cached_property
+    def owners(self) -> list[str]:
+        """Owning services/teams of backlog items, in order of their most urgent item."""
+        return list(dict.fromkeys(i.mitigation.owner for i in self.backlog))
+
+    @cached_property
+    def assets(self) -> list[tuple[ThreatModel, Asset]]:
+        """Every asset of every model, most sensitive first."""
+        pairs = [(m.model, a) for m in self.models for a in m.model.assets]
+        return sorted(
+            pairs,
+            key=lambda p: (_CLASSIFICATION_ORDER[p[1].classification], p[0].id, p[1].id),
+        )

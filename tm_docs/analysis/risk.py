@@ -1,0 +1,74 @@
+"""Risk scores and bands, and which threats still count against a system.
+
+Risk is impact x likelihood, from 1 to 25.  A band names a range of scores;
+the thresholds are configurable, and this module is the one place that maps a
+score to its band.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..model import Threat, ThreatStatus
+
+# Statuses whose threats still need work; the others stay visible on the site
+# but leave the open backlog and the heatmap.
+OPEN_STATUSES = frozenset({ThreatStatus.OPEN})
+
+
+@dataclass(frozen=True)
+class Band:
+    name: str
+    low: int
+    high: int
+
+    @property
+    def label(self) -> str:
+        return self.name.capitalize()
+
+    def __contains__(self, score: object) -> bool:
+        return isinstance(score, int) and self.low <= score <= self.high
+
+
+@dataclass(frozen=True)
+class RiskBands:
+    """Lowest score of each band above 'low'; the defaults split 1-25 into four."""
+
+    medium: int = 5
+    high: int = 10
+    critical: int = 15
+
+    def __post_init__(self) -> None:
+        if not 1 < self.medium < self.high < self.critical <= 25:
+            raise ValueError(
+                "risk band thresholds must rise: 1 < medium < high < critical <= 25 "
+                f"(got medium={self.medium}, high={self.high}, critical={self.critical})"
+            )
+
+    @property
+    def bands(self) -> tuple[Band, ...]:
+        return (
+            Band("low", 1, self.medium - 1),
+            Band("medium", self.medium, self.high - 1),
+            Band("high", self.high, self.critical - 1),
+            Band("critical", self.critical, 25),
+        )
+
+    def band(self, score: int) -> Band:
+        for band in self.bands:
+            if score in band:
+                return band
+        raise ValueError(f"risk score {score} is outside 1-25")
+
+    def band_of(self, threat: Threat) -> Band:
+        return self.band(threat.risk)
+
+    def named(self, name: str) -> Band:
+        for band in self.bands:
+            if band.name == name:
+                return band
+        raise KeyError(name)
+
+
+def is_open(threat: Threat) -> bool:
+    return threat.status in OPEN_STATUSES

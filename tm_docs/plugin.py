@@ -1,0 +1,209 @@
+"""The MkDocs plugin: thin glue from MkDocs events to load -> analyse -> render."""
+
+from __future__ import annotations
+
+import posixpath
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+from jinja2 import TemplateError
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.livereload import LiveReloadServer
+from mkdocs.plugins import BasePlugin, get_plugin_logger
+from mkdocs.structure.files import File, Files, InclusionLevel
+from mkdocs.structure.nav import Navigation, Section
+from mkdocs.structure.pages import Page
+
+from .analysis.portfolio import Portfolio
+from .analysis.risk import RiskBands
+from .config import TmDocsConfig
+from .loader import LoadedModel, ModelPathError, load_models
+from .render.pages import GeneratedFile, ModelIdClash, SiteLayout, render_site
+
+log = get_plugin_logger("tm_docs")
+
+STYLESHEET = "tm-docs.css"
+
+
+class TmDocsPlugin(BasePlugin[TmDocsConfig]):
+    def __init__(self) -> None:
+        self._models_dir = Path("models")
+        self._layout = SiteLayout()
+        self._bands = RiskBands()
+        self._generated: list[GeneratedFile] = []
+        self._model_files: dict[str, LoadedModel] = {}  # page path -> model
+
+    # --- configuration ----------------------------------------------------
+
+    def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
+        root = Path(config.config_file_path or ".").resolve().parent
+        self._root = root
+        self._models_dir = root / self.config.models
+        self._layout = SiteLayout(root=self.config.path.strip("/"))
+        bands = self.config.risk_bands
+        try:
+            self._bands = RiskBands(bands.medium, bands.high, bands.critical)
+        except ValueError as exc:
+            raise PluginError(f"tm-docs: risk_bands: {exc}") from None
+        if self.config.stylesheet:
+            config.extra_css.append(self._layout.data_file(STYLESHEET))
+        return config
+
+    # --- pages ------------------------------------------------------------
+
+    def on_files(self, files: Files, *, config: MkDocsConfig) -> Files:
+        try:
+            result = load_models([self._models_dir])
+        except ModelPathError:
+            raise PluginError(
+                f"tm-docs: the models folder '{self.config.models}' does not exist "
+                f"(looked in {self._models_dir}); create it or set the plugin's 'models' option"
+            ) from None
+        for problem in result.problems:
+            if not problem.is_error:
+                log.warning(str(problem))
+        if not result.ok:
+            lines = "\n".join(str(p) for p in result.errors)
+            raise PluginError(
+                f"tm-docs: {len(result.errors)} problem(s) in the threat models:\n{lines}"
+            )
+        if not result.models:
+            log.warning(f"no model files (*.yaml, *.yml) in {self.config.models}")
+
+        portfolio = Portfolio(result.models, self._bands)
+        template_dirs = [Path(self.config.templates)] if self.config.templates else []
+        try:
+            self._generated = render_site(portfolio, self._layout, template_dirs=template_dirs)
+        except ModelIdClash as exc:
+            raise PluginError(f"tm-docs: {exc}") from None
+        except TemplateError as exc:
+            raise PluginError(f"tm-docs: a page template failed: {exc}") from None
+        self._model_files = {self._layout.model_page(m.model.id): m for m in result.models}
+        stylesheet = resources.files("tm_docs").joinpath("assets", STYLESHEET).read_text()
+        extra = [*self._generated, GeneratedFile(self._layout.data_file(STYLESHEET), stylesheet)]
+        for generated in extra:
+            if files.get_file_from_path(generated.path) is not None:
+                # A hand-written file of the same name wins; say so once.
+                log.warning(f"docs/{generated.path} exists, so tm-docs does not generate it")
+                continue
+            # Not in the automatic navigation: on_nav places the pages itself.
+            inclusion = InclusionLevel.NOT_IN_NAV if generated.title else InclusionLevel.UNDEFINED
+            files.append(
+                File.generated(
+                    config, generated.path, content=generated.content, inclusion=inclusion
+                )
+            )
+        log.info(f"{len(result.models)} threat models, {len(self._generated)} generated files")
+        return files
+
+    def on_nav(self, nav: Navigation, *, config: MkDocsConfig, files: Files) -> Navigation:
+        ours = {g.path: g for g in self._generated if g.title is not None}
+        if config.nav is not None and _mentions(nav.items, ours):
+            return nav  # the site's own `nav:` places our pages; respect it
+        nav.items = _without(nav.items, ours)
+        section = self._section(ours, files, config)
+        if self.config.nav_position == "start":
+            nav.items.insert(0, section)
+        else:
+            nav.items.append(section)
+        nav.pages = list(_pages(nav.items))
+        _link_siblings(nav.pages)
+        return nav
+
+    def _section(
+        self, ours: dict[str, GeneratedFile], files: Files, config: MkDocsConfig
+    ) -> Section:
+        def page(path: str) -> Page:
+            file = files.get_file_from_path(path)
+            assert file is not None
+            return Page(ours[path].title, file, config)
+
+        model_paths = [p for p in ours if p in self._model_files]
+        site_pages = [page(p) for p in ours if p not in self._model_files]
+        models = Section("Models", [page(p) for p in model_paths])
+        section = Section(self.config.nav_title, [*site_pages, models])
+        for child in section.children:
+            child.parent = section
+        for child in models.children:
+            child.parent = models
+        return section
+
+    def on_page_markdown(
+        self, markdown: str, *, page: Page, config: MkDocsConfig, files: Files
+    ) -> str:
+        path = page.file.src_uri
+        if path in self._model_files:
+            page.edit_url = self._edit_url(self._model_files[path], config)
+        elif any(g.path == path for g in self._generated):
+            page.edit_url = None  # generated from all models: nothing to edit
+        return markdown
+
+    def _edit_url(self, loaded: LoadedModel, config: MkDocsConfig) -> str | None:
+        if not config.repo_url:
+            return None
+        edit_uri = self.config.edit_uri
+        if edit_uri is None:
+            if not config.edit_uri:
+                return None
+            docs = Path(config.docs_dir).resolve().relative_to(self._root).as_posix()
+            edit_uri = config.edit_uri.rstrip("/")
+            edit_uri = edit_uri[: -len(docs)] if edit_uri.endswith(docs) else edit_uri + "/"
+        try:
+            relative = loaded.path.resolve().relative_to(self._root).as_posix()
+        except ValueError:
+            return None
+        base = urljoin(config.repo_url.rstrip("/") + "/", edit_uri)
+        return posixpath.join(base, relative) if not base.endswith("/") else base + relative
+
+    # --- serve ------------------------------------------------------------
+
+    def on_serve(
+        self, server: LiveReloadServer, *, config: MkDocsConfig, builder: Any
+    ) -> LiveReloadServer:
+        if self._models_dir.is_dir():
+            server.watch(str(self._models_dir))
+        if self.config.templates:
+            server.watch(str(self.config.templates))
+        return server
+
+
+def _mentions(items: list[Any], paths: dict[str, GeneratedFile]) -> bool:
+    for item in items:
+        if isinstance(item, Page) and item.file.src_uri in paths:
+            return True
+        if isinstance(item, Section) and _mentions(item.children, paths):
+            return True
+    return False
+
+
+def _without(items: list[Any], paths: dict[str, GeneratedFile]) -> list[Any]:
+    """The navigation items with our pages (and sections left empty) taken out."""
+    kept = []
+    for item in items:
+        if isinstance(item, Page) and item.file.src_uri in paths:
+            continue
+        if isinstance(item, Section):
+            item.children = _without(item.children, paths)
+            if not item.children:
+                continue
+        kept.append(item)
+    return kept
+
+
+def _pages(items: list[Any]) -> Any:
+    for item in items:
+        if isinstance(item, Page):
+            yield item
+        elif isinstance(item, Section):
+            yield from _pages(item.children)
+
+
+def _link_siblings(pages: list[Page]) -> None:
+    for before, after in zip([None, *pages], [*pages, None], strict=True):
+        if after is not None:
+            after.previous_page = before
+        if before is not None:
+            before.next_page = after

@@ -1,0 +1,1 @@
+"""Turn analysed models into Markdown pages and data files (no MkDocs here)."""

@@ -1,0 +1,63 @@
+"""Making untrusted model text safe in generated Markdown and HTML.
+
+Model files arrive in pull requests, so every value from them is hostile until
+escaped.  Plain-text fields are written as numeric character references for
+everything but letters, digits and spaces: that is inert both to Markdown (no
+emphasis, links, tables or headings can start) and to HTML (no tags, no
+attribute breaks), so one rule serves every place a template puts a value.
+
+Markdown fields (descriptions) are rendered to HTML by a Markdown instance of
+our own and then cleaned by an allow-list sanitizer: no raw HTML, no scripts,
+no event handlers, only http(s) and mailto links.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import markdown
+import nh3
+from markupsafe import Markup
+
+_ALLOWED_TAGS = {
+    "p", "br", "hr", "em", "strong", "code", "pre", "blockquote", "del",
+    "ul", "ol", "li", "a", "h4", "h5", "h6",
+    "table", "thead", "tbody", "tr", "th", "td",
+}  # fmt: skip
+_ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}}
+_URL_SCHEMES = {"http", "https", "mailto"}
+_URL_SAFE = ":/?#@=&;+,~.-_%!$"
+
+
+def plain(value: Any) -> Any:
+    """Escape a plain-text value for any Markdown or HTML context."""
+    if value is None or isinstance(value, Markup | bool | int | float):
+        return value
+    text = str(value)
+    return Markup("".join(ch if ch.isalnum() or ch == " " else f"&#{ord(ch)};" for ch in text))
+
+
+def markdown_html(text: str) -> Markup:
+    """Render an untrusted Markdown field to sanitized HTML."""
+    if not text.strip():
+        return Markup("")
+    html = markdown.markdown(text, extensions=["tables", "fenced_code", "sane_lists"])
+    cleaned = nh3.clean(
+        html,
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRIBUTES,
+        url_schemes=_URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+    )
+    # Keep the block together: a blank line would end the raw HTML block in
+    # some Markdown processors and let the rest be read as Markdown again.
+    return Markup(re.sub(r"\n\s*\n", "\n", cleaned))
+
+
+def safe_url(url: str) -> Markup | None:
+    """A http(s) URL percent-encoded so it cannot break out of a link; None if not http(s)."""
+    if urlsplit(url).scheme.lower() not in ("http", "https"):
+        return None
+    return Markup(quote(url, safe=_URL_SAFE))

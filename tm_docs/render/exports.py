@@ -1,0 +1,72 @@
+"""The mitigation backlog as CSV and JSON, for trackers and other tools."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from ..analysis.portfolio import BacklogItem, Portfolio
+
+CSV_COLUMNS = (
+    "rank",
+    "model",
+    "mitigation",
+    "title",
+    "owner",
+    "status",
+    "risk",
+    "band",
+    "sprint",
+    "ticket",
+    "threats",
+)
+
+# Spreadsheets run cells starting with these as formulas; model text is untrusted.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def backlog_rows(portfolio: Portfolio) -> list[dict[str, Any]]:
+    return [_row(rank, item) for rank, item in enumerate(portfolio.backlog, start=1)]
+
+
+def _row(rank: int, item: BacklogItem) -> dict[str, Any]:
+    mitigation = item.mitigation
+    return {
+        "rank": rank,
+        "model": item.model.id,
+        "mitigation": mitigation.id,
+        "title": mitigation.title,
+        "owner": mitigation.owner,
+        "status": mitigation.status.value,
+        "risk": item.risk,
+        "band": item.band.name if item.band else None,
+        "sprint": mitigation.sprint,
+        "ticket": mitigation.ticket,
+        "threats": [
+            {"id": t.threat.id, "title": t.threat.title, "risk": t.threat.risk, "band": t.band.name}
+            for t in item.threats
+        ],
+    }
+
+
+def backlog_csv(portfolio: Portfolio) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in backlog_rows(portfolio):
+        row = {**row, "threats": " ".join(t["id"] for t in row["threats"])}
+        writer.writerow([_cell(row[c]) for c in CSV_COLUMNS])
+    return out.getvalue()
+
+
+def backlog_json(portfolio: Portfolio) -> str:
+    bands = [{"name": b.name, "min": b.low, "max": b.high} for b in portfolio.bands.bands]
+    document = {"bands": bands, "items": backlog_rows(portfolio)}
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

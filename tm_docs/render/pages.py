@@ -1,0 +1,231 @@
+"""The generated pages of a threat-model site, as Markdown text and data files.
+
+Nothing here knows MkDocs: `render_site` returns paths and contents that the
+MkDocs plugin serves from memory and that the command line writes to disk for
+any other Markdown site generator.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from .. import __version__
+from ..analysis.portfolio import Portfolio
+from ..model import (
+    ID_PATTERN,
+    AssetKind,
+    Classification,
+    ComponentKind,
+    MitigationStatus,
+    Stride,
+    Threat,
+    ThreatModel,
+    ThreatStatus,
+)
+from .escape import markdown_html, plain, safe_url
+from .exports import backlog_csv, backlog_json
+
+_SAFE_ID = re.compile(ID_PATTERN)
+
+# What each STRIDE category means, introducing its section on every page.
+STRIDE_MEANING: dict[Stride, str] = {
+    Stride.SPOOFING: "Pretending to be someone or something else: a forged or replayed token, "
+    "a stolen credential, a caller whose identity is never checked.",
+    Stride.TAMPERING: "Changing data or code without authority: in transit, at rest, "
+    "or in a message queue.",
+    Stride.REPUDIATION: "Acting without leaving a trustworthy trace, so that a sensitive action "
+    "cannot be attributed or proven later.",
+    Stride.INFORMATION_DISCLOSURE: "Exposing data to those who should not see it: sensitive "
+    "fields in responses, logs, errors or backups.",
+    Stride.DENIAL_OF_SERVICE: "Making the system unavailable or too slow: exhausting resources, "
+    "flooding queues, unbounded work per request.",
+    Stride.ELEVATION_OF_PRIVILEGE: "Gaining rights one was not given, through flawed "
+    "authorization checks or over-privileged components.",
+}
+
+LABELS: dict[Any, str] = {
+    **{k: k.value.replace("_", " ") for k in ComponentKind},
+    **{k: k.value.replace("_", " ") for k in AssetKind},
+    **{k: k.value for k in Classification},
+    **{k: k.value.replace("_", " ") for k in ThreatStatus},
+    **{k: k.value.replace("_", " ") for k in MitigationStatus},
+    AssetKind.SECRET: "encryption key / secret",
+    AssetKind.CRITICAL_API: "critical API",
+    AssetKind.ADMIN_INTERFACE: "administrative interface",
+}
+
+
+@dataclass(frozen=True)
+class SiteLayout:
+    """Where the generated pages live, relative to the docs folder."""
+
+    root: str = "threat-models"
+
+    SITE_PAGES = ("index", "backlog", "heatmap", "stride", "assets")
+
+    def page(self, name: str) -> str:
+        return f"{self.root}/{name}.md"
+
+    def model_page(self, model_id: str) -> str:
+        return f"{self.root}/{model_id}/index.md"
+
+    def data_file(self, name: str) -> str:
+        return f"{self.root}/{name}"
+
+
+@dataclass(frozen=True)
+class GeneratedFile:
+    path: str  # relative to the docs folder, with '/' separators
+    content: str | bytes
+    title: str | None = None  # for navigation, when the file is a page
+
+
+class ModelIdClash(ValueError):
+    """A model id that would land on the URL of a site-wide page."""
+
+
+def environment(template_dirs: Sequence[Path] = ()) -> Environment:
+    """Jinja environment: user template folders first, then the package's templates."""
+    loaders = [FileSystemLoader(str(d)) for d in template_dirs]
+    env = Environment(
+        loader=ChoiceLoader([*loaders, PackageLoader("tm_docs", "templates")]),
+        # Every value is escaped for Markdown *and* HTML by `plain` before
+        # autoescape sees it; only Markup built here is inserted as it is.
+        autoescape=True,
+        finalize=plain,
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.do"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["markdown"] = markdown_html
+    env.filters["url"] = safe_url
+    env.filters["label"] = lambda value: LABELS.get(value, str(value))
+    env.globals["STRIDE_MEANING"] = STRIDE_MEANING
+    env.globals["Stride"] = Stride
+    env.globals["version"] = __version__
+    return env
+
+
+class _Linker:
+    """Relative Markdown links from one generated page to another."""
+
+    def __init__(self, layout: SiteLayout, page: str) -> None:
+        self.layout = layout
+        self.page = page
+
+    def to(self, target: str, anchor: str | None = None) -> Markup:
+        rel = posixpath.relpath(target, posixpath.dirname(self.page))
+        return Markup(rel + (f"#{anchor}" if anchor else ""))
+
+    def site(self, name: str, anchor: str | None = None) -> Markup:
+        return self.to(self.layout.page(name), anchor)
+
+    def model(self, model: ThreatModel | str, anchor: str | None = None) -> Markup:
+        model_id = model if isinstance(model, str) else model.id
+        return self.to(self.layout.model_page(model_id), anchor)
+
+
+def anchor(kind: str, element_id: str) -> Markup:
+    """The HTML id of an element on its model page, e.g. 'flow-f3'.
+
+    Element ids are restricted to letters, digits, '-' and '_' by the format, so
+    they go into ids and link targets as they are.
+    """
+    if not _SAFE_ID.match(element_id):
+        raise ValueError(f"unsafe element id {element_id!r}")
+    return Markup(f"{kind}-{element_id}")
+
+
+def _front_matter(tags: Sequence[str]) -> Markup:
+    if not tags:
+        return Markup("")
+    # Dumped by YAML, not templated, so hostile tag text stays one quoted string.
+    dumped = yaml.safe_dump({"tags": list(dict.fromkeys(tags))}, allow_unicode=True)
+    return Markup(f"---\n{dumped}---\n\n")
+
+
+def _element_titles(model: ThreatModel) -> dict[str, tuple[str, str]]:
+    """Element id -> (anchor kind, title) for everything a threat can target."""
+    titles = {c.id: ("component", c.title) for c in model.components}
+    titles.update({f.id: ("flow", f.title or f.id) for f in model.flows})
+    titles.update({a.id: ("asset", a.title) for a in model.assets})
+    return titles
+
+
+def _threats_by_category(model: ThreatModel) -> list[tuple[Stride, list[Threat]]]:
+    grouped = []
+    for category in Stride:
+        threats = [t for t in model.threats if category in t.categories]
+        if threats:
+            grouped.append((category, sorted(threats, key=lambda t: (-t.risk, t.id))))
+    return grouped
+
+
+def render_site(
+    portfolio: Portfolio,
+    layout: SiteLayout | None = None,
+    *,
+    template_dirs: Sequence[Path] = (),
+    diagrams: dict[str, str] | None = None,
+    staleness: dict[str, Any] | None = None,
+) -> list[GeneratedFile]:
+    """All generated pages and data files of the threat-model section."""
+    layout = layout or SiteLayout()
+    for summary in portfolio.summaries:
+        if summary.model.id in layout.SITE_PAGES:
+            raise ModelIdClash(
+                f"{summary.loaded.display_path}: model id '{summary.model.id}' is the name of "
+                f"a site-wide page ({', '.join(layout.SITE_PAGES)}); choose another id"
+            )
+    env = environment(template_dirs)
+    files: list[GeneratedFile] = []
+
+    def page(
+        path: str, template: str, title: str, tags: Sequence[str] = (), **context: Any
+    ) -> None:
+        text = env.get_template(template).render(
+            portfolio=portfolio,
+            bands=portfolio.bands,
+            link=_Linker(layout, path),
+            anchor=anchor,
+            front_matter=_front_matter(tags),
+            diagrams=diagrams or {},
+            staleness=staleness or {},
+            **context,
+        )
+        files.append(GeneratedFile(path, text, title))
+
+    page(layout.page("index"), "index.md.j2", "Overview")
+    page(layout.page("backlog"), "backlog.md.j2", "Mitigation backlog")
+    page(layout.page("heatmap"), "heatmap.md.j2", "Risk heatmap")
+    page(layout.page("stride"), "stride.md.j2", "STRIDE threats")
+    page(layout.page("assets"), "assets.md.j2", "Asset inventory")
+    for summary in sorted(portfolio.summaries, key=lambda s: s.model.title.lower()):
+        model = summary.model
+        categories = [c.label for c in Stride if any(c in t.categories for t in model.threats)]
+        page(
+            layout.model_page(model.id),
+            "model.md.j2",
+            model.title,
+            tags=[model.owner, *categories],
+            summary=summary,
+            model=model,
+            links=portfolio.links(model),
+            topology=portfolio.topology(model),
+            elements=_element_titles(model),
+            threats_by_category=_threats_by_category(model),
+        )
+    files.append(GeneratedFile(layout.data_file("backlog.csv"), backlog_csv(portfolio)))
+    files.append(GeneratedFile(layout.data_file("backlog.json"), backlog_json(portfolio)))
+    return files
