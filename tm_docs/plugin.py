@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from jinja2 import TemplateError
+from markupsafe import escape
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.livereload import LiveReloadServer
@@ -119,12 +120,14 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
         def page(path: str) -> Page:
             file = files.get_file_from_path(path)
             assert file is not None
-            return Page(ours[path].title, file, config)
+            # The title comes from the page's front matter, where it is escaped.
+            return Page(None, file, config)
 
         model_paths = [p for p in ours if p in self._model_files]
         site_pages = [page(p) for p in ours if p not in self._model_files]
         models = Section("Models", [page(p) for p in model_paths])
-        section = Section(self.config.nav_title, [*site_pages, models])
+        # Themes print section titles as HTML.
+        section = Section(str(escape(self.config.nav_title)), [*site_pages, models])
         for child in section.children:
             child.parent = section
         for child in models.children:

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from .. import __version__
 from ..analysis.portfolio import Portfolio
@@ -147,11 +147,18 @@ def anchor(kind: str, element_id: str) -> Markup:
     return Markup(f"{kind}-{element_id}")
 
 
-def _front_matter(tags: Sequence[str]) -> Markup:
-    if not tags:
-        return Markup("")
-    # Dumped by YAML, not templated, so hostile tag text stays one quoted string.
-    dumped = yaml.safe_dump({"tags": list(dict.fromkeys(tags))}, allow_unicode=True)
+def _front_matter(title: str, tags: Sequence[str]) -> Markup:
+    """YAML front matter with the page title and tags, HTML-escaped.
+
+    MkDocs themes treat titles and tags as HTML and print them unescaped (in the
+    navigation, the <title> element and the tag list), so model text must arrive
+    there escaped.  The front matter is dumped by YAML, not templated, so any
+    text stays one quoted string.
+    """
+    meta: dict[str, Any] = {"title": str(escape(title))}
+    if tags:
+        meta["tags"] = [str(escape(t)) for t in dict.fromkeys(tags)]
+    dumped = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False)
     return Markup(f"---\n{dumped}---\n\n")
 
 
@@ -199,7 +206,7 @@ def render_site(
             bands=portfolio.bands,
             link=_Linker(layout, path),
             anchor=anchor,
-            front_matter=_front_matter(tags),
+            front_matter=_front_matter(title, tags),
             diagrams=diagrams or {},
             staleness=staleness or {},
             **context,

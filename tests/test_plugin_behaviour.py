@@ -1,0 +1,167 @@
+"""How the plugin behaves for users: options, errors, warnings, overrides, untrusted text."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .sites import REPO, build, content, make_site, page
+
+HOSTILE = REPO / "tests" / "fixtures" / "hostile"
+BROKEN = """\
+format_version: 1
+id: broken
+title: Broken
+owner: team-a
+components:
+  - id: order-service
+    title: Order service
+    kind: process
+flows:
+  - id: f3
+    source: order-service
+    destination: order-svc
+"""
+
+
+def test_model_error_fails_the_build_with_file_line_and_no_traceback(tmp_path: Path) -> None:
+    models = tmp_path / "in"
+    models.mkdir()
+    (models / "broken.yaml").write_text(BROKEN)
+    proc = build(make_site(tmp_path / "site", models))
+    assert proc.returncode == 1
+    assert (
+        "models/broken.yaml:12:18: flow 'f3': destination 'order-svc' is not a component "
+        "of this model (did you mean 'order-service'?)"
+    ) in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_models_folder_is_a_clear_error(tmp_path: Path) -> None:
+    config = make_site(tmp_path, plugin={"models": "nowhere"})
+    proc = build(config)
+    assert proc.returncode == 1
+    assert "the models folder 'nowhere' does not exist" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_risk_bands_are_a_config_error(tmp_path: Path) -> None:
+    config = make_site(tmp_path, plugin={"risk_bands": {"medium": 12, "high": 10}})
+    proc = build(config)
+    assert proc.returncode == 1
+    assert "risk band thresholds must rise" in proc.stderr
+
+
+def test_warnings_go_through_the_plugin_logger_and_fail_strict(tmp_path: Path) -> None:
+    config = make_site(tmp_path)
+    own = tmp_path / "docs" / "threat-models"
+    own.mkdir()
+    (own / "stride.md").write_text("# My own STRIDE page\n")
+    assert build(config).returncode == 0
+    proc = build(config, "--strict")
+    assert proc.returncode == 1
+    assert re.search(r"WARNING\s+-\s+tm_docs: docs/threat-models/stride.md exists", proc.stderr)
+    assert "My own STRIDE page" in (tmp_path / "site/threat-models/stride/index.html").read_text()
+
+
+def test_options_move_and_rename_the_section(tmp_path: Path) -> None:
+    config = make_site(
+        tmp_path,
+        plugin={
+            "path": "security/models",
+            "nav_title": "Security",
+            "nav_position": "start",
+            "risk_bands": {"medium": 4, "high": 8, "critical": 20},
+        },
+    )
+    assert build(config, "--strict").returncode == 0
+    site = tmp_path / "site"
+    nav = page(site, "index.html").select_one("nav.md-nav--primary")
+    top = [
+        li.find(["a", "label"]).get_text(" ", strip=True) for li in nav.select(":scope > ul > li")
+    ]
+    assert top[0].startswith("Security")
+    soup = content(page(site, "security/models/checkout/index.html"))
+    # 20 is the lowest critical score now, 12 is high, 8 high, 4 medium.
+    assert "20 · Critical" in soup.get_text(" ")
+    assert "8 · High" in soup.get_text(" ")
+
+
+def test_user_templates_override_the_packaged_ones(tmp_path: Path) -> None:
+    templates = tmp_path / "overrides"
+    templates.mkdir()
+    (templates / "heatmap.md.j2").write_text(
+        "# Our heatmap\n\n{{ portfolio.open_threats | length }} open: {{ '<b>' }}\n"
+    )
+    config = make_site(tmp_path, plugin={"templates": str(templates)})
+    assert build(config, "--strict").returncode == 0
+    soup = content(page(tmp_path / "site", "threat-models/heatmap/index.html"))
+    assert soup.h1.get_text(strip=True).rstrip("¶") == "Our heatmap"
+    assert soup.find("b") is None and "open: <b>" in soup.get_text()
+
+
+def test_hostile_model_text_is_shown_but_never_becomes_markup(tmp_path: Path) -> None:
+    config = make_site(
+        tmp_path,
+        HOSTILE,
+        extra={
+            "repo_url": "https://git.example.com/x",
+            "plugins": ["search", "tags", "tm-docs"],
+        },
+    )
+    # Replace the example models: only the hostile one.
+    for path in (tmp_path / "models").glob("*.yaml"):
+        if path.name != "hostile.yaml":
+            path.unlink()
+    proc = build(config, "--strict")
+    assert proc.returncode == 0, proc.stderr
+    site = tmp_path / "site"
+    pages = sorted((site / "threat-models").rglob("*.html"))
+    assert len(pages) == 6
+    for html_file in pages:
+        soup = page(site, str(html_file.relative_to(site)))
+        article = content(soup)
+        for element in article.find_all(True):
+            events = [a for a in element.attrs if a.lower().startswith("on")]
+            assert not events, f"{html_file}: {element.name} has {events}"
+            for attr in ("href", "src", "action", "formaction"):
+                value = str(element.get(attr, "")).strip().lower()
+                assert not value.startswith(("javascript:", "data:", "vbscript:")), value
+        assert not article.find_all(["script", "iframe", "img", "svg", "style", "marquee", "u"])
+        assert not [s for s in soup.find_all("script") if "__pwned" in s.get_text()]
+
+    model_page = content(page(site, "threat-models/hostile/index.html"))
+    text = model_page.get_text(" ")
+    # The values are all there, as text.
+    title = (
+        "</title><script>window.__pwned='title'</script> [x](javascript:window.__pwned='md') | col"
+    )
+    assert model_page.h1.get_text().rstrip("¶") == title
+    whole = page(site, "threat-models/hostile/index.html")
+    assert whole.title.get_text().startswith(title)
+    nav = whole.select_one("nav.md-nav--primary")
+    assert title in nav.get_text()
+    tags = [t.get_text(strip=True) for t in whole.select(".md-tag")]
+    assert "\"><svg onload=window.__pwned='owner'>" in tags
+    for fragment in (
+        "\"><svg onload=window.__pwned='owner'>",
+        "<marquee>HTTP</marquee>",
+        "=cmd|' /C calc'!A0",
+        "{{ 7*7 }}",
+        "Secret &amp; <em>key</em>",
+    ):
+        assert fragment in text, fragment
+    # Markdown descriptions keep their formatting but lose the dangerous parts.
+    assert model_page.find("strong", string="bold") is not None
+    assert model_page.find("a", string="a link") is not None
+    assert model_page.find("a", string="a link").get("href") is None
+    # Tickets and references stay links, with the URL percent-encoded.
+    ticket = model_page.find("a", string=re.compile("evil.example/'onmouseover"))
+    assert ticket["href"] == "https://evil.example/%27onmouseover=%27window.__pwned=1%27"
+
+
+def test_backlog_csv_defuses_spreadsheet_formulas(tmp_path: Path) -> None:
+    config = make_site(tmp_path, HOSTILE)
+    assert build(config).returncode == 0
+    csv_text = (tmp_path / "site/threat-models/backlog.csv").read_text()
+    assert ",'=cmd|' /C calc'!A0," in csv_text

@@ -1,0 +1,145 @@
+"""Real `mkdocs build` runs of sites that use the plugin."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from tm_docs.loader import load_models
+
+from .sites import REPO, build, content, make_site, page
+
+
+@pytest.fixture(scope="module")
+def example_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("example")
+    config = make_site(
+        root,
+        extra={"repo_url": "https://git.example.com/shop/tm", "edit_uri": "-/edit/main/docs/"},
+    )
+    proc = build(config, "--strict")
+    assert proc.returncode == 0, proc.stderr
+    return root / "site"
+
+
+def _open_threats() -> list[tuple[str, str, int, int]]:
+    result = load_models([REPO / "models"])
+    return [
+        (m.model.id, t.id, t.impact, t.likelihood)
+        for m in result.models
+        for t in m.model.threats
+        if t.status.value == "open"
+    ]
+
+
+def test_every_page_is_generated(example_site: Path) -> None:
+    for path in ("", "backlog/", "heatmap/", "stride/", "assets/"):
+        assert (example_site / "threat-models" / path / "index.html").is_file()
+    for model_id in ("checkout", "identity", "notifications"):
+        assert (example_site / "threat-models" / model_id / "index.html").is_file()
+    # Nothing was written into the docs folder.
+    assert not (example_site.parent / "docs" / "threat-models").exists()
+
+
+def test_navigation_has_a_threat_models_section(example_site: Path) -> None:
+    soup = page(example_site, "index.html")
+    nav = soup.select_one("nav.md-nav--primary")
+    labels = [a.get_text(" ", strip=True) for a in nav.select("a.md-nav__link")]
+    for label in ("Overview", "Mitigation backlog", "Risk heatmap", "STRIDE threats"):
+        assert label in labels
+    assert "Checkout" in labels
+    assert "Threat models" in nav.get_text(" ", strip=True)
+
+
+def test_index_lists_models_with_owner_and_highest_open_risk(example_site: Path) -> None:
+    soup = content(page(example_site, "threat-models/index.html"))
+    rows = soup.select("table")[0].select("tbody tr")
+    by_model = {r.select("td")[0].get_text(strip=True): r for r in rows}
+    checkout = by_model["Checkout"]
+    assert checkout.select("td")[1].get_text(strip=True) == "team-checkout"
+    assert "20 · Critical" in checkout.select("td")[4].get_text(" ", strip=True)
+    assert checkout.select_one("td a")["href"] == "checkout/"
+
+
+def test_backlog_is_ordered_by_risk_and_matches_the_exports(example_site: Path) -> None:
+    soup = content(page(example_site, "threat-models/backlog/index.html"))
+    rows = soup.select("table")[0].select("tbody tr")
+    risks = [int(r.select("td")[1].get_text(strip=True).split(" ")[0] or 0) for r in rows if r]
+    assert risks == sorted(risks, reverse=True)
+    assert risks[0] == 20
+    ids = [r.select("td")[2].get_text(" ", strip=True).split(" ")[0] for r in rows]
+    exported = list(
+        csv.DictReader(io.StringIO((example_site / "threat-models/backlog.csv").read_text()))
+    )
+    assert [row["mitigation"] for row in exported] == ids
+    data = json.loads((example_site / "threat-models/backlog.json").read_text())
+    assert [item["mitigation"] for item in data["items"]] == ids
+    assert "done" not in {item["status"] for item in data["items"]}
+    # Every backlog entry links to its mitigation on the model page.
+    first = rows[0].select("td")[2].select_one("a")["href"]
+    assert first.startswith("../") and "#mitigation-" in first
+
+
+def test_heatmap_counts_open_threats_per_cell(example_site: Path) -> None:
+    soup = content(page(example_site, "threat-models/heatmap/index.html"))
+    cells = {
+        (int(td["data-impact"]), int(td["data-likelihood"])): int(td["data-count"])
+        for td in soup.select("table.tm-heatmap td")
+    }
+    assert len(cells) == 25
+    expected: dict[tuple[int, int], int] = {}
+    for _, _, impact, likelihood in _open_threats():
+        expected[(impact, likelihood)] = expected.get((impact, likelihood), 0) + 1
+    assert {k: v for k, v in cells.items() if v} == expected
+    assert cells[(5, 4)] >= 1  # the forged-JWT threat
+    link = soup.select_one('td[data-impact="5"][data-likelihood="4"] a')
+    assert soup.find(id=link["href"][1:]) is not None
+
+
+def test_model_page_sections_and_links_resolve(example_site: Path) -> None:
+    soup = content(page(example_site, "threat-models/checkout/index.html"))
+    headings = [h.get_text(strip=True).rstrip("¶") for h in soup.select("h2")]
+    assert headings[:4] == ["Scope", "Assets", "Trust boundaries", "Components"]
+    assert "Threats" in headings and "Mitigations" in headings
+    ids = {el["id"] for el in soup.select("[id]")}
+    internal = [a["href"][1:] for a in soup.select('a[href^="#"]')]
+    assert internal and set(internal) <= ids
+    categories = [h.get_text(strip=True).rstrip("¶") for h in soup.select("h3[id]")]
+    assert categories[2:] == [
+        "Spoofing",
+        "Tampering",
+        "Repudiation",
+        "Information disclosure",
+        "Denial of service",
+        "Elevation of privilege",
+    ]
+    ingress = soup.find(id="ingress-points").find_next("table")
+    assert "Customer browser" in ingress.get_text(" ")
+
+
+def test_edit_link_of_a_model_page_opens_its_yaml(example_site: Path) -> None:
+    soup = page(example_site, "threat-models/checkout/index.html")
+    edit = soup.select_one("a.md-content__button[href*='edit']")
+    assert edit["href"] == "https://git.example.com/shop/tm/-/edit/main/models/checkout.yaml"
+    backlog = page(example_site, "threat-models/backlog/index.html")
+    assert backlog.select_one("a.md-content__button[href*='edit']") is None
+
+
+def test_stride_page_lists_threats_by_category_highest_first(example_site: Path) -> None:
+    soup = content(page(example_site, "threat-models/stride/index.html"))
+    spoofing = soup.find(id="spoofing").find_next("table")
+    risks = [
+        int(td.get_text(strip=True).split(" ")[0]) for td in spoofing.select("tbody td:first-child")
+    ]
+    assert risks == sorted(risks, reverse=True) and risks[0] == 20
+
+
+def test_search_index_contains_model_pages(example_site: Path) -> None:
+    index = json.loads((example_site / "search" / "search_index.json").read_text())
+    locations = {doc["location"] for doc in index["docs"]}
+    assert "threat-models/checkout/" in locations
+    assert any("Forged JWT" in doc["title"] for doc in index["docs"])
