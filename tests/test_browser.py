@@ -1,0 +1,158 @@
+"""The built site in headless Chromium, served over HTTP as a reader would see it.
+
+Uses Debian's chromium (no browser downloads) driven by Playwright for Python.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from .sites import REPO, build, make_site
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+def _serve(site: Path) -> Iterator[str]:
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def example_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("browse")
+    assert build(make_site(root), "--strict").returncode == 0
+    yield from _serve(root / "site")
+
+
+@pytest.fixture(scope="module")
+def hostile_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("hostile")
+    config = make_site(
+        root, REPO / "tests" / "fixtures" / "hostile",
+        extra={"plugins": ["search", "tags", "tm-docs"]},
+    )
+    for path in (root / "models").glob("*.yaml"):
+        if path.name != "hostile.yaml":
+            path.unlink()
+    assert build(config, "--strict").returncode == 0
+    yield from _serve(root / "site")
+
+
+class Watch:
+    """Console errors, page errors and dialogs of one browser page."""
+
+    def __init__(self, page: Page) -> None:
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+
+
+def test_reader_goes_from_index_to_model_to_category_to_backlog_and_back(
+    browser: Browser, example_url: str
+) -> None:
+    page = browser.new_page()
+    watch = Watch(page)
+    page.goto(example_url + "threat-models/")
+    assert page.locator("h1").first.inner_text().startswith("Threat models")
+
+    page.locator("article a", has_text="Checkout").first.click()
+    page.wait_for_url("**/threat-models/checkout/")
+    assert page.locator("h1").first.inner_text().startswith("Checkout")
+
+    # The table of contents leads to a STRIDE category of this model.
+    page.locator(".md-sidebar--secondary a", has_text="Spoofing").first.click()
+    page.wait_for_url("**/threat-models/checkout/#spoofing")
+    assert page.locator("#spoofing").is_visible()
+
+    # From a threat to the site-wide STRIDE page, through the navigation.
+    page.locator("nav.md-nav--primary a", has_text="STRIDE threats").first.click()
+    page.wait_for_url("**/threat-models/stride/")
+    first = page.locator("#spoofing ~ .md-typeset__scrollwrap table tbody tr").first
+    assert "20" in first.inner_text()
+
+    page.locator("nav.md-nav--primary a", has_text="Mitigation backlog").first.click()
+    page.wait_for_url("**/threat-models/backlog/")
+    assert page.locator("article table tbody tr").count() > 5
+
+    page.go_back()
+    page.wait_for_url("**/threat-models/stride/")
+    page.go_back()
+    page.wait_for_url("**/threat-models/checkout/**")
+    assert watch.errors == [] and watch.dialogs == []
+
+
+def test_heatmap_cell_links_to_its_threats(browser: Browser, example_url: str) -> None:
+    page = browser.new_page()
+    watch = Watch(page)
+    page.goto(example_url + "threat-models/heatmap/")
+    cell = page.locator('td[data-impact="5"][data-likelihood="4"] a')
+    cell.click()
+    page.wait_for_url("**/heatmap/#cell-5-4")
+    heading = page.locator("h2:has(#cell-5-4)")
+    assert heading.is_visible()
+    assert heading.evaluate("h => h.getBoundingClientRect().top") < 300  # scrolled to it
+    listed = heading.locator("xpath=following-sibling::ul[1]").inner_text()
+    assert "Forged JWT with missing audience validation" in listed
+    assert watch.errors == []
+
+
+def test_search_finds_a_threat(browser: Browser, example_url: str) -> None:
+    page = browser.new_page()
+    page.goto(example_url)
+    page.wait_for_load_state("networkidle")
+    page.keyboard.press("/")  # Material's shortcut to open search
+    page.locator("input.md-search__input").press_sequentially("audience", delay=50)
+    results = page.locator(".md-search-result__item")
+    results.first.wait_for(timeout=20_000)
+    assert "Forged JWT" in page.locator(".md-search-result").inner_text()
+
+
+def test_hostile_model_executes_nothing(browser: Browser, hostile_url: str) -> None:
+    page = browser.new_page()
+    watch = Watch(page)
+    paths = ["", "backlog/", "heatmap/", "stride/", "assets/", "hostile/"]
+    for path in paths:
+        page.goto(hostile_url + "threat-models/" + path)
+        page.wait_for_load_state("networkidle")
+        # Hover and click whatever the model's text produced, to trigger handlers.
+        for link in page.locator("article a").all()[:40]:
+            link.hover()
+        assert page.evaluate("window.__pwned") is None, path
+    assert watch.dialogs == []
+    assert page.evaluate("document.title").startswith("</title><script>")
