@@ -78,3 +78,25 @@ def test_schema_command_writes_a_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["schema", "-o", str(out)])
     assert result.exit_code == 0
     assert out.read_text(encoding="utf-8") == json_schema_text()
+
+
+def test_schema_knows_the_cross_field_rules(write_model) -> None:
+    path = write_model(
+        """\
+        review:
+          by: [alice]
+        components:
+          - {id: api, title: API, kind: process}
+        threats:
+          - id: T1
+            title: Forged token
+            categories: [spoofing]
+            targets: [api]
+            impact: 5
+            likelihood: 4
+            status: accepted
+        """
+    )
+    errors = list(_validator().iter_errors(_as_json(path)))
+    paths = sorted("/".join(map(str, e.absolute_path)) for e in errors)
+    assert paths == ["review", "threats/0"]

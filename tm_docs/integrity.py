@@ -75,9 +75,14 @@ def integrity_problems(data: Any, source: SourceMap, display: str) -> list[Probl
                     targets = [((collection, index, name, i), v) for i, v in enumerate(value)]
                 else:
                     targets = [((collection, index, name), value)]
+                seen: set[str] = set()
                 for path, target in targets:
                     if not isinstance(target, str) or not target:
                         continue  # a type problem, reported by validation
+                    if target in seen:
+                        problems.append(at(path, f"{label}: {name} lists '{target}' twice"))
+                        continue
+                    seen.add(target)
                     problem = _resolve(target, marker, ids)
                     if problem:
                         problems.append(at(path, f"{label}: {name} {problem}"))

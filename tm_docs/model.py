@@ -13,9 +13,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from enum import Enum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    model_validator,
+)
 
 FORMAT_VERSION = 1
 
@@ -149,6 +157,7 @@ class AuthMethod(str, Enum):
     JWT = "jwt"
     OAUTH2 = "oauth2"
     OIDC = "oidc"
+    SAML = "saml"
     API_KEY = "api_key"
     SESSION = "session"
     BASIC = "basic"
@@ -175,10 +184,25 @@ class MitigationStatus(str, Enum):
 # --- elements -------------------------------------------------------------
 
 
+def _plain_date(value: Any) -> Any:
+    # pydantic would read 0 as 1970-01-01 and accept midnight datetimes; a
+    # review date is a calendar day written as YYYY-MM-DD and nothing else.
+    if isinstance(value, bool | int | float | dt.datetime):
+        raise ValueError(f"'{value}' is not a date; write the day as YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[dt.date, BeforeValidator(_plain_date)]
+
+
 class Review(_Strict):
     """An explicit review marker: 'this model was checked against the architecture'."""
 
-    date: dt.date | None = Field(None, description="Day of the review (YYYY-MM-DD).")
+    model_config = ConfigDict(
+        json_schema_extra={"anyOf": [{"required": ["date"]}, {"required": ["commit"]}]}
+    )
+
+    date: Day | None = Field(None, description="Day of the review (YYYY-MM-DD).")
     commit: CommitId | None = Field(
         None, description="Commit of the repository that the review looked at."
     )
@@ -278,7 +302,17 @@ class Flow(_Strict):
     description: Markdown = ""
 
 
+_NEEDS_REASON = ("accepted", "transferred", "false_positive")
+
+
 class Threat(_Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"status": {"enum": list(_NEEDS_REASON)}}, "required": ["status"]},
+            "then": {"required": ["reason"]},
+        }
+    )
+
     id: ElementId
     title: ShortText
     description: Markdown = ""
@@ -301,12 +335,7 @@ class Threat(_Strict):
 
     @model_validator(mode="after")
     def _reason_when_not_handled(self) -> Threat:
-        needs_reason = {
-            ThreatStatus.ACCEPTED,
-            ThreatStatus.TRANSFERRED,
-            ThreatStatus.FALSE_POSITIVE,
-        }
-        if self.status in needs_reason and not self.reason:
+        if self.status.value in _NEEDS_REASON and not self.reason:
             raise ValueError(
                 f"status '{self.status.value}' needs a 'reason' saying why "
                 "(who accepted the risk, where it was transferred, or why it does not apply)"
