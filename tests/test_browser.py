@@ -62,7 +62,8 @@ def example_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def hostile_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("hostile")
     config = make_site(
-        root, REPO / "tests" / "fixtures" / "hostile",
+        root,
+        REPO / "tests" / "fixtures" / "hostile",
         extra={"plugins": ["search", "tags", "tm-docs"]},
     )
     for path in (root / "models").glob("*.yaml"):
