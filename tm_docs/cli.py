@@ -12,8 +12,10 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .analysis.portfolio import Portfolio
 from .loader import LoadResult, ModelPathError, load_models
 from .problems import Problem
+from .render.pages import ModelIdClash, SiteLayout, render_site
 from .schema import json_schema_text
 
 DEFAULT_MODELS = Path("models")
@@ -106,6 +108,48 @@ def validate(paths: tuple[Path, ...], output_format: str) -> None:
         else:
             click.echo(f"{_plural(len(result.models), 'model')} OK")
     sys.exit(EXIT_OK if result.ok else EXIT_INVALID)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write the pages into (e.g. the docs folder of another site generator).",
+)
+@click.option(
+    "--section",
+    default="threat-models",
+    show_default=True,
+    help="Subfolder of OUTPUT that holds the pages.",
+)
+def pages(paths: tuple[Path, ...], output: Path, section: str) -> None:
+    """Write the threat-model pages as plain Markdown files, for any site generator.
+
+    The same pages the MkDocs plugin adds to a site, plus the backlog as CSV and
+    JSON. PATHS are model files or folders (default: ./models).
+    """
+    result = _load_or_exit(paths)
+    if not result.ok:
+        for problem in result.problems:
+            click.echo(str(problem))
+        click.echo(f"{_plural(len(result.errors), 'error')}; no pages written", err=True)
+        sys.exit(EXIT_INVALID)
+    portfolio = Portfolio(result.models)
+    try:
+        generated = render_site(portfolio, SiteLayout(root=section.strip("/")))
+    except ModelIdClash as exc:
+        raise click.ClickException(str(exc)) from None
+    for file in generated:
+        target = output / file.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(file.content, bytes):
+            target.write_bytes(file.content)
+        else:
+            target.write_text(file.content, encoding="utf-8")
+    click.echo(f"wrote {len(generated)} files to {output / section}", err=True)
 
 
 @main.command()
