@@ -13,6 +13,9 @@ import click
 
 from . import __version__
 from .analysis.portfolio import Portfolio
+from .dfd.build import draw
+from .dfd.graphviz import GraphvizError
+from .dfd.render import DiagramRenderer, render_png
 from .loader import LoadResult, ModelPathError, load_models
 from .problems import Problem
 from .render.pages import ModelIdClash, SiteLayout, render_site
@@ -150,6 +153,39 @@ def pages(paths: tuple[Path, ...], output: Path, section: str) -> None:
         else:
             target.write_text(file.content, encoding="utf-8")
     click.echo(f"wrote {len(generated)} files to {output / section}", err=True)
+
+
+@main.command()
+@click.argument("model_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="File to write; its suffix (.svg or .png) picks the format.",
+)
+def dfd(model_file: Path, output: Path) -> None:
+    """Draw the data-flow diagram of one model as SVG or PNG.
+
+    The SVG stands alone (icons embedded); its components and flows link to
+    anchors of the model's page on the site.
+    """
+    suffix = output.suffix.lower()
+    if suffix not in (".svg", ".png"):
+        raise click.UsageError(f"{output}: the output file must end in .svg or .png")
+    result = _load_or_exit((model_file,))
+    if not result.ok:
+        for problem in result.problems:
+            click.echo(str(problem))
+        sys.exit(EXIT_INVALID)
+    (loaded,) = result.models
+    drawn = draw(loaded.model)
+    try:
+        data = DiagramRenderer().render(drawn) if suffix == ".svg" else render_png(drawn)
+    except GraphvizError as exc:
+        raise click.ClickException(str(exc)) from None
+    output.write_bytes(data)
+    click.echo(f"wrote {output}", err=True)
 
 
 @main.command()

@@ -31,3 +31,7 @@ class TmDocsConfig(base.Config):
     edit_uri = c.Optional(c.Type(str))
     # Add tm-docs' stylesheet (risk colours, heatmap) to the site.
     stylesheet = c.Type(bool, default=True)
+    # Draw each model's data-flow diagram with Graphviz (needs `dot` on PATH).
+    diagrams = c.Type(bool, default=True)
+    # Where rendered diagrams are kept between builds, relative to mkdocs.yml.
+    cache_dir = c.Type(str, default=".tm-docs-cache")

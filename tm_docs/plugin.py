@@ -21,16 +21,28 @@ from mkdocs.structure.pages import Page
 from .analysis.portfolio import Portfolio
 from .analysis.risk import RiskBands
 from .config import TmDocsConfig
+from .dfd.build import draw
+from .dfd.graphviz import GraphvizError
+from .dfd.render import DiagramRenderer
+from .dfd.svg import natural_size
 from .loader import LoadedModel, ModelPathError, load_models
-from .render.pages import GeneratedFile, ModelIdClash, SiteLayout, render_site
+from .render.pages import DiagramImage, GeneratedFile, ModelIdClash, SiteLayout, render_site
 
 log = get_plugin_logger("tm_docs")
 
 STYLESHEET = "tm-docs.css"
+DIAGRAM_FILE = "dfd.svg"
 
 
 class TmDocsPlugin(BasePlugin[TmDocsConfig]):
+    def on_startup(self, *, command: str, dirty: bool) -> None:
+        # Defining on_startup makes MkDocs keep this instance across `mkdocs
+        # serve` rebuilds, and with it the renderer's in-memory diagram cache.
+        pass
+
     def __init__(self) -> None:
+        self._renderer: DiagramRenderer | None = None
+        self._link_base = "./"
         self._models_dir = Path("models")
         self._layout = SiteLayout()
         self._bands = RiskBands()
@@ -51,6 +63,11 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
             raise PluginError(f"tm-docs: risk_bands: {exc}") from None
         if self.config.stylesheet:
             config.extra_css.append(self._layout.data_file(STYLESHEET))
+        cache_dir = root / self.config.cache_dir / "dfd"
+        if self._renderer is None or self._renderer.cache_dir != cache_dir:
+            self._renderer = DiagramRenderer(cache_dir)
+        # Diagram links point at anchors of the page that shows the diagram.
+        self._link_base = "./" if config.use_directory_urls else "index.html"
         return config
 
     # --- pages ------------------------------------------------------------
@@ -75,9 +92,18 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
             log.warning(f"no model files (*.yaml, *.yml) in {self.config.models}")
 
         portfolio = Portfolio(result.models, self._bands)
+        diagrams = self._diagrams(portfolio)
         template_dirs = [Path(self.config.templates)] if self.config.templates else []
         try:
-            self._generated = render_site(portfolio, self._layout, template_dirs=template_dirs)
+            self._generated = render_site(
+                portfolio,
+                self._layout,
+                template_dirs=template_dirs,
+                diagrams={
+                    model_id: DiagramImage(DIAGRAM_FILE, *natural_size(svg))
+                    for model_id, svg in diagrams.items()
+                },
+            )
         except ModelIdClash as exc:
             raise PluginError(f"tm-docs: {exc}") from None
         except TemplateError as exc:
@@ -85,6 +111,9 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
         self._model_files = {self._layout.model_page(m.model.id): m for m in result.models}
         stylesheet = resources.files("tm_docs").joinpath("assets", STYLESHEET).read_text()
         extra = [*self._generated, GeneratedFile(self._layout.data_file(STYLESHEET), stylesheet)]
+        for model_id, svg in diagrams.items():
+            folder = posixpath.dirname(self._layout.model_page(model_id))
+            extra.append(GeneratedFile(f"{folder}/{DIAGRAM_FILE}", svg))
         for generated in extra:
             if files.get_file_from_path(generated.path) is not None:
                 # A hand-written file of the same name wins; say so once.
@@ -99,6 +128,25 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
             )
         log.info(f"{len(result.models)} threat models, {len(self._generated)} generated files")
         return files
+
+    def _diagrams(self, portfolio: Portfolio) -> dict[str, bytes]:
+        """SVG of each model's data-flow diagram, drawn or taken from the cache."""
+        if not self.config.diagrams or self._renderer is None:
+            return {}
+        drawn = {
+            s.model.id: draw(s.model, self._bands, link_base=self._link_base)
+            for s in portfolio.summaries
+        }
+        try:
+            svgs = self._renderer.render_all(drawn)
+        except GraphvizError as exc:
+            raise PluginError(
+                f"tm-docs: cannot draw the data-flow diagrams: {exc} "
+                "(or set 'diagrams: false' in the tm-docs plugin options)"
+            ) from None
+        stats = self._renderer.stats
+        log.info(f"data-flow diagrams: {stats.drawn} drawn, {stats.cached} from the cache")
+        return svgs
 
     def on_nav(self, nav: Navigation, *, config: MkDocsConfig, files: Files) -> Navigation:
         ours = {g.path: g for g in self._generated if g.title is not None}

@@ -89,6 +89,15 @@ class GeneratedFile:
     title: str | None = None  # for navigation, when the file is a page
 
 
+@dataclass(frozen=True)
+class DiagramImage:
+    """A rendered diagram beside a model page: its file name and natural size in pt."""
+
+    src: str
+    width: float
+    height: float
+
+
 class ModelIdClash(ValueError):
     """A model id that would land on the URL of a site-wide page."""
 
@@ -184,7 +193,7 @@ def render_site(
     layout: SiteLayout | None = None,
     *,
     template_dirs: Sequence[Path] = (),
-    diagrams: dict[str, str] | None = None,
+    diagrams: dict[str, DiagramImage] | None = None,
     staleness: dict[str, Any] | None = None,
 ) -> list[GeneratedFile]:
     """All generated pages and data files of the threat-model section."""

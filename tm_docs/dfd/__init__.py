@@ -1,0 +1,1 @@
+"""Data-flow diagrams: model -> DOT (through `diagrams`) -> Graphviz -> self-contained SVG."""

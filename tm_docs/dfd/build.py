@@ -1,0 +1,284 @@
+"""Draw one model's data-flow diagram with `diagrams` and return its DOT source.
+
+`diagrams` builds the Graphviz graph (clusters, nodes with icons, edges); its
+own render step is skipped because it writes into the working directory and
+opens a viewer.  Every text from the model goes into the graph as an HTML-like
+label built here with all markup escaped, or as a quoted attribute with
+Graphviz's escape characters removed, so no label can break the DOT or put
+markup into the SVG.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+from typing import Any
+
+from diagrams import Cluster, Diagram, Edge, Node, setdiagram
+from graphviz import nohtml
+
+from ..analysis.risk import RiskBands, is_open
+from ..analysis.topology import Topology
+from ..model import AuthMethod, Boundary, Component, ComponentKind, Flow, ThreatModel, TrustLevel
+from .icons import icon_for
+
+FONT = "Helvetica,Arial,sans-serif"
+
+# Border and fill of a trust boundary by its trust level.
+TRUST_STYLE: dict[TrustLevel, dict[str, str]] = {
+    TrustLevel.UNTRUSTED: {"pencolor": "#C62828", "bgcolor": "#FDECEA", "style": "dashed,rounded"},
+    TrustLevel.PARTNER: {"pencolor": "#EF6C00", "bgcolor": "#FFF3E0", "style": "dashed,rounded"},
+    TrustLevel.DMZ: {"pencolor": "#B28704", "bgcolor": "#FFFDE7", "style": "rounded"},
+    TrustLevel.INTERNAL: {"pencolor": "#2E7D32", "bgcolor": "#EDF7EE", "style": "rounded"},
+    TrustLevel.RESTRICTED: {"pencolor": "#1565C0", "bgcolor": "#E8F1FC", "style": "rounded,bold"},
+}
+
+# Shape of a component without an icon, by kind.
+KIND_STYLE: dict[ComponentKind, dict[str, str]] = {
+    ComponentKind.EXTERNAL_ENTITY: {"shape": "box", "fillcolor": "#ECEFF1", "style": "filled"},
+    ComponentKind.PROCESS: {"shape": "ellipse", "fillcolor": "#FFFFFF", "style": "filled"},
+    ComponentKind.DATA_STORE: {"shape": "cylinder", "fillcolor": "#F3E5F5", "style": "filled"},
+    ComponentKind.QUEUE: {"shape": "cds", "fillcolor": "#E0F7FA", "style": "filled"},
+}
+
+INGRESS_COLOR = "#C62828"
+CROSSING_COLOR = "#1565C0"
+PLAIN_COLOR = "#607D8B"
+WARNING_COLOR = "#B71C1C"
+RISK_COLORS = {"critical": "#B71C1C", "high": "#E65100"}
+ICON_SIZE = 44  # points
+
+
+def html_text(text: str, width: int = 0) -> str:
+    """Text for a Graphviz HTML-like label: markup escaped, optionally wrapped."""
+    lines = text.splitlines() or [""]
+    if width:
+        lines = [part for line in lines for part in (textwrap.wrap(line, width) or [""])]
+    escaped = [
+        line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+        for line in lines
+    ]
+    return "<BR/>".join(escaped)
+
+
+def quoted(text: str) -> Any:
+    """Text for a quoted attribute (tooltips): no Graphviz escapes, never HTML."""
+    flat = " ".join(text.replace("\\", "/").split())
+    return nohtml(flat)
+
+
+@dataclass(frozen=True)
+class DrawnDiagram:
+    """The DOT source of one diagram and the icon files it shows."""
+
+    source: str
+    icons: tuple[str, ...] = field(default_factory=tuple)
+
+
+class _Unrendered(Diagram):  # type: ignore[misc]
+    """A `diagrams` Diagram that only builds the graph: no files, no viewer."""
+
+    def __exit__(self, *exc: object) -> None:
+        setdiagram(None)
+
+
+def draw(
+    model: ThreatModel,
+    bands: RiskBands | None = None,
+    *,
+    link_base: str = "",
+    highlight: dict[str, str] | None = None,
+) -> DrawnDiagram:
+    """The data-flow diagram of `model` as DOT source.
+
+    `link_base` prefixes the links from components and flows to their anchors
+    (e.g. "../checkout/" or ""); `highlight` maps element ids to a colour for
+    diagrams that mark changes.
+    """
+    bands = bands or RiskBands()
+    topology = Topology(model)
+    highlight = highlight or {}
+    icons: list[str] = []
+    nodes: dict[str, Node] = {}
+
+    graph_attr = {
+        "pad": "0.3",
+        "nodesep": "0.5",
+        "ranksep": "0.9",
+        "splines": "spline",
+        "fontname": FONT,
+        "fontsize": "12",
+        "label": "",
+        "newrank": "true",
+    }
+    node_attr = {"fontname": FONT, "fontsize": "11", "fontcolor": "#263238"}
+    edge_attr = {"fontname": FONT, "fontsize": "10", "color": PLAIN_COLOR, "arrowsize": "0.8"}
+    with _Unrendered(
+        name=model.id,
+        filename="unused",
+        direction="TB",  # top to bottom: traffic enters at the top; fits a page column
+        show=False,
+        graph_attr=graph_attr,
+        node_attr=node_attr,
+        edge_attr=edge_attr,
+    ) as diagram:
+        children: dict[str | None, list[Boundary]] = {}
+        for boundary in model.boundaries:
+            children.setdefault(boundary.parent, []).append(boundary)
+        members: dict[str | None, list[Component]] = {}
+        for component in model.components:
+            members.setdefault(component.boundary, []).append(component)
+
+        def place(boundary_id: str | None) -> None:
+            for component in members.get(boundary_id, []):
+                nodes[component.id] = _node(component, model, bands, link_base, highlight, icons)
+            for child in children.get(boundary_id, []):
+                style = TRUST_STYLE[child.trust]
+                label = (
+                    f"<<B>{html_text(child.title, 40)}</B>"
+                    f' <FONT POINT-SIZE="10">({child.trust.value})</FONT>>'
+                )
+                with Cluster(
+                    child.id,
+                    graph_attr={
+                        **style,
+                        "label": label,
+                        "fontname": FONT,
+                        "fontsize": "12",
+                        "fontcolor": style["pencolor"],
+                        "penwidth": "1.6",
+                        "margin": "14",
+                        "tooltip": quoted(f"Trust boundary: {child.title} ({child.trust.value})"),
+                    },
+                ):
+                    place(child.id)
+
+        place(None)
+        for flow in model.flows:
+            _edge(flow, topology, nodes, link_base, highlight)
+    return DrawnDiagram(source=diagram.dot.source, icons=tuple(dict.fromkeys(icons)))
+
+
+def _open_risk(component: Component, model: ThreatModel) -> int:
+    targets = {component.id}
+    return max(
+        (t.risk for t in model.threats if is_open(t) and targets & set(t.targets)),
+        default=0,
+    )
+
+
+def _node(
+    component: Component,
+    model: ThreatModel,
+    bands: RiskBands,
+    link_base: str,
+    highlight: dict[str, str],
+    icons: list[str],
+) -> Node:
+    icon = icon_for(component.technology)
+    kind = component.kind.value.replace("_", " ")
+    lines = [f"<B>{html_text(component.title, 22)}</B>"]
+    detail = kind + (f" · {component.technology}" if component.technology else "")
+    lines.append(f'<FONT POINT-SIZE="9" COLOR="#546E7A">{html_text(detail, 28)}</FONT>')
+    risk = _open_risk(component, model)
+    band = bands.band(risk) if risk else None
+    attrs: dict[str, Any] = {
+        "href": f"{link_base}#component-{component.id}",
+        "target": "_top",
+        "tooltip": quoted(f"{component.title} ({kind})"),
+    }
+    if band is not None and band.name in RISK_COLORS:
+        color = RISK_COLORS[band.name]
+        lines.append(
+            f'<FONT POINT-SIZE="9" COLOR="{color}"><B>▲ open {band.name} risk {risk}</B></FONT>'
+        )
+        attrs.update({"color": color, "penwidth": "3"})
+    if component.id in highlight:
+        attrs.update({"color": highlight[component.id], "penwidth": "4"})
+    if icon is not None:
+        # The icon goes into an HTML-like label, above the text, at a fixed size:
+        # `diagrams`' own image attribute would scale the icon over the label.
+        path = icon._load_icon(icon)  # reads only class attributes
+        icons.append(path)
+        rows = "".join(f"<TR><TD>{line}</TD></TR>" for line in lines)
+        table = (
+            '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
+            f'<TR><TD FIXEDSIZE="TRUE" WIDTH="{ICON_SIZE}" HEIGHT="{ICON_SIZE}">'
+            f'<IMG SRC="{html_text(path)}" SCALE="TRUE"/></TD></TR>{rows}</TABLE>>'
+        )
+        marked = "color" in attrs
+        return icon(
+            table,
+            nodeid=f"c_{component.id}",
+            image="",
+            shape="box" if marked else "plain",
+            style="rounded" if marked else "",
+            fixedsize="false",
+            width="0",
+            height="0",
+            margin="0.08",
+            **attrs,
+        )
+    label = "<" + "<BR/>".join(lines) + ">"
+    style = {**KIND_STYLE[component.kind]}
+    if band is not None and band.name in RISK_COLORS:
+        style["style"] = "filled,bold"
+    return Node(
+        label,
+        nodeid=f"c_{component.id}",
+        fixedsize="false",
+        width="1.3",
+        height="0.6",
+        margin="0.15,0.08",
+        labelloc="c",
+        color=attrs.pop("color", "#37474F"),
+        **style,
+        **attrs,
+    )
+
+
+def _edge(
+    flow: Flow,
+    topology: Topology,
+    nodes: dict[str, Node],
+    link_base: str,
+    highlight: dict[str, str],
+) -> None:
+    crossing = topology.crosses_boundary(flow)
+    ingress = topology.is_ingress(flow)
+    head = f"<B>{html_text(flow.id)}</B>"
+    if flow.protocol:
+        head += f" {html_text(flow.protocol, 24)}"
+    lines = [("▶ " if ingress else "") + head]
+    if flow.data:
+        lines.append(f'<FONT POINT-SIZE="9">{html_text(", ".join(flow.data), 30)}</FONT>')
+    flags = []
+    if crossing:
+        auth = flow.authentication
+        if auth is not None and auth.method is AuthMethod.NONE:
+            flags.append("⚠ no auth")
+        elif auth is None:
+            flags.append("? auth")
+        if flow.encrypted is False:
+            flags.append("⚠ cleartext")
+        elif flow.encrypted is None:
+            flags.append("? encryption")
+    if flags:
+        lines.append(f'<FONT POINT-SIZE="9" COLOR="{WARNING_COLOR}">{" ".join(flags)}</FONT>')
+    color = INGRESS_COLOR if ingress else CROSSING_COLOR if crossing else PLAIN_COLOR
+    weak = any(f.startswith("⚠") for f in flags)
+    attrs: dict[str, Any] = {
+        "label": "<" + "<BR/>".join(lines) + ">",
+        "color": color,
+        "fontcolor": color if (ingress or crossing) else "#37474F",
+        "penwidth": "2.6" if ingress else "2" if crossing else "1.2",
+        "style": "dashed" if weak else "solid",
+        "href": f"{link_base}#flow-{flow.id}",
+        "target": "_top",
+        "tooltip": quoted(f"{flow.id}: {flow.title or flow.source + ' to ' + flow.destination}"),
+    }
+    if flow.bidirectional:
+        attrs["dir"] = "both"
+    if flow.id in highlight:
+        attrs.update({"color": highlight[flow.id], "penwidth": "3.5"})
+    nodes[flow.source] >> Edge(**attrs) >> nodes[flow.destination]
