@@ -37,9 +37,11 @@ def make_site(
     return path
 
 
-def build(config_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the real `mkdocs build` on a project."""
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+def build(
+    config_file: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `mkdocs build` on a project (with extra environment variables)."""
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "-f", str(config_file), *args],
         cwd=config_file.parent,

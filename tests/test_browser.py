@@ -157,3 +157,28 @@ def test_hostile_model_executes_nothing(browser: Browser, hostile_url: str) -> N
         assert page.evaluate("window.__pwned") is None, path
     assert watch.dialogs == []
     assert page.evaluate("document.title").startswith("</title><script>")
+
+
+def test_diagram_displays_and_links_to_the_page(browser: Browser, example_url: str) -> None:
+    page = browser.new_page()
+    watch = Watch(page)
+    page.goto(example_url + "threat-models/checkout/")
+    page.wait_for_load_state("networkidle")
+    frame = next(f for f in page.frames if f.url.endswith("/threat-models/checkout/dfd.svg"))
+    # Every embedded icon decodes into a picture with a size.
+    sizes = frame.evaluate(
+        """async () => Promise.all([...document.querySelectorAll('image')].map(img =>
+            new Promise(resolve => {
+                const probe = new Image();
+                probe.onload = () => resolve([probe.naturalWidth, probe.naturalHeight]);
+                probe.onerror = () => resolve([0, 0]);
+                probe.src = img.getAttribute('xlink:href');
+            })))"""
+    )
+    assert sizes and all(w > 0 and h > 0 for w, h in sizes)
+    box = page.locator(".tm-dfd object").bounding_box()
+    assert box is not None and box["width"] > 300 and box["height"] > 300
+    # A component in the diagram leads to its row in the components table.
+    frame.locator("a[*|href='./#component-orders-db']").first.click()
+    page.wait_for_url("**/threat-models/checkout/#component-orders-db")
+    assert watch.errors == []

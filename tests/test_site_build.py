@@ -103,7 +103,13 @@ def test_heatmap_counts_open_threats_per_cell(example_site: Path) -> None:
 def test_model_page_sections_and_links_resolve(example_site: Path) -> None:
     soup = content(page(example_site, "threat-models/checkout/index.html"))
     headings = [h.get_text(strip=True).rstrip("¶") for h in soup.select("h2")]
-    assert headings[:4] == ["Scope", "Assets", "Trust boundaries", "Components"]
+    assert headings[:5] == [
+        "Scope",
+        "Data-flow diagram",
+        "Assets",
+        "Trust boundaries",
+        "Components",
+    ]
     assert "Threats" in headings and "Mitigations" in headings
     ids = {el["id"] for el in soup.select("[id]")}
     internal = [a["href"][1:] for a in soup.select('a[href^="#"]')]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from diagrams import Cluster, Diagram, Edge, Node, setdiagram
 from graphviz import nohtml
@@ -20,7 +20,7 @@ from graphviz import nohtml
 from ..analysis.risk import RiskBands, is_open
 from ..analysis.topology import Topology
 from ..model import AuthMethod, Boundary, Component, ComponentKind, Flow, ThreatModel, TrustLevel
-from .icons import icon_for
+from .icons import icon_for, icon_path
 
 FONT = "Helvetica,Arial,sans-serif"
 
@@ -35,10 +35,10 @@ TRUST_STYLE: dict[TrustLevel, dict[str, str]] = {
 
 # Shape of a component without an icon, by kind.
 KIND_STYLE: dict[ComponentKind, dict[str, str]] = {
-    ComponentKind.EXTERNAL_ENTITY: {"shape": "box", "fillcolor": "#ECEFF1", "style": "filled"},
-    ComponentKind.PROCESS: {"shape": "ellipse", "fillcolor": "#FFFFFF", "style": "filled"},
-    ComponentKind.DATA_STORE: {"shape": "cylinder", "fillcolor": "#F3E5F5", "style": "filled"},
-    ComponentKind.QUEUE: {"shape": "cds", "fillcolor": "#E0F7FA", "style": "filled"},
+    ComponentKind.EXTERNAL_ENTITY: {"shape": "box", "fillcolor": "#ECEFF1"},
+    ComponentKind.PROCESS: {"shape": "ellipse", "fillcolor": "#FFFFFF"},
+    ComponentKind.DATA_STORE: {"shape": "cylinder", "fillcolor": "#F3E5F5"},
+    ComponentKind.QUEUE: {"shape": "cds", "fillcolor": "#E0F7FA"},
 }
 
 INGRESS_COLOR = "#C62828"
@@ -52,7 +52,7 @@ ICON_SIZE = 44  # points
 def html_text(text: str, width: int = 0) -> str:
     """Text for a Graphviz HTML-like label: markup escaped, optionally wrapped."""
     lines = text.splitlines() or [""]
-    if width:
+    if width and any(len(line) > width for line in lines):
         lines = [part for line in lines for part in (textwrap.wrap(line, width) or [""])]
     escaped = [
         line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
@@ -73,6 +73,12 @@ class DrawnDiagram:
 
     source: str
     icons: tuple[str, ...] = field(default_factory=tuple)
+
+
+class _Edge(Edge):  # type: ignore[misc]
+    """An edge without `diagrams`' per-edge font defaults (the graph sets them once)."""
+
+    _default_edge_attrs: ClassVar[dict[str, str]] = {}
 
 
 class _Unrendered(Diagram):  # type: ignore[misc]
@@ -100,6 +106,7 @@ def draw(
     highlight = highlight or {}
     icons: list[str] = []
     nodes: dict[str, Node] = {}
+    risks = _open_risks(model)
 
     graph_attr = {
         "pad": "0.3",
@@ -111,8 +118,31 @@ def draw(
         "label": "",
         "newrank": "true",
     }
-    node_attr = {"fontname": FONT, "fontsize": "11", "fontcolor": "#263238"}
-    edge_attr = {"fontname": FONT, "fontsize": "10", "color": PLAIN_COLOR, "arrowsize": "0.8"}
+    # Attributes shared by all nodes and edges are set once here: every
+    # attribute written per node or edge costs quoting time in the graphviz library.
+    node_attr = {
+        "fontname": FONT,
+        "fontsize": "11",
+        "fontcolor": "#263238",
+        "target": "_top",
+        "fixedsize": "false",
+        "width": "1.3",
+        "height": "0.6",
+        "margin": "0.15,0.08",
+        "labelloc": "c",
+        "color": "#37474F",
+        "style": "filled",
+        "fillcolor": "transparent",
+    }
+    edge_attr = {
+        "fontname": FONT,
+        "fontsize": "11",
+        "fontcolor": "#37474F",
+        "color": PLAIN_COLOR,
+        "penwidth": "1.2",
+        "arrowsize": "0.8",
+        "target": "_top",
+    }
     with _Unrendered(
         name=model.id,
         filename="unused",
@@ -131,7 +161,7 @@ def draw(
 
         def place(boundary_id: str | None) -> None:
             for component in members.get(boundary_id, []):
-                nodes[component.id] = _node(component, model, bands, link_base, highlight, icons)
+                nodes[component.id] = _node(component, risks, bands, link_base, highlight, icons)
             for child in children.get(boundary_id, []):
                 style = TRUST_STYLE[child.trust]
                 label = (
@@ -159,17 +189,19 @@ def draw(
     return DrawnDiagram(source=diagram.dot.source, icons=tuple(dict.fromkeys(icons)))
 
 
-def _open_risk(component: Component, model: ThreatModel) -> int:
-    targets = {component.id}
-    return max(
-        (t.risk for t in model.threats if is_open(t) and targets & set(t.targets)),
-        default=0,
-    )
+def _open_risks(model: ThreatModel) -> dict[str, int]:
+    """Highest open risk of the threats that target each element."""
+    risks: dict[str, int] = {}
+    for threat in model.threats:
+        if is_open(threat):
+            for target in threat.targets:
+                risks[target] = max(risks.get(target, 0), threat.risk)
+    return risks
 
 
 def _node(
     component: Component,
-    model: ThreatModel,
+    risks: dict[str, int],
     bands: RiskBands,
     link_base: str,
     highlight: dict[str, str],
@@ -180,11 +212,10 @@ def _node(
     lines = [f"<B>{html_text(component.title, 22)}</B>"]
     detail = kind + (f" · {component.technology}" if component.technology else "")
     lines.append(f'<FONT POINT-SIZE="9" COLOR="#546E7A">{html_text(detail, 28)}</FONT>')
-    risk = _open_risk(component, model)
+    risk = risks.get(component.id, 0)
     band = bands.band(risk) if risk else None
     attrs: dict[str, Any] = {
         "href": f"{link_base}#component-{component.id}",
-        "target": "_top",
         "tooltip": quoted(f"{component.title} ({kind})"),
     }
     if band is not None and band.name in RISK_COLORS:
@@ -198,7 +229,7 @@ def _node(
     if icon is not None:
         # The icon goes into an HTML-like label, above the text, at a fixed size:
         # `diagrams`' own image attribute would scale the icon over the label.
-        path = icon._load_icon(icon)  # reads only class attributes
+        path = icon_path(icon)
         icons.append(path)
         rows = "".join(f"<TR><TD>{line}</TD></TR>" for line in lines)
         table = (
@@ -206,35 +237,22 @@ def _node(
             f'<TR><TD FIXEDSIZE="TRUE" WIDTH="{ICON_SIZE}" HEIGHT="{ICON_SIZE}">'
             f'<IMG SRC="{html_text(path)}" SCALE="TRUE"/></TD></TR>{rows}</TABLE>>'
         )
-        marked = "color" in attrs
+        if "color" in attrs:  # a marked component gets a frame in the risk colour
+            attrs.update(shape="box", style="rounded")
+        # `diagrams` sets its own image, shape and height for icon nodes; undo them.
         return icon(
             table,
             nodeid=f"c_{component.id}",
             image="",
-            shape="box" if marked else "plain",
-            style="rounded" if marked else "",
-            fixedsize="false",
-            width="0",
+            shape=attrs.pop("shape", "plain"),
             height="0",
-            margin="0.08",
             **attrs,
         )
     label = "<" + "<BR/>".join(lines) + ">"
     style = {**KIND_STYLE[component.kind]}
     if band is not None and band.name in RISK_COLORS:
         style["style"] = "filled,bold"
-    return Node(
-        label,
-        nodeid=f"c_{component.id}",
-        fixedsize="false",
-        width="1.3",
-        height="0.6",
-        margin="0.15,0.08",
-        labelloc="c",
-        color=attrs.pop("color", "#37474F"),
-        **style,
-        **attrs,
-    )
+    return Node(label, nodeid=f"c_{component.id}", **style, **attrs)
 
 
 def _edge(
@@ -265,20 +283,19 @@ def _edge(
             flags.append("? encryption")
     if flags:
         lines.append(f'<FONT POINT-SIZE="9" COLOR="{WARNING_COLOR}">{" ".join(flags)}</FONT>')
-    color = INGRESS_COLOR if ingress else CROSSING_COLOR if crossing else PLAIN_COLOR
     weak = any(f.startswith("⚠") for f in flags)
     attrs: dict[str, Any] = {
         "label": "<" + "<BR/>".join(lines) + ">",
-        "color": color,
-        "fontcolor": color if (ingress or crossing) else "#37474F",
-        "penwidth": "2.6" if ingress else "2" if crossing else "1.2",
-        "style": "dashed" if weak else "solid",
         "href": f"{link_base}#flow-{flow.id}",
-        "target": "_top",
         "tooltip": quoted(f"{flow.id}: {flow.title or flow.source + ' to ' + flow.destination}"),
     }
+    if ingress or crossing:
+        color = INGRESS_COLOR if ingress else CROSSING_COLOR
+        attrs.update(color=color, fontcolor=color, penwidth="2.6" if ingress else "2")
+    if weak:
+        attrs["style"] = "dashed"
     if flow.bidirectional:
         attrs["dir"] = "both"
     if flow.id in highlight:
         attrs.update({"color": highlight[flow.id], "penwidth": "3.5"})
-    nodes[flow.source] >> Edge(**attrs) >> nodes[flow.destination]
+    nodes[flow.source] >> _Edge(**attrs) >> nodes[flow.destination]

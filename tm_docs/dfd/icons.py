@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import re
 from functools import cache
+from typing import Any
 
 from diagrams import Node
 
@@ -77,8 +78,15 @@ def _node_class(target: str) -> type[Node]:
     return cls
 
 
-def icon_for(technology: str | None) -> type[Node] | None:
-    """The `diagrams` node class whose icon shows this technology, if any."""
+@cache
+def icon_path(cls: Any) -> str:
+    """The icon file of a `diagrams` node class."""
+    return str(cls._load_icon(cls))  # the method reads only class attributes
+
+
+@cache
+def icon_for(technology: str | None) -> Any:
+    """The `diagrams` node class (a Node subclass) whose icon shows this technology, or None."""
     if not technology:
         return None
     for pattern, target in _COMPILED:

@@ -96,7 +96,11 @@ class DiagramRenderer:
                 self.stats.cached += 1
             else:
                 todo[name] = (key, drawn)
-        if todo:
+        if len(todo) == 1:
+            ((name, job),) = todo.items()
+            results[name] = self._render(*job)
+            self.stats.drawn = 1
+        elif todo:
             with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(todo)))) as pool:
                 futures = {name: pool.submit(self._render, *job) for name, job in todo.items()}
                 for name, future in futures.items():
