@@ -206,6 +206,15 @@ def test_warm_rebuild_makes_no_graphviz_calls(tmp_path: Path) -> None:
     assert len(log.read_text().splitlines()) == 3
     assert "data-flow diagrams: 0 drawn, 3 from the cache" in warm.stderr
     assert (tmp_path / "site" / ".tm-docs-cache" / "dfd").is_dir()
+    # Nothing was written into the working directory (the project folder) but the
+    # built site and the cache: no DOT files, no images of `diagrams`' own.
+    assert sorted(p.name for p in (tmp_path / "site").iterdir()) == [
+        ".tm-docs-cache",
+        "docs",
+        "mkdocs.yml",
+        "models",
+        "site",
+    ]
     page = (tmp_path / "site" / "site" / "threat-models" / "checkout" / "index.html").read_text()
     assert 'data="dfd.svg"' in page.replace("&#46;", ".")
 
