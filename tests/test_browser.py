@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from .sites import REPO, build, make_site
+from .sites import build, make_site
+from .test_plugin_behaviour import _hostile_site
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
@@ -60,17 +61,7 @@ def example_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def hostile_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("hostile")
-    config = make_site(
-        root,
-        REPO / "tests" / "fixtures" / "hostile",
-        extra={"plugins": ["search", "tags", "tm-docs"]},
-    )
-    for path in (root / "models").glob("*.yaml"):
-        if path.name != "hostile.yaml":
-            path.unlink()
-    assert build(config, "--strict").returncode == 0
-    yield from _serve(root / "site")
+    yield from _serve(_hostile_site(tmp_path_factory.mktemp("hostile")))
 
 
 class Watch:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tm_docs.loader import discover, load_file, load_models
-from tm_docs.model import MitigationStatus, Stride, ThreatStatus
+from tm_docs.loader import MAX_PROBLEMS_PER_FILE, discover, load_file, load_models
+from tm_docs.model import MAX_ITEMS, MitigationStatus, Stride, ThreatStatus
 
 from .conftest import EXAMPLE_MODELS, REPO
 
@@ -43,11 +43,15 @@ def test_guide_shows_the_annotated_example_verbatim_and_it_is_valid() -> None:
 def test_every_problem_of_every_file_is_reported_sorted(write_model) -> None:
     write_model("ownr: x\ncolour: red\n", name="b.yaml", model_id="b")
     write_model("reviewers: nobody\n", name="a.yaml", model_id="a")
-    result = load_models([write_model("", name="c.yaml", model_id="c").parent])
-    assert [(p.file.rsplit("/", 1)[-1], p.line) for p in result.problems] == [
-        ("a.yaml", 5),
-        ("b.yaml", 5),
-        ("b.yaml", 6),
+    folder = write_model("", name="c.yaml", model_id="c").parent
+    result = load_models([folder])
+    assert [str(p).replace(str(folder) + "/", "") for p in result.problems] == [
+        "a.yaml:5:12: reviewers: expected a list, got the text 'nobody'; write items as "
+        "'- item' lines or [a, b]",
+        "b.yaml:5:1: unknown key 'ownr' (did you mean 'owner'?)",
+        "b.yaml:6:1: unknown key 'colour'; allowed keys: format_version, id, title, "
+        "description, owner, reviewers, review, scope, watch, boundaries, components, flows, "
+        "assets, threats, mitigations",
     ]
     assert [m.model.id for m in result.models] == ["c"]
     assert not result.ok
@@ -59,6 +63,7 @@ def test_model_ids_are_unique_across_files(write_model) -> None:
     result = load_models([second.parent])
     (problem,) = result.problems
     assert problem.file.endswith("two.yaml")
+    assert (problem.line, problem.column) == (2, 5)  # at the id
     assert "model id 'same' is already used by" in problem.message
     assert problem.message.split("used by ")[1].split(";")[0].endswith("one.yaml")
 
@@ -83,3 +88,25 @@ def test_models_are_frozen(write_model) -> None:
         assert "frozen" in str(exc)
     else:
         raise AssertionError("models must be immutable")
+
+
+def test_problems_of_one_file_are_capped_with_a_count(write_model) -> None:
+    flows = "".join(
+        f"  - {{id: f{i}, source: nowhere{i}, destination: nowhere{i}}}\n" for i in range(80)
+    )
+    result = load_models([write_model("flows:\n" + flows)])
+    assert len(result.problems) == MAX_PROBLEMS_PER_FILE + 1
+    assert result.problems[-1].message == "... and 60 more problems in this file"
+
+
+def test_too_many_elements_are_refused(write_model) -> None:
+    components = "".join(
+        f"  - {{id: c{i}, title: C, kind: process}}\n" for i in range(MAX_ITEMS["components"] + 1)
+    )
+    model, problems = load_file(write_model("components:\n" + components))
+    assert model is None
+    (problem,) = problems
+    assert problem.message == (
+        "components: has 201 entries; at most 200 are allowed in one model "
+        "(split the system into several models)"
+    )

@@ -100,39 +100,59 @@ def test_user_templates_override_the_packaged_ones(tmp_path: Path) -> None:
     assert soup.find("b") is None and "open: <b>" in soup.get_text()
 
 
-def test_hostile_model_text_is_shown_but_never_becomes_markup(tmp_path: Path) -> None:
+HOSTILE_NAME = 'x"><img src=x onerror=window.__pwned=1>.yaml'
+
+
+def _hostile_site(tmp_path: Path) -> Path:
     config = make_site(
         tmp_path,
         HOSTILE,
         extra={
-            "repo_url": "https://git.example.com/x",
+            "repo_url": "https://github.com/example/x",
+            "edit_uri": "edit/main/docs/",
             "plugins": ["search", "tags", "tm-docs"],
         },
     )
-    # Replace the example models: only the hostile one.
+    # Only the hostile model, under a hostile file name too.
     for path in (tmp_path / "models").glob("*.yaml"):
-        if path.name != "hostile.yaml":
+        if path.name == "hostile.yaml":
+            path.rename(path.with_name(HOSTILE_NAME))
+        else:
             path.unlink()
     proc = build(config, "--strict")
     assert proc.returncode == 0, proc.stderr
-    site = tmp_path / "site"
+    return tmp_path / "site"
+
+
+def test_hostile_model_text_is_shown_but_never_becomes_markup(tmp_path: Path) -> None:
+    site = _hostile_site(tmp_path)
     pages = sorted((site / "threat-models").rglob("*.html"))
     assert len(pages) == 6
     for html_file in pages:
         soup = page(site, str(html_file.relative_to(site)))
-        article = content(soup)
-        for element in article.find_all(True):
+        # The whole page, header and navigation included.
+        for element in soup.find_all(True):
             events = [a for a in element.attrs if a.lower().startswith("on")]
             assert not events, f"{html_file}: {element.name} has {events}"
-            for attr in ("href", "src", "action", "formaction"):
+            for attr in ("href", "src", "action", "formaction", "data"):
                 value = str(element.get(attr, "")).strip().lower()
                 assert not value.startswith(("javascript:", "data:", "vbscript:")), value
+        article = content(soup)
+        for button in article.select(".md-content__button"):  # the theme's own icons
+            button.decompose()
         assert not article.find_all(["script", "iframe", "svg", "style", "marquee", "u", "embed"])
         # The only images and objects are the model's own data-flow diagram.
         assert {e.get("src") or e.get("data") for e in article.find_all(["img", "object"])} <= {
             "dfd.svg"
         }
         assert not [s for s in soup.find_all("script") if "__pwned" in s.get_text()]
+        assert not soup.find_all("img", src="x")
+
+    edit = page(site, "threat-models/hostile/index.html").select_one("a.md-content__button")
+    assert edit["href"] == (
+        "https://github.com/example/x/edit/main/models/"
+        "x%22%3E%3Cimg%20src%3Dx%20onerror%3Dwindow.__pwned%3D1%3E.yaml"
+    )
 
     model_page = content(page(site, "threat-models/hostile/index.html"))
     text = model_page.get_text(" ")

@@ -68,7 +68,12 @@ def test_index_lists_models_with_owner_and_highest_open_risk(example_site: Path)
 def test_backlog_is_ordered_by_risk_and_matches_the_exports(example_site: Path) -> None:
     soup = content(page(example_site, "threat-models/backlog/index.html"))
     rows = soup.select("table")[0].select("tbody tr")
-    risks = [int(r.select("td")[1].get_text(strip=True).split(" ")[0] or 0) for r in rows if r]
+
+    def risk(row) -> int:  # "20 · Critical", or "—" for nothing open
+        text = row.select("td")[1].get_text(strip=True).split(" ")[0]
+        return int(text) if text.isdigit() else 0
+
+    risks = [risk(r) for r in rows]
     assert risks == sorted(risks, reverse=True)
     assert risks[0] == 20
     ids = [r.select("td")[2].get_text(" ", strip=True).split(" ")[0] for r in rows]

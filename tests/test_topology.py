@@ -54,9 +54,29 @@ def test_ingress_points_come_from_external_parties(write_model) -> None:
     assert [f.id for f in topo.ingress_flows()] == ["f1", "f4"]
 
 
-def test_components_outside_every_boundary_are_untrusted(write_model) -> None:
+def test_external_entities_are_untrusted_wherever_they_are(write_model) -> None:
     topo = _topology(write_model)
     assert topo.chain("payments") == ("payments", "vpc")
     assert topo.trust_of(topo.components["psp"]).value == "untrusted"
     assert topo.is_external(topo.components["psp"])
     assert not topo.is_external(topo.components["queue"])
+
+
+def test_ingress_is_found_in_a_model_without_boundaries(write_model) -> None:
+    path = write_model(
+        """\
+        components:
+          - {id: user, title: User, kind: external_entity}
+          - {id: api, title: API, kind: process}
+          - {id: db, title: DB, kind: data_store}
+        flows:
+          - {id: f1, source: user, destination: api}
+          - {id: f2, source: api, destination: db}
+        """
+    )
+    model, problems = load_file(path)
+    assert model is not None, problems
+    topo = Topology(model)
+    assert [f.id for f in topo.ingress_flows()] == ["f1"]
+    assert topo.trust_of(topo.components["api"]) is None
+    assert topo.crossing_flows() == []

@@ -86,3 +86,25 @@ def test_deep_nesting_is_refused_without_a_traceback(depth: int) -> None:
     doc = parse_document("a: " + "[" * depth + "]" * depth + "\n", "f.yaml")
     assert doc.data is None
     assert len(doc.problems) == 1 and "nest" in doc.problems[0].message
+
+
+def test_symbolic_links_are_refused_without_reading_the_target(tmp_path: Path) -> None:
+    secret = tmp_path / "token.txt"
+    secret.write_text("ghp_SECRETTOKEN\n")
+    link = tmp_path / "leak.yaml"
+    link.symlink_to(secret)
+    doc = read_document(link, "models/leak.yaml")
+    assert doc.data is None
+    (problem,) = doc.problems
+    assert "symbolic link" in problem.message
+    assert "SECRET" not in problem.message
+
+
+def test_huge_file_is_refused_before_reading(tmp_path: Path) -> None:
+    # A sparse file: 16 GiB long, no disk used. Reading it would exhaust memory.
+    path = tmp_path / "huge.yaml"
+    with path.open("wb") as handle:
+        handle.truncate(16 * 1024**3)
+    doc = read_document(path, "huge.yaml")
+    assert doc.data is None
+    assert "17,179,869,184 bytes" in doc.problems[0].message

@@ -15,6 +15,8 @@ from .model import COLLECTIONS, RefTo
 from .problems import Problem, did_you_mean
 from .yaml_source import DataPath, SourceMap
 
+MAX_HINTED = 50
+
 
 def _items(data: dict[str, Any], collection: str) -> Iterator[tuple[int, dict[str, Any]]]:
     items = data.get(collection)
@@ -83,7 +85,10 @@ def integrity_problems(data: Any, source: SourceMap, display: str) -> list[Probl
                         problems.append(at(path, f"{label}: {name} lists '{target}' twice"))
                         continue
                     seen.add(target)
-                    problem = _resolve(target, marker, ids)
+                    # "Did you mean" costs a comparison with every id: offer it
+                    # for the first few broken references of a file only.
+                    hint = len(problems) < MAX_HINTED
+                    problem = _resolve(target, marker, ids, hint=hint)
                     if problem:
                         problems.append(at(path, f"{label}: {name} {problem}"))
 
@@ -91,7 +96,9 @@ def integrity_problems(data: Any, source: SourceMap, display: str) -> list[Probl
     return problems
 
 
-def _resolve(target: str, marker: RefTo, ids: dict[str, tuple[str, DataPath]]) -> str | None:
+def _resolve(
+    target: str, marker: RefTo, ids: dict[str, tuple[str, DataPath]], *, hint: bool
+) -> str | None:
     nouns = [COLLECTIONS[c][0] for c in marker.collections]
     wanted = _a(nouns[0] if len(nouns) == 1 else ", ".join(nouns[:-1]) + " or " + nouns[-1])
     found = ids.get(target)
@@ -99,9 +106,10 @@ def _resolve(target: str, marker: RefTo, ids: dict[str, tuple[str, DataPath]]) -
         if found[0] in marker.collections:
             return None
         return f"'{target}' is {_a(COLLECTIONS[found[0]][0])}, not {wanted}"
+    if not hint:
+        return f"'{target}' is not {wanted} of this model"
     candidates = [i for i, (c, _) in ids.items() if c in marker.collections]
-    hint = did_you_mean(target, candidates)
-    return f"'{target}' is not {wanted} of this model{hint}"
+    return f"'{target}' is not {wanted} of this model{did_you_mean(target, candidates)}"
 
 
 def _a(noun: str) -> str:

@@ -6,6 +6,7 @@ back in one sorted list, each with file, line and column.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +17,10 @@ from .integrity import integrity_problems
 from .messages import describe_value, validation_problems
 from .model import ThreatModel
 from .problems import Problem, display_path, sort_problems
-from .yaml_source import read_document
+from .yaml_source import SourceMap, read_document
 
 MODEL_SUFFIXES = (".yaml", ".yml")
+MAX_PROBLEMS_PER_FILE = 100
 
 
 @dataclass(frozen=True)
@@ -50,18 +52,23 @@ class ModelPathError(Exception):
 
 
 def discover(paths: Iterable[Path]) -> list[Path]:
-    """Model files under the given files or folders, sorted, without duplicates."""
+    """Model files under the given files or folders, sorted, without duplicates.
+
+    Files and folders whose names start with '.' are skipped, and linked folders
+    are not followed; a linked file is returned, so that loading it says why it
+    is refused.
+    """
     found: set[Path] = set()
     for path in paths:
         if path.is_dir():
-            found.update(
-                p
-                for p in path.rglob("*")
-                if p.suffix in MODEL_SUFFIXES
-                and p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-        elif path.is_file():
+            for folder, dirs, files in os.walk(path, followlinks=False):
+                dirs[:] = [d for d in dirs if not d.startswith(".")]
+                found.update(
+                    Path(folder) / name
+                    for name in files
+                    if name.endswith(MODEL_SUFFIXES) and not name.startswith(".")
+                )
+        elif path.exists() or path.is_symlink():
             found.add(path)
         else:
             raise ModelPathError(f"{path}: no such file or folder")
@@ -70,11 +77,15 @@ def discover(paths: Iterable[Path]) -> list[Path]:
 
 def load_file(path: Path, display: str | None = None) -> tuple[ThreatModel | None, list[Problem]]:
     """Load one model file: the model if it is valid, and all problems found."""
-    display = display or display_path(path)
+    model, problems, _ = _load(path, display or display_path(path))
+    return model, problems
+
+
+def _load(path: Path, display: str) -> tuple[ThreatModel | None, list[Problem], SourceMap]:
     document = read_document(path, display)
     problems = list(document.problems)
     if document.data is None and problems:
-        return None, problems
+        return None, problems, document.source
     if not isinstance(document.data, dict):
         problems.append(
             Problem(
@@ -85,16 +96,30 @@ def load_file(path: Path, display: str | None = None) -> tuple[ThreatModel | Non
                 f"not {describe_value(document.data)}",
             )
         )
-        return None, problems
+        return None, problems, document.source
     problems.extend(integrity_problems(document.data, document.source, display))
     try:
         model = ThreatModel.model_validate(document.data)
     except ValidationError as exc:
         problems.extend(validation_problems(exc, document.data, document.source, display))
-        return None, problems
+        return None, _capped(problems, display), document.source
     if problems:
-        return None, problems
-    return model, problems
+        return None, _capped(problems, display), document.source
+    return model, problems, document.source
+
+
+def _capped(problems: list[Problem], display: str) -> list[Problem]:
+    """The first problems of a file, and one line saying how many more there are."""
+    ordered = sort_problems(problems)
+    if len(ordered) <= MAX_PROBLEMS_PER_FILE:
+        return ordered
+    last = ordered[MAX_PROBLEMS_PER_FILE - 1]
+    more = len(ordered) - MAX_PROBLEMS_PER_FILE
+    return [
+        *ordered[:MAX_PROBLEMS_PER_FILE],
+        # On the next line, so that sorting keeps it after the problems it counts.
+        Problem(display, last.line + 1, 1, f"... and {more} more problems in this file"),
+    ]
 
 
 def load_models(paths: Sequence[Path]) -> LoadResult:
@@ -105,17 +130,18 @@ def load_models(paths: Sequence[Path]) -> LoadResult:
     seen: dict[str, LoadedModel] = {}
     for path in files:
         display = display_path(path)
-        model, file_problems = load_file(path, display)
+        model, file_problems, source = _load(path, display)
         problems.extend(file_problems)
         if model is None:
             continue
         loaded = LoadedModel(model, path, display)
         if model.id in seen:
+            where = source.locate(("id",))
             problems.append(
                 Problem(
                     display,
-                    1,
-                    1,
+                    where.line,
+                    where.column,
                     f"model id '{model.id}' is already used by {seen[model.id].display_path}; "
                     "model ids must be unique across the repository",
                 )

@@ -132,6 +132,11 @@ def _phrase(error: ErrorDetails, key: str) -> str:
         return f"missing required key '{key}'"
     if kind == "too_short":
         return "needs at least one entry" if isinstance(value, list) else "must not be empty"
+    if kind == "too_long":
+        return (
+            f"has {ctx.get('actual_length')} entries; at most {ctx.get('max_length')} are "
+            "allowed in one model (split the system into several models)"
+        )
     if kind == "string_too_short":
         return "must not be empty"
     if kind == "string_too_long":

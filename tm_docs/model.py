@@ -11,11 +11,13 @@ The classes know nothing of YAML, git, Graphviz or HTML.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -26,6 +28,16 @@ from pydantic import (
 )
 
 FORMAT_VERSION = 1
+
+# Most elements of each kind one model may have.
+MAX_ITEMS = {
+    "boundaries": 50,
+    "components": 200,
+    "flows": 400,
+    "assets": 300,
+    "threats": 1000,
+    "mitigations": 1000,
+}
 
 # --- reference metadata ---------------------------------------------------
 
@@ -49,12 +61,34 @@ class RefTo:
 # Text fields are strict: YAML turns `version: 1.10` into the number 1.1 and
 # `answer: no` into false; silently converting those back to text would lose
 # what the author wrote, so the loader asks them to quote the value instead.
-Text = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=20_000)]
-ShortText = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=200)]
+# Control characters (other than tab and line breaks) are refused: they break
+# diagrams and terminals and have no business in a model.
+TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+# Python-Markdown slows down quadratically on long runs of '[' and similar
+# link syntax; no real description needs more of them than this.
+MAX_MARKDOWN_BRACKETS = 500
+
+
+def _tame_markdown(value: str) -> str:
+    if value.count("[") > MAX_MARKDOWN_BRACKETS:
+        raise ValueError(
+            f"has {value.count('[')} '[' characters; Markdown fields may have at most "
+            f"{MAX_MARKDOWN_BRACKETS} (links and brackets); shorten the text"
+        )
+    return value
+
+
+Text = Annotated[
+    str, Strict(), StringConstraints(min_length=1, max_length=20_000, pattern=TEXT_PATTERN)
+]
+ShortText = Annotated[
+    str, Strict(), StringConstraints(min_length=1, max_length=200, pattern=TEXT_PATTERN)
+]
 Markdown = Annotated[
     str,
     Strict(),
-    StringConstraints(max_length=50_000),
+    StringConstraints(max_length=20_000, pattern=TEXT_PATTERN),
+    AfterValidator(_tame_markdown),
     Field(json_schema_extra={"x-tm-docs-markup": "markdown"}),
 ]
 
@@ -65,15 +99,35 @@ TICKET_PATTERN = r"^(https?://\S+|[A-Za-z][A-Za-z0-9_.-]*-?[0-9]+|#[0-9]+)$"
 COMMIT_PATTERN = r"^[0-9a-f]{7,40}$"
 
 ElementId = Annotated[str, Strict(), StringConstraints(pattern=ID_PATTERN)]
-ModelId = Annotated[str, Strict(), StringConstraints(pattern=MODEL_ID_PATTERN)]
+# Names of the site-wide pages; a model with one of these ids would take its URL.
+RESERVED_MODEL_IDS = frozenset(
+    {"index", "backlog", "heatmap", "stride", "assets", "coverage", "stale"}
+)
+
+
+def _not_reserved(value: str) -> str:
+    if value in RESERVED_MODEL_IDS:
+        raise ValueError(
+            f"'{value}' is the name of a site-wide page and cannot be a model id "
+            f"(reserved: {', '.join(sorted(RESERVED_MODEL_IDS))}); choose another id"
+        )
+    return value
+
+
+ModelId = Annotated[
+    str, Strict(), StringConstraints(pattern=MODEL_ID_PATTERN), AfterValidator(_not_reserved)
+]
 Reference = Annotated[str, Strict(), StringConstraints(pattern=REFERENCE_PATTERN)]
 Ticket = Annotated[str, Strict(), StringConstraints(pattern=TICKET_PATTERN)]
 CommitId = Annotated[str, Strict(), StringConstraints(pattern=COMMIT_PATTERN)]
 Score = Annotated[int, Strict(), Field(ge=1, le=5)]
-Glob = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=500)]
+Glob = Annotated[
+    str, Strict(), StringConstraints(min_length=1, max_length=500, pattern=TEXT_PATTERN)
+]
 
 # Plain-language explanations of the patterns above, for error messages.
 PATTERN_HELP: dict[str, str] = {
+    TEXT_PATTERN: "it contains a control character; remove it (tabs and line breaks are fine)",
     ID_PATTERN: "use 1-64 letters, digits, '-' or '_', starting with a letter or digit "
     "(for example 'order-service')",
     MODEL_ID_PATTERN: "use 1-64 lowercase letters, digits or '-', starting with a letter or "
@@ -184,12 +238,17 @@ class MitigationStatus(str, Enum):
 # --- elements -------------------------------------------------------------
 
 
+_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
 def _plain_date(value: Any) -> Any:
-    # pydantic would read 0 as 1970-01-01 and accept midnight datetimes; a
-    # review date is a calendar day written as YYYY-MM-DD and nothing else.
-    if isinstance(value, bool | int | float | dt.datetime):
-        raise ValueError(f"'{value}' is not a date; write the day as YYYY-MM-DD")
-    return value
+    # pydantic would read 0 as 1970-01-01 and accept timestamps and midnight
+    # datetimes; a review date is a calendar day written as YYYY-MM-DD.
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str) and _DAY.match(value):
+        return value
+    raise ValueError(f"'{value}' is not a date; write the day as YYYY-MM-DD")
 
 
 Day = Annotated[dt.date, BeforeValidator(_plain_date)]
@@ -387,12 +446,14 @@ class ThreatModel(_Strict):
         default_factory=list,
         description="Repository paths (globs) whose changes mean the model needs another look.",
     )
-    boundaries: list[Boundary] = Field(default_factory=list)
-    components: list[Component] = Field(default_factory=list)
-    flows: list[Flow] = Field(default_factory=list)
-    assets: list[Asset] = Field(default_factory=list)
-    threats: list[Threat] = Field(default_factory=list)
-    mitigations: list[Mitigation] = Field(default_factory=list)
+    # The caps keep one diagram something Graphviz lays out in seconds and a
+    # person can read; a bigger system is several models.
+    boundaries: list[Boundary] = Field(default_factory=list, max_length=MAX_ITEMS["boundaries"])
+    components: list[Component] = Field(default_factory=list, max_length=MAX_ITEMS["components"])
+    flows: list[Flow] = Field(default_factory=list, max_length=MAX_ITEMS["flows"])
+    assets: list[Asset] = Field(default_factory=list, max_length=MAX_ITEMS["assets"])
+    threats: list[Threat] = Field(default_factory=list, max_length=MAX_ITEMS["threats"])
+    mitigations: list[Mitigation] = Field(default_factory=list, max_length=MAX_ITEMS["mitigations"])
 
 
 # The collections of a model whose items carry ids, with the singular noun used

@@ -6,7 +6,7 @@ import posixpath
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin
 
 from jinja2 import TemplateError
 from markupsafe import escape
@@ -207,6 +207,8 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
         except ValueError:
             return None
         base = urljoin(config.repo_url.rstrip("/") + "/", edit_uri)
+        # Themes print the URL into an attribute as it is: encode the file name.
+        relative = quote(relative, safe="/")
         return posixpath.join(base, relative) if not base.endswith("/") else base + relative
 
     # --- serve ------------------------------------------------------------

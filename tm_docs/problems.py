@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
@@ -24,6 +25,12 @@ class Problem:
     message: str
     severity: Severity = Severity.ERROR
 
+    def __post_init__(self) -> None:
+        # Messages quote model text; a newline in it must not start a new output
+        # line (CI systems read some lines as commands), nor may other controls.
+        object.__setattr__(self, "message", one_line(self.message))
+        object.__setattr__(self, "file", one_line(self.file))
+
     def __str__(self) -> str:
         prefix = "" if self.severity is Severity.ERROR else "warning: "
         return f"{self.file}:{self.line}:{self.column}: {prefix}{self.message}"
@@ -31,6 +38,14 @@ class Problem:
     @property
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def one_line(text: str) -> str:
+    """Text with control characters written as escapes, so it stays on one line."""
+    return _CONTROL.sub(lambda m: repr(m.group(0))[1:-1], text)
 
 
 def display_path(path: Path) -> str:
@@ -41,9 +56,16 @@ def display_path(path: Path) -> str:
         return path.as_posix()
 
 
+# Above this many candidates a hint is not worth its cost (difflib compares each).
+MAX_HINT_CANDIDATES = 400
+
+
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """' (did you mean 'x'?)' for the closest candidate, or '' if none is close."""
-    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    pool = list(candidates)
+    if len(pool) > MAX_HINT_CANDIDATES or len(word) > 100:
+        return ""
+    matches = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
     return f" (did you mean '{matches[0]}'?)" if matches else ""
 
 

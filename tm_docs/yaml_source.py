@@ -13,6 +13,7 @@ Model files are untrusted input: they arrive in pull requests.  So this module
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import Resolver
 
 from .problems import Problem
 
@@ -34,6 +36,7 @@ _SCALAR_TAGS = {f"{_YAML}{t}" for t in ("null", "bool", "int", "float", "str", "
 _MAP_TAG = f"{_YAML}map"
 _SEQ_TAG = f"{_YAML}seq"
 _MERGE_TAG = f"{_YAML}merge"
+_TIMESTAMP_TAG = f"{_YAML}timestamp"
 # libyaml's parser is several times faster and reports the same marks.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -82,19 +85,26 @@ class _Stop(Exception):
 def read_document(path: Path, display: str) -> Document:
     """Read one YAML file into plain data; problems are returned, never raised."""
     try:
-        raw = path.read_bytes()
+        info = path.lstat()
+        if stat.S_ISLNK(info.st_mode):
+            # A link could point anywhere on the machine that builds the site.
+            return _failed(
+                Problem(
+                    display,
+                    1,
+                    1,
+                    "the file is a symbolic link; model files must be regular files "
+                    "in the repository",
+                )
+            )
+        if info.st_size > MAX_FILE_BYTES:
+            return _failed(_too_big(display, info.st_size))
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         return _failed(Problem(display, 1, 1, f"cannot read the file: {exc.strerror or exc}"))
-    if len(raw) > MAX_FILE_BYTES:
-        return _failed(
-            Problem(
-                display,
-                1,
-                1,
-                f"the file is {len(raw):,} bytes; model files may be at most "
-                f"{MAX_FILE_BYTES:,} bytes (split the system into several models)",
-            )
-        )
+    if len(raw) > MAX_FILE_BYTES:  # it grew while we looked
+        return _failed(_too_big(display, len(raw)))
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -109,6 +119,16 @@ def read_document(path: Path, display: str) -> Document:
             )
         )
     return parse_document(text, display)
+
+
+def _too_big(display: str, size: int) -> Problem:
+    return Problem(
+        display,
+        1,
+        1,
+        f"the file is {size:,} bytes; model files may be at most "
+        f"{MAX_FILE_BYTES:,} bytes (split the system into several models)",
+    )
 
 
 def parse_document(text: str, display: str) -> Document:
@@ -160,6 +180,8 @@ def parse_document(text: str, display: str) -> Document:
         data = builder.build(nodes[0], (), 0)
     except _Stop as stop:
         return _failed(stop.problem, builder.problems)
+    except RecursionError:  # pragma: no cover - the depth limit should come first
+        return _failed(Problem(display, 1, 1, "the YAML is nested too deeply"), builder.problems)
     return Document(data, builder.source, builder.problems)
 
 
@@ -174,24 +196,15 @@ class _Builder:
         self.problems: list[Problem] = []
         self.nodes = 0
         self._scalars = SafeConstructor()
+        self._resolver = Resolver()
+        self._open: set[int] = set()  # mappings being built, to catch self-merges
 
     def _problem(self, node: Node, message: str) -> Problem:
         return Problem(self.display, node.start_mark.line + 1, node.start_mark.column + 1, message)
 
     def build(self, node: Node, path: DataPath, depth: int) -> Any:
-        self.nodes += 1
-        if self.nodes > MAX_NODES:
-            raise _Stop(
-                self._problem(
-                    node,
-                    f"the document expands to more than {MAX_NODES:,} values "
-                    "(too many anchors/aliases?); write it out plainly",
-                )
-            )
-        if depth > MAX_DEPTH:
-            raise _Stop(
-                self._problem(node, f"the YAML is nested more than {MAX_DEPTH} levels deep")
-            )
+        if not isinstance(node, MappingNode):  # mappings count themselves in _mapping
+            self._enter(node, depth)
         self.source.values.setdefault(
             path, Position(node.start_mark.line + 1, node.start_mark.column + 1)
         )
@@ -220,12 +233,44 @@ class _Builder:
         self._check_tag(node, _SCALAR_TAGS)
         try:
             return self._scalars.construct_object(node)
-        except (yaml.YAMLError, ValueError):
-            # Only an impossible date such as 2026-13-01 gets here: keep the text
-            # as written, so a text field stays intact and a date field reports it.
-            return node.value
+        except Exception:  # PyYAML raises several kinds for values it cannot read
+            implicit = self._resolver.resolve(  # type: ignore[no-untyped-call]
+                ScalarNode, node.value, (True, False)
+            )
+            if implicit == node.tag == _TIMESTAMP_TAG:
+                # An impossible date such as 2026-13-01: keep the text as written,
+                # so a text field stays intact and a date field reports it.
+                return node.value
+            tag = node.tag.replace(_YAML, "!!")
+            raise _Stop(
+                self._problem(node, f"'{node.value}' cannot be read as {tag}; remove the tag")
+            ) from None
+
+    def _enter(self, node: Node, depth: int) -> None:
+        """Count a node against the budget and the depth limit."""
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _Stop(
+                self._problem(
+                    node,
+                    f"the document expands to more than {MAX_NODES:,} values "
+                    "(too many anchors/aliases?); write it out plainly",
+                )
+            )
+        if depth > MAX_DEPTH:
+            raise _Stop(
+                self._problem(node, f"the YAML is nested more than {MAX_DEPTH} levels deep")
+            )
 
     def _mapping(self, node: MappingNode, path: DataPath, depth: int) -> dict[str, Any]:
+        self._enter(node, depth)  # merges reach here without `build`
+        self._open.add(id(node))
+        try:
+            return self._mapping_items(node, path, depth)
+        finally:
+            self._open.discard(id(node))
+
+    def _mapping_items(self, node: MappingNode, path: DataPath, depth: int) -> dict[str, Any]:
         merged: dict[str, Any] = {}
         explicit: dict[str, Any] = {}
         first_seen: dict[str, Node] = {}
@@ -237,7 +282,10 @@ class _Builder:
                 continue
             if not isinstance(key_node, ScalarNode) or key_node.tag not in _SCALAR_TAGS:
                 raise _Stop(self._problem(key_node, "mapping keys must be plain text"))
-            key = self._scalars.construct_object(key_node)
+            try:
+                key = self._scalars.construct_object(key_node)
+            except Exception:
+                key = key_node.value
             if not isinstance(key, str):
                 key = key_node.value
             if key in first_seen:
@@ -264,5 +312,9 @@ class _Builder:
         for candidate in candidates:
             if not isinstance(candidate, MappingNode):
                 raise _Stop(self._problem(candidate, "'<<' merges only mappings"))
+            if id(candidate) in self._open:
+                raise _Stop(
+                    self._problem(node, "'<<' merges a mapping into itself; merge another anchor")
+                )
             sources.append(self._mapping(candidate, path, depth + 1))
         return sources

@@ -34,13 +34,21 @@ class Topology:
             boundary_id = boundaries[boundary_id].parent
         return tuple(chain)
 
-    def trust_of(self, component: Component) -> TrustLevel:
-        """Trust of the component's innermost boundary; outside every boundary is untrusted."""
-        if component.boundary is None:
+    def trust_of(self, component: Component) -> TrustLevel | None:
+        """Trust of the component's innermost boundary.
+
+        A boundary nested in another states its own trust level.  A component
+        outside every boundary has no recorded trust (None), except an external
+        entity, which is untrusted wherever it is drawn.
+        """
+        if component.boundary is not None:
+            return self.boundaries[component.boundary].trust
+        if component.kind is ComponentKind.EXTERNAL_ENTITY:
             return TrustLevel.UNTRUSTED
-        return self.boundaries[component.boundary].trust
+        return None
 
     def is_external(self, component: Component) -> bool:
+        """An external party: an external entity, or anything in an untrusted boundary."""
         return (
             component.kind is ComponentKind.EXTERNAL_ENTITY
             or self.trust_of(component) is TrustLevel.UNTRUSTED

@@ -10,6 +10,7 @@ markup into the SVG.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -49,9 +50,12 @@ RISK_COLORS = {"critical": "#B71C1C", "high": "#E65100"}
 ICON_SIZE = 44  # points
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def html_text(text: str, width: int = 0) -> str:
     """Text for a Graphviz HTML-like label: markup escaped, optionally wrapped."""
-    lines = text.splitlines() or [""]
+    lines = _CONTROL.sub("", text).splitlines() or [""]
     if width and any(len(line) > width for line in lines):
         lines = [part for line in lines for part in (textwrap.wrap(line, width) or [""])]
     escaped = [
@@ -63,7 +67,7 @@ def html_text(text: str, width: int = 0) -> str:
 
 def quoted(text: str) -> Any:
     """Text for a quoted attribute (tooltips): no Graphviz escapes, never HTML."""
-    flat = " ".join(text.replace("\\", "/").split())
+    flat = " ".join(_CONTROL.sub("", text).replace("\\", "/").split())
     return nohtml(flat)
 
 
@@ -287,8 +291,11 @@ def _edge(
     attrs: dict[str, Any] = {
         "label": "<" + "<BR/>".join(lines) + ">",
         "href": f"{link_base}#flow-{flow.id}",
-        "tooltip": quoted(f"{flow.id}: {flow.title or flow.source + ' to ' + flow.destination}"),
     }
+    # The same tooltip on the line and on its label (Graphviz would show the label's markup).
+    attrs["tooltip"] = attrs["labeltooltip"] = quoted(
+        f"{flow.id}: {flow.title or flow.source + ' to ' + flow.destination}"
+    )
     if ingress or crossing:
         color = INGRESS_COLOR if ingress else CROSSING_COLOR
         attrs.update(color=color, fontcolor=color, penwidth="2.6" if ingress else "2")

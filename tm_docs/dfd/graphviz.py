@@ -13,7 +13,7 @@ INSTALL_HINT = (
     "(or 'sh scripts/system-packages.sh graphviz' in a tm-docs checkout), "
     "'brew install graphviz' on macOS, 'choco install graphviz' on Windows"
 )
-TIMEOUT_SECONDS = 300
+TIMEOUT_SECONDS = 120
 
 
 class GraphvizError(RuntimeError):

@@ -43,7 +43,11 @@ def markdown_html(text: str) -> Markup:
     """Render an untrusted Markdown field to sanitized HTML."""
     if not text.strip():
         return Markup("")
-    html = markdown.markdown(text, extensions=["tables", "fenced_code", "sane_lists"])
+    try:
+        html = markdown.markdown(text, extensions=["tables", "fenced_code", "sane_lists"])
+    except RecursionError:
+        # Absurdly deep nesting (e.g. thousands of "- " on one line): show the text as it is.
+        return Markup(f"<p>{plain(text)}</p>")
     cleaned = nh3.clean(
         html,
         tags=_ALLOWED_TAGS,
@@ -53,7 +57,10 @@ def markdown_html(text: str) -> Markup:
     )
     # Keep the block together: a blank line would end the raw HTML block in
     # some Markdown processors and let the rest be read as Markdown again.
-    return Markup(re.sub(r"\n\s*\n", "\n", cleaned))
+    # Braces become references too, so template plugins (e.g. mkdocs-macros)
+    # find no {{ }} or {% %} in model text to evaluate.
+    cleaned = re.sub(r"\n\s*\n", "\n", cleaned)
+    return Markup(cleaned.replace("{", "&#123;").replace("}", "&#125;"))
 
 
 def safe_url(url: str) -> Markup | None:

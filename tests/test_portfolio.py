@@ -1,0 +1,74 @@
+"""Site-wide analysis: backlog order, heatmap, summaries (pure functions of the models)."""
+
+from __future__ import annotations
+
+from tm_docs.analysis.portfolio import Portfolio
+from tm_docs.analysis.risk import RiskBands
+from tm_docs.loader import load_models
+
+BACKLOG_MODEL = """\
+components:
+  - {id: api, title: API, kind: process}
+threats:
+  - {id: T-high, title: High, categories: [spoofing], targets: [api], impact: 4, likelihood: 3}
+  - {id: T-mid, title: Mid, categories: [tampering], targets: [api], impact: 3, likelihood: 2}
+  - {id: T-low, title: Low, categories: [tampering], targets: [api], impact: 1, likelihood: 2}
+  - id: T-closed
+    title: Closed
+    categories: [tampering]
+    targets: [api]
+    impact: 5
+    likelihood: 5
+    status: mitigated
+mitigations:
+  # Same top risk (12); M-b also closes T-mid, so it addresses more in total.
+  - {id: M-a, title: A, owner: team-a, status: proposed, threats: [T-high]}
+  - {id: M-b, title: B, owner: team-b, status: proposed, threats: [T-high, T-mid]}
+  # Same top risk (6) and total: in progress before planned before proposed.
+  - {id: M-c, title: C, owner: team-a, status: proposed, threats: [T-mid]}
+  - {id: M-d, title: D, owner: team-b, status: in_progress, threats: [T-mid]}
+  - {id: M-e, title: E, owner: team-a, status: planned, threats: [T-mid]}
+  # Only a closed threat: nothing open to address, last.
+  - {id: M-f, title: F, owner: team-a, status: planned, threats: [T-closed]}
+  # Done: not in the backlog at all.
+  - {id: M-g, title: G, owner: team-a, status: done, threats: [T-high]}
+  - {id: M-h, title: H, owner: team-b, status: proposed}
+  - {id: M-i, title: I, owner: team-a, status: planned, threats: [T-low]}
+"""
+
+
+def _portfolio(write_model, bands: RiskBands | None = None) -> Portfolio:
+    result = load_models([write_model(BACKLOG_MODEL)])
+    assert result.ok, [str(p) for p in result.problems]
+    return Portfolio(result.models, bands or RiskBands())
+
+
+def test_backlog_order_and_tie_breaks(write_model) -> None:
+    backlog = _portfolio(write_model).backlog
+    assert [(i.mitigation.id, i.risk, i.total_risk) for i in backlog] == [
+        ("M-b", 12, 18),
+        ("M-a", 12, 12),
+        ("M-d", 6, 6),
+        ("M-e", 6, 6),
+        ("M-c", 6, 6),
+        ("M-i", 2, 2),
+        ("M-f", 0, 0),
+        ("M-h", 0, 0),
+    ]
+    assert [i.band.name if i.band else None for i in backlog][1:3] == ["high", "medium"]
+    assert _portfolio(write_model).owners == ["team-b", "team-a"]
+
+
+def test_heatmap_and_summary_count_open_threats_only(write_model) -> None:
+    portfolio = _portfolio(write_model)
+    counts = {cell: len(threats) for cell, threats in portfolio.heatmap.items() if threats}
+    assert counts == {(4, 3): 1, (3, 2): 1, (1, 2): 1}
+    (summary,) = portfolio.summaries
+    assert summary.by_band == {"low": 1, "medium": 1, "high": 1, "critical": 0}
+    assert summary.highest_open is not None and summary.highest_open.threat.id == "T-high"
+
+
+def test_bands_follow_the_configured_thresholds(write_model) -> None:
+    portfolio = _portfolio(write_model, RiskBands(medium=3, high=6, critical=12))
+    (summary,) = portfolio.summaries
+    assert summary.by_band == {"low": 1, "medium": 0, "high": 1, "critical": 1}
