@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .model import COLLECTIONS, RefTo
+from .model import COLLECTIONS, REFERRING, RefTo
 from .problems import Problem, did_you_mean
 from .yaml_source import DataPath, SourceMap
 
@@ -61,7 +61,7 @@ def integrity_problems(data: Any, source: SourceMap, display: str) -> list[Probl
                 continue
             ids[item_id] = (collection, (collection, index, "id"))
 
-    for collection, (noun, cls) in COLLECTIONS.items():
+    for collection, (noun, cls) in {**COLLECTIONS, **REFERRING}.items():
         refs = {
             name: marker
             for name, field in cls.model_fields.items()

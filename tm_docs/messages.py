@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from .model import COLLECTIONS, PATTERN_HELP, ThreatModel
+from .model import COLLECTIONS, PATTERN_HELP, REFERRING, ThreatModel
 from .problems import Problem, did_you_mean
 from .yaml_source import DataPath, SourceMap
 
@@ -37,10 +37,14 @@ def describe_value(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def element_label(data: Any, path: DataPath) -> tuple[str, DataPath]:
+Lists = dict[str, tuple[str, type[BaseModel]]]
+MODEL_LISTS: Lists = {**COLLECTIONS, **REFERRING}
+
+
+def element_label(data: Any, path: DataPath, lists: Lists = MODEL_LISTS) -> tuple[str, DataPath]:
     """("flow 'f3'", rest-of-path) for a path inside a collection item."""
-    if len(path) >= 2 and path[0] in COLLECTIONS and isinstance(path[1], int):
-        noun = COLLECTIONS[str(path[0])][0]
+    if len(path) >= 2 and path[0] in lists and isinstance(path[1], int):
+        noun = lists[str(path[0])][0]
         item = _get(data, path[:2])
         item_id = item.get("id") if isinstance(item, dict) else None
         if isinstance(item_id, str) and item_id:
@@ -62,9 +66,9 @@ def _dotted(path: DataPath) -> str:
     return ".".join(str(p) for p in path if not isinstance(p, int))
 
 
-def _model_at(path: DataPath) -> type[BaseModel] | None:
+def _model_at(path: DataPath, root: type[BaseModel]) -> type[BaseModel] | None:
     """The model class that validates the mapping at `path`, if any."""
-    current: Any = ThreatModel
+    current: Any = root
     for part in path:
         if isinstance(part, int):
             continue
@@ -156,16 +160,22 @@ def _phrase(error: ErrorDetails, key: str) -> str:
 
 
 def validation_problems(
-    exc: ValidationError, data: Any, source: SourceMap, display: str
+    exc: ValidationError,
+    data: Any,
+    source: SourceMap,
+    display: str,
+    *,
+    root: type[BaseModel] = ThreatModel,
+    lists: Lists = MODEL_LISTS,
 ) -> list[Problem]:
     problems = []
     for error in exc.errors(include_url=False):
         path: DataPath = tuple(error["loc"])
         kind = error["type"]
         if kind == "extra_forbidden":
-            problems.append(_unknown_key(path, data, source, display))
+            problems.append(_unknown_key(path, data, source, display, root, lists))
             continue
-        label, rest = element_label(data, path)
+        label, rest = element_label(data, path, lists)
         key = str(path[-1]) if path else ""
         # The message names a missing key itself, and list positions are plain
         # from the line number, so neither is repeated in the field name.
@@ -177,11 +187,13 @@ def validation_problems(
     return problems
 
 
-def _unknown_key(path: DataPath, data: Any, source: SourceMap, display: str) -> Problem:
+def _unknown_key(
+    path: DataPath, data: Any, source: SourceMap, display: str, root: type[BaseModel], lists: Lists
+) -> Problem:
     key = str(path[-1])
-    owner = _model_at(path[:-1])
+    owner = _model_at(path[:-1], root)
     allowed = list(owner.model_fields) if owner else []
-    label, rest = element_label(data, path)
+    label, rest = element_label(data, path, lists)
     parent = _dotted(rest[:-1])
     where = ": ".join(part for part in (label, parent) if part)
     hint = did_you_mean(key, allowed)

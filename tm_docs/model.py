@@ -99,6 +99,8 @@ TICKET_PATTERN = r"^(https?://\S+|[A-Za-z][A-Za-z0-9_.-]*-?[0-9]+|#[0-9]+)$"
 COMMIT_PATTERN = r"^[0-9a-f]{7,40}$"
 
 ElementId = Annotated[str, Strict(), StringConstraints(pattern=ID_PATTERN)]
+SUGGESTION_KEY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}@[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+SuggestionKey = Annotated[str, Strict(), StringConstraints(pattern=SUGGESTION_KEY_PATTERN)]
 # Names of the site-wide pages; a model with one of these ids would take its URL.
 RESERVED_MODEL_IDS = frozenset(
     {"index", "backlog", "heatmap", "stride", "assets", "coverage", "stale"}
@@ -137,7 +139,13 @@ PATTERN_HELP: dict[str, str] = {
     TICKET_PATTERN: "write a ticket key such as 'PAY-123', an issue number such as '#42', "
     "or an http(s):// link",
     COMMIT_PATTERN: "write a git commit hash: 7 to 40 lowercase hexadecimal digits",
+    SUGGESTION_KEY_PATTERN: "write the key of a suggested threat, 'rule-id@element-id', "
+    "as the site and 'tm-docs check' show it",
 }
+
+
+# A security property the model may record: true, false, or left out (not known).
+Fact = Annotated[bool, Strict()] | None
 
 
 class _Strict(BaseModel):
@@ -218,6 +226,26 @@ class AuthMethod(str, Enum):
     SIGNATURE = "signature"
     CLOUD_IAM = "cloud_iam"
     OTHER = "other"
+
+
+class FlowKind(str, Enum):
+    """What kind of exchange a flow is."""
+
+    REQUEST = "request"
+    WEBHOOK = "webhook"
+    EVENT = "event"
+    STREAM = "stream"
+    BATCH = "batch"
+
+
+class TokenCheck(str, Enum):
+    """What the destination verifies of a bearer token."""
+
+    SIGNATURE = "signature"
+    EXPIRY = "expiry"
+    AUDIENCE = "audience"
+    ISSUER = "issuer"
+    SCOPE = "scope"
 
 
 class ThreatStatus(str, Enum):
@@ -330,12 +358,32 @@ class Component(_Strict):
         default_factory=list,
         description="Repository paths (globs) of the code and infrastructure that implement it.",
     )
+    # Security properties; leave out what is not known. Rules suggest threats from them.
+    encrypted_at_rest: Fact = Field(None, description="Stored data is encrypted at rest.")
+    audit_log: Fact = Field(
+        None, description="Sensitive actions are written to an audit trail that names the actor."
+    )
+    logs_sensitive_data: Fact = Field(
+        None, description="Secrets or personal data can end up in its logs."
+    )
+    privileged: Fact = Field(
+        None, description="Runs with more privilege than its callers (admin, root, wide IAM role)."
+    )
+    rate_limited: Fact = Field(None, description="Limits how much each caller can ask of it.")
+    bounded_consumption: Fact = Field(
+        None,
+        description="As a consumer of queues or streams: bounds concurrency, fan-out and retries.",
+    )
 
 
 class Authentication(_Strict):
     method: AuthMethod = Field(description="How the source proves who it is.")
     identity: ShortText | None = Field(
         None, description="The identity the destination learns, e.g. 'customer'."
+    )
+    checks: list[TokenCheck] = Field(
+        default_factory=list,
+        description="For tokens (jwt, oauth2, oidc): what the destination verifies.",
     )
     note: Text | None = None
 
@@ -358,6 +406,10 @@ class Flow(_Strict):
         None, description="Whether the flow is encrypted in transit; leave out if not known yet."
     )
     bidirectional: Annotated[bool, Strict()] = False
+    kind: FlowKind = Field(FlowKind.REQUEST, description="What kind of exchange the flow is.")
+    signed: Fact = Field(
+        None, description="The destination verifies a signature over each message or payload."
+    )
     description: Markdown = ""
 
 
@@ -391,6 +443,10 @@ class Threat(_Strict):
     mitigations: Annotated[list[ElementId], RefTo("mitigations")] = Field(
         default_factory=list, description="Ids of the mitigations that address this threat."
     )
+    from_suggestion: SuggestionKey | None = Field(
+        None,
+        description="Key of the suggested threat this one accepts ('rule-id@element-id').",
+    )
 
     @model_validator(mode="after")
     def _reason_when_not_handled(self) -> Threat:
@@ -417,6 +473,23 @@ class Mitigation(_Strict):
     threats: Annotated[list[ElementId], RefTo("threats")] = Field(
         default_factory=list, description="Ids of the threats it mitigates."
     )
+
+
+class NotApplicable(_Strict):
+    """STRIDE categories considered for an element and found not to apply."""
+
+    element: Annotated[ElementId, RefTo("components", "flows")] = Field(
+        description="Id of the component or flow."
+    )
+    categories: list[Stride] = Field(min_length=1)
+    reason: Text = Field(description="Why the categories do not apply to this element.")
+
+
+class Dismissal(_Strict):
+    """A suggested threat that was looked at and does not apply."""
+
+    suggestion: SuggestionKey = Field(description="Key of the suggestion: 'rule-id@element-id'.")
+    reason: Text = Field(description="Why it does not apply.")
 
 
 class ThreatModel(_Strict):
@@ -454,7 +527,20 @@ class ThreatModel(_Strict):
     assets: list[Asset] = Field(default_factory=list, max_length=MAX_ITEMS["assets"])
     threats: list[Threat] = Field(default_factory=list, max_length=MAX_ITEMS["threats"])
     mitigations: list[Mitigation] = Field(default_factory=list, max_length=MAX_ITEMS["mitigations"])
+    not_applicable: list[NotApplicable] = Field(
+        default_factory=list,
+        description="STRIDE categories considered and found not to apply, with the reason.",
+    )
+    dismissed: list[Dismissal] = Field(
+        default_factory=list, description="Suggested threats that were looked at and dismissed."
+    )
 
+
+# Lists of a model whose items refer to elements but carry no id of their own.
+REFERRING: dict[str, tuple[str, type[BaseModel]]] = {
+    "not_applicable": ("not-applicable entry", NotApplicable),
+    "dismissed": ("dismissal", Dismissal),
+}
 
 # The collections of a model whose items carry ids, with the singular noun used
 # in messages and pages.  Ids are unique across all of them within one model.

@@ -1,0 +1,178 @@
+"""What a model records about each component and flow, as facts rules can test.
+
+Each fact is a plain value: a boolean, None for "not recorded", a string, a
+level (for ordered scales), or a set.  Rules in `tm_docs/rules/*.yaml` are
+conditions over these names; this module is the one place that computes them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..model import (
+    AuthMethod,
+    Classification,
+    Component,
+    ComponentKind,
+    Flow,
+    ThreatModel,
+)
+from .topology import Topology
+
+_JOB = re.compile(r"\b(cron ?jobs?|jobs?|scheduler|batch)\b", re.IGNORECASE)
+TOKEN_METHODS = {AuthMethod.JWT, AuthMethod.OAUTH2, AuthMethod.OIDC}
+
+# Ordered scales: a rule can ask for a level "at least" some value.
+ORDERED: dict[str, list[str]] = {
+    "classification": [c.value for c in Classification],
+    "trust": ["untrusted", "partner", "dmz", "internal", "restricted"],
+}
+
+# Every fact, what it holds and which scale it uses; rule files are checked against this.
+FLOW_FACTS: dict[str, str] = {
+    "crosses_boundary": "bool: source and destination sit in different trust boundaries",
+    "ingress": "bool: traffic from an external party enters the system",
+    "into_more_trusted": "bool: the destination's boundary is trusted more than the source's",
+    "from_external": "bool: the source is an external party",
+    "to_external": "bool: the destination is an external party",
+    "authentication": "text or unknown: the authentication method",
+    "token": "bool: authenticated with a bearer token (jwt, oauth2, oidc)",
+    "checks": "set: what the destination verifies of the token",
+    "encrypted": "bool or unknown: encrypted in transit",
+    "signed": "bool or unknown: the destination verifies a message signature",
+    "kind": "text: request, webhook, event, stream or batch",
+    "classification": "level: highest classification of the data carried",
+    "carries": "set: kinds of the assets carried",
+    "source_kind": "text: kind of the source component",
+    "destination_kind": "text: kind of the destination component",
+    "destination_trust": "level: trust of the destination's boundary",
+    "bidirectional": "bool: data goes both ways",
+}
+COMPONENT_FACTS: dict[str, str] = {
+    "kind": "text: external_entity, process, data_store or queue",
+    "trust": "level: trust of the component's innermost boundary",
+    "external": "bool: an external party",
+    "reachable_from_external": "bool: an ingress flow ends here",
+    "receives_credentials_from_external": "bool: an ingress flow carries a secret here",
+    "consumes_queue": "bool: reads from a queue component",
+    "inbound_flows": "number: flows that end here",
+    "classification": "level: highest classification of the assets it holds or handles",
+    "assets": "set: kinds of the assets it holds or handles",
+    "technology": "text: its technology, lowercase",
+    "background_job": "bool: holds a background-job asset, or its technology names a job",
+    "encrypted_at_rest": "bool or unknown",
+    "audit_log": "bool or unknown",
+    "logs_sensitive_data": "bool or unknown",
+    "privileged": "bool or unknown",
+    "rate_limited": "bool or unknown",
+    "bounded_consumption": "bool or unknown",
+}
+FACTS = {"flow": FLOW_FACTS, "component": COMPONENT_FACTS}
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A component or flow with its facts."""
+
+    kind: str  # "component" or "flow"
+    element: Component | Flow
+    facts: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return self.element.id
+
+    @property
+    def title(self) -> str:
+        return self.element.title or self.element.id
+
+
+def _highest(values: list[Classification]) -> str | None:
+    order = list(Classification)
+    return max(values, key=order.index).value if values else None
+
+
+def _trust(topology: Topology, component: Component) -> str | None:
+    trust = topology.trust_of(component)
+    return trust.value if trust is not None else None
+
+
+def subjects(model: ThreatModel, topology: Topology | None = None) -> list[Subject]:
+    """Every component and flow of the model with its facts."""
+    topology = topology or Topology(model)
+    components = topology.components
+    assets = {a.id: a for a in model.assets}
+    # The inside end of each ingress flow: where external traffic arrives.
+    entry_points: dict[str, list[Flow]] = {}
+    for flow in topology.ingress_flows():
+        external_source = topology.is_external(components[flow.source])
+        inside = flow.destination if external_source else flow.source
+        entry_points.setdefault(inside, []).append(flow)
+    located: dict[str, set[str]] = {}
+    for asset in model.assets:
+        for component_id in asset.location:
+            located.setdefault(component_id, set()).add(asset.id)
+    result: list[Subject] = []
+
+    for component in model.components:
+        held = located.get(component.id, set()) | set(component.data)
+        inbound = [f for f in model.flows if f.destination == component.id]
+        facts: dict[str, Any] = {
+            "kind": component.kind.value,
+            "trust": _trust(topology, component),
+            "external": topology.is_external(component),
+            "reachable_from_external": component.id in entry_points,
+            "receives_credentials_from_external": any(
+                any(assets[a].kind.value == "secret" for a in f.data)
+                for f in entry_points.get(component.id, [])
+            ),
+            "consumes_queue": any(
+                components[f.source].kind is ComponentKind.QUEUE for f in inbound
+            ),
+            "inbound_flows": len(inbound),
+            "classification": _highest([assets[a].classification for a in held]),
+            "assets": {assets[a].kind.value for a in held},
+            "technology": (component.technology or "").lower(),
+            "background_job": any(assets[a].kind.value == "background_job" for a in held)
+            or bool(_JOB.search(component.technology or "")),
+            "encrypted_at_rest": component.encrypted_at_rest,
+            "audit_log": component.audit_log,
+            "logs_sensitive_data": component.logs_sensitive_data,
+            "privileged": component.privileged,
+            "rate_limited": component.rate_limited,
+            "bounded_consumption": component.bounded_consumption,
+        }
+        result.append(Subject("component", component, facts))
+
+    for flow in model.flows:
+        source, destination = components[flow.source], components[flow.destination]
+        auth = flow.authentication
+        source_trust = topology.trust_of(source)
+        destination_trust = topology.trust_of(destination)
+        facts = {
+            "crosses_boundary": topology.crosses_boundary(flow),
+            "ingress": topology.is_ingress(flow),
+            "into_more_trusted": (
+                source_trust is not None
+                and destination_trust is not None
+                and destination_trust.rank > source_trust.rank
+            ),
+            "from_external": topology.is_external(source),
+            "to_external": topology.is_external(destination),
+            "authentication": auth.method.value if auth else None,
+            "token": auth is not None and auth.method in TOKEN_METHODS,
+            "checks": {c.value for c in auth.checks} if auth else set(),
+            "encrypted": flow.encrypted,
+            "signed": flow.signed,
+            "kind": flow.kind.value,
+            "classification": _highest([assets[a].classification for a in flow.data]),
+            "carries": {assets[a].kind.value for a in flow.data},
+            "source_kind": source.kind.value,
+            "destination_kind": destination.kind.value,
+            "destination_trust": destination_trust.value if destination_trust else None,
+            "bidirectional": flow.bidirectional,
+        }
+        result.append(Subject("flow", flow, facts))
+    return result
