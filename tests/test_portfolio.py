@@ -45,9 +45,10 @@ def _portfolio(write_model, bands: RiskBands | None = None) -> Portfolio:
 
 def test_backlog_order_and_tie_breaks(write_model) -> None:
     backlog = _portfolio(write_model).backlog
+    # M-g is done and mitigates T-high: its residual risk is 4 x (3 - 1) = 8.
     assert [(i.mitigation.id, i.risk, i.total_risk) for i in backlog] == [
-        ("M-b", 12, 18),
-        ("M-a", 12, 12),
+        ("M-b", 8, 14),
+        ("M-a", 8, 8),
         ("M-d", 6, 6),
         ("M-e", 6, 6),
         ("M-c", 6, 6),
@@ -55,7 +56,7 @@ def test_backlog_order_and_tie_breaks(write_model) -> None:
         ("M-f", 0, 0),
         ("M-h", 0, 0),
     ]
-    assert [i.band.name if i.band else None for i in backlog][1:3] == ["high", "medium"]
+    assert [i.band.name if i.band else None for i in backlog][1:3] == ["medium", "medium"]
     assert _portfolio(write_model).owners == ["team-b", "team-a"]
 
 
@@ -72,3 +73,13 @@ def test_bands_follow_the_configured_thresholds(write_model) -> None:
     portfolio = _portfolio(write_model, RiskBands(medium=3, high=6, critical=12))
     (summary,) = portfolio.summaries
     assert summary.by_band == {"low": 1, "medium": 0, "high": 1, "critical": 1}
+
+
+def test_residual_risk_counts_done_mitigations(write_model) -> None:
+    portfolio = _portfolio(write_model)
+    rated = {r.threat.id: r for r in portfolio.all_threats}
+    assert (rated["T-high"].threat.risk, rated["T-high"].residual) == (12, 8)
+    assert rated["T-high"].residual_band is not None
+    assert rated["T-high"].residual_band.name == "medium"
+    assert (rated["T-mid"].threat.risk, rated["T-mid"].residual) == (6, 6)
+    assert rated["T-closed"].residual == 0 and rated["T-closed"].residual_band is None

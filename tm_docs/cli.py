@@ -1,46 +1,87 @@
 """The `tm-docs` command line.
 
-Exit codes: 0 success, 1 the models have errors, 2 a usage error.
+Exit codes: 0 success, 1 the models have errors (or `check` found what its
+policy fails on), 2 a usage error.
+
+Commands read the tm-docs options of `mkdocs.yml` in the working directory
+(or the file given with --config-file), so they use the same models folder,
+risk bands, STRIDE chart and rules as the site.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
 from . import __version__
-from .analysis.portfolio import Portfolio
+from .analysis.report import Report, analyse
+from .analysis.rules import load_rules
+from .config import ConfigError, settings_from_file
 from .dfd.build import draw
 from .dfd.graphviz import GraphvizError
 from .dfd.render import DiagramRenderer, render_png
 from .loader import LoadResult, ModelPathError, load_models
-from .problems import Problem
-from .render.pages import ModelIdClash, SiteLayout, render_site
+from .problems import Problem, Severity
+from .render.exports import backlog_csv, backlog_json, backlog_rows
+from .render.pages import SiteLayout, render_site
 from .schema import json_schema_text
-
-DEFAULT_MODELS = Path("models")
+from .settings import Policy, Settings
 
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
+DEFAULT_CONFIG = Path("mkdocs.yml")
 
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def _load_or_exit(paths: tuple[Path, ...]) -> LoadResult:
+def _settings(config_file: Path | None) -> Settings:
+    if config_file is None and DEFAULT_CONFIG.is_file():
+        config_file = DEFAULT_CONFIG
     try:
-        result = load_models(list(paths) or [DEFAULT_MODELS])
+        return settings_from_file(config_file)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _load_or_exit(paths: Sequence[Path], settings: Settings) -> LoadResult:
+    targets = list(paths) or [settings.models_dir]
+    try:
+        result = load_models(targets)
     except ModelPathError as exc:
         raise click.UsageError(str(exc)) from None
     if not result.files:
-        where = ", ".join(str(p) for p in paths) or str(DEFAULT_MODELS)
+        where = ", ".join(str(p) for p in targets)
         raise click.UsageError(f"no model files (*.yaml, *.yml) found in {where}")
     return result
+
+
+def _valid_or_exit(result: LoadResult) -> None:
+    if not result.ok:
+        for problem in result.problems:
+            click.echo(str(problem))
+        click.echo(f"{_plural(len(result.errors), 'error')} in the models", err=True)
+        sys.exit(EXIT_INVALID)
+
+
+def _report(paths: Sequence[Path], config_file: Path | None) -> Report:
+    settings = _settings(config_file)
+    result = _load_or_exit(paths, settings)
+    _valid_or_exit(result)
+    rules = load_rules(settings.rule_dirs)
+    if rules.problems:
+        for problem in rules.problems:
+            click.echo(str(problem))
+        click.echo("problems in the threat rules", err=True)
+        sys.exit(EXIT_INVALID)
+    return analyse(result.models, settings, rules)
 
 
 def _github_annotation(problem: Problem) -> str:
@@ -53,6 +94,15 @@ def _github_annotation(problem: Problem) -> str:
     return f"::{level} file={file},line={problem.line},col={problem.column}::{esc(problem.message)}"
 
 
+config_option = click.option(
+    "-f",
+    "--config-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="mkdocs.yml whose tm-docs options to use (default: ./mkdocs.yml if there is one).",
+)
+paths_argument = click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tm-docs")
 def main() -> None:
@@ -60,7 +110,8 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@paths_argument
+@config_option
 @click.option(
     "--format",
     "output_format",
@@ -69,13 +120,13 @@ def main() -> None:
     show_default=True,
     help="text for people, json for tools, github for annotations in GitHub Actions.",
 )
-def validate(paths: tuple[Path, ...], output_format: str) -> None:
+def validate(paths: tuple[Path, ...], config_file: Path | None, output_format: str) -> None:
     """Check model files and report every problem with its file, line and column.
 
     PATHS are model files or folders searched for *.yaml and *.yml files
-    (default: ./models).
+    (default: the models folder of mkdocs.yml, or ./models).
     """
-    result = _load_or_exit(paths)
+    result = _load_or_exit(paths, _settings(config_file))
     errors = result.errors
     if output_format == "json":
         report = {
@@ -85,16 +136,7 @@ def validate(paths: tuple[Path, ...], output_format: str) -> None:
                 {"id": m.model.id, "title": m.model.title, "file": m.display_path}
                 for m in result.models
             ],
-            "problems": [
-                {
-                    "file": p.file,
-                    "line": p.line,
-                    "column": p.column,
-                    "severity": p.severity.value,
-                    "message": p.message,
-                }
-                for p in result.problems
-            ],
+            "problems": [_problem_json(p) for p in result.problems],
         }
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
@@ -113,8 +155,173 @@ def validate(paths: tuple[Path, ...], output_format: str) -> None:
     sys.exit(EXIT_OK if result.ok else EXIT_INVALID)
 
 
+def _problem_json(problem: Problem) -> dict[str, Any]:
+    return {
+        "file": problem.file,
+        "line": problem.line,
+        "column": problem.column,
+        "severity": problem.severity.value,
+        "message": problem.message,
+    }
+
+
 @main.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@paths_argument
+@config_option
+@click.option(
+    "--fail-on",
+    "fail_on",
+    multiple=True,
+    type=click.Choice([p.value for p in Policy] + ["none"]),
+    help="Fail on these findings (repeat the option); default: the check.fail_on option of "
+    "mkdocs.yml, or critical-unplanned. 'none' never fails on findings.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+)
+def check(
+    paths: tuple[Path, ...], config_file: Path | None, fail_on: tuple[str, ...], output_format: str
+) -> None:
+    """Validate, then report STRIDE coverage and suggested threats; fail per policy.
+
+    Findings of the policies in force are errors (exit 1); the other findings
+    are listed as warnings.  Policies: critical-unplanned (an open critical
+    threat has no mitigation planned, in progress or done), untriaged (a
+    suggested threat is neither accepted nor dismissed), coverage (an applicable
+    STRIDE category of an element is not analysed), stale-dismissals (a
+    dismissal matches no suggestion).
+    """
+    report = _report(paths, config_file)
+    policies = (
+        set()
+        if "none" in fail_on
+        else {Policy(p) for p in fail_on}
+        if fail_on
+        else set(report.settings.fail_on)
+    )
+    findings = report.findings()
+    failing = [f for f in findings if f.policy in policies]
+    if output_format == "json":
+        document = {
+            "ok": not failing,
+            "fail_on": sorted(p.value for p in policies),
+            "models": [
+                {
+                    "id": r.model.id,
+                    "file": r.loaded.display_path,
+                    "coverage": r.coverage.percent,
+                    "untriaged": [s.key for s in r.untriaged],
+                }
+                for r in report.models
+            ],
+            "findings": [
+                {
+                    **_problem_json(f.problem),
+                    "policy": f.policy.value,
+                    "fails": f.policy in policies,
+                }
+                for f in findings
+            ],
+        }
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    else:
+        render: Callable[[Problem], str] = _github_annotation if output_format == "github" else str
+        for finding in findings:
+            problem = finding.problem
+            if finding.policy not in policies and problem.is_error:
+                problem = Problem(
+                    problem.file, problem.line, problem.column, problem.message, Severity.WARNING
+                )
+            click.echo(
+                render(problem)
+                + ("" if output_format == "github" else f" [{finding.policy.value}]")
+            )
+        for r in report.models:
+            click.echo(
+                f"{r.model.id}: {r.coverage.percent}% STRIDE coverage, "
+                f"{_plural(len(r.untriaged), 'untriaged suggestion')}",
+                err=True,
+            )
+        verdict = "FAIL" if failing else "OK"
+        policy_text = ", ".join(sorted(p.value for p in policies)) or "none"
+        click.echo(
+            f"{verdict}: {_plural(len(failing), 'finding')} that fail the check "
+            f"(fail on: {policy_text}); {len(findings) - len(failing)} more as warnings",
+            err=True,
+        )
+    sys.exit(EXIT_INVALID if failing else EXIT_OK)
+
+
+@main.command()
+@paths_argument
+@config_option
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "markdown", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="table for the terminal, markdown for a page or PR comment, csv for a tracker, json.",
+)
+def backlog(paths: tuple[Path, ...], config_file: Path | None, output_format: str) -> None:
+    """Print the prioritized mitigation backlog, grouped by owning service."""
+    report = _report(paths, config_file)
+    portfolio = report.portfolio
+    if output_format == "csv":
+        click.echo(backlog_csv(portfolio), nl=False)
+        return
+    if output_format == "json":
+        click.echo(backlog_json(portfolio), nl=False)
+        return
+    rows = backlog_rows(portfolio)
+    owners = list(dict.fromkeys(row["owner"] for row in rows))
+    if not rows:
+        click.echo("The backlog is empty: every mitigation is done.")
+        return
+    for owner in owners:
+        mine = [row for row in rows if row["owner"] == owner]
+        if output_format == "markdown":
+            click.echo(f"## {_md(owner)}\n")
+            click.echo("| # | Risk | Mitigation | Status | Sprint | Ticket | Threats | Model |")
+            click.echo("|---|---|---|---|---|---|---|---|")
+            for row in mine:
+                cells = [
+                    str(row["rank"]),
+                    f"{row['risk']} {row['band'] or ''}".strip(),
+                    f"{row['mitigation']} {row['title']}",
+                    row["status"].replace("_", " "),
+                    row["sprint"] or "",
+                    row["ticket"] or "",
+                    ", ".join(t["id"] for t in row["threats"]),
+                    row["model"],
+                ]
+                click.echo("| " + " | ".join(_md(c) for c in cells) + " |")
+            click.echo("")
+        else:
+            click.echo(click.style(owner, bold=True))
+            for row in mine:
+                risk = f"{row['risk']:>2} {row['band'] or '-':<8}"
+                plan = " ".join(p for p in (row["sprint"], row["ticket"]) if p)
+                threats = ", ".join(t["id"] for t in row["threats"]) or "no open threat"
+                click.echo(
+                    f"  {row['rank']:>3}. {risk} {row['mitigation']} {row['title']} "
+                    f"[{row['status'].replace('_', ' ')}] {plan} ({threats}; {row['model']})"
+                )
+            click.echo("")
+
+
+def _md(text: str) -> str:
+    """Text for a Markdown table cell: no table breaks, no markup."""
+    return "".join(ch if ch.isalnum() or ch in " -.,:/()'" else f"&#{ord(ch)};" for ch in text)
+
+
+@main.command()
+@paths_argument
+@config_option
 @click.option(
     "-o",
     "--output",
@@ -128,23 +335,14 @@ def validate(paths: tuple[Path, ...], output_format: str) -> None:
     show_default=True,
     help="Subfolder of OUTPUT that holds the pages.",
 )
-def pages(paths: tuple[Path, ...], output: Path, section: str) -> None:
+def pages(paths: tuple[Path, ...], config_file: Path | None, output: Path, section: str) -> None:
     """Write the threat-model pages as plain Markdown files, for any site generator.
 
     The same pages the MkDocs plugin adds to a site, plus the backlog as CSV and
-    JSON. PATHS are model files or folders (default: ./models).
+    JSON. PATHS are model files or folders (default: the models folder).
     """
-    result = _load_or_exit(paths)
-    if not result.ok:
-        for problem in result.problems:
-            click.echo(str(problem))
-        click.echo(f"{_plural(len(result.errors), 'error')}; no pages written", err=True)
-        sys.exit(EXIT_INVALID)
-    portfolio = Portfolio(result.models)
-    try:
-        generated = render_site(portfolio, SiteLayout(root=section.strip("/")))
-    except ModelIdClash as exc:
-        raise click.ClickException(str(exc)) from None
+    report = _report(paths, config_file)
+    generated = render_site(report, SiteLayout(root=section.strip("/")))
     for file in generated:
         target = output / file.path
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -157,6 +355,7 @@ def pages(paths: tuple[Path, ...], output: Path, section: str) -> None:
 
 @main.command()
 @click.argument("model_file", type=click.Path(dir_okay=False, path_type=Path))
+@config_option
 @click.option(
     "-o",
     "--output",
@@ -164,7 +363,7 @@ def pages(paths: tuple[Path, ...], output: Path, section: str) -> None:
     required=True,
     help="File to write; its suffix (.svg or .png) picks the format.",
 )
-def dfd(model_file: Path, output: Path) -> None:
+def dfd(model_file: Path, config_file: Path | None, output: Path) -> None:
     """Draw the data-flow diagram of one model as SVG or PNG.
 
     The SVG stands alone (icons embedded); its components and flows link to
@@ -173,13 +372,11 @@ def dfd(model_file: Path, output: Path) -> None:
     suffix = output.suffix.lower()
     if suffix not in (".svg", ".png"):
         raise click.UsageError(f"{output}: the output file must end in .svg or .png")
-    result = _load_or_exit((model_file,))
-    if not result.ok:
-        for problem in result.problems:
-            click.echo(str(problem))
-        sys.exit(EXIT_INVALID)
+    settings = _settings(config_file)
+    result = _load_or_exit((model_file,), settings)
+    _valid_or_exit(result)
     (loaded,) = result.models
-    drawn = draw(loaded.model)
+    drawn = draw(loaded.model, settings.bands)
     try:
         data = DiagramRenderer().render(drawn) if suffix == ".svg" else render_png(drawn)
     except GraphvizError as exc:

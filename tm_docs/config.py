@@ -1,9 +1,21 @@
-"""Options of the MkDocs plugin, as users write them under `plugins: - tm-docs:`."""
+"""Options of the MkDocs plugin, as users write them under `plugins: - tm-docs:`.
+
+The command line reads the same options from `mkdocs.yml`, so the site and the
+checks in CI use one configuration.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import yaml
 from mkdocs.config import base
 from mkdocs.config import config_options as c
+
+from .analysis.risk import RiskBands
+from .analysis.stride import chart_from
+from .settings import Policy, Settings
 
 
 class RiskBandsConfig(base.Config):
@@ -12,6 +24,11 @@ class RiskBandsConfig(base.Config):
     medium = c.Type(int, default=5)
     high = c.Type(int, default=10)
     critical = c.Type(int, default=15)
+
+
+class CheckConfig(base.Config):
+    # What `tm-docs check` fails on: critical-unplanned, untriaged, coverage, stale-dismissals.
+    fail_on = c.ListOfItems(c.Choice([p.value for p in Policy]), default=["critical-unplanned"])
 
 
 class TmDocsConfig(base.Config):
@@ -35,3 +52,64 @@ class TmDocsConfig(base.Config):
     diagrams = c.Type(bool, default=True)
     # Where rendered diagrams are kept between builds, relative to mkdocs.yml.
     cache_dir = c.Type(str, default=".tm-docs-cache")
+    # Folder of the repository's own threat rules, in addition to the packaged ones.
+    rules = c.Optional(c.Type(str))
+    # Which STRIDE categories apply to which element kind, replacing the default
+    # chart per kind (external_entity, process, data_store, queue, flow).
+    stride_per_element = c.Type(dict, default={})
+    check = c.SubConfig(CheckConfig)
+
+
+class ConfigError(Exception):
+    """The tm-docs options are wrong; the message says which and why."""
+
+
+def to_settings(options: TmDocsConfig, root: Path) -> Settings:
+    """The analysis settings the options describe; paths are relative to `root`."""
+    bands = options.risk_bands
+    try:
+        risk_bands = RiskBands(bands.medium, bands.high, bands.critical)
+        chart = chart_from(options.stride_per_element)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return Settings(
+        models_dir=root / options.models,
+        bands=risk_bands,
+        chart=chart,
+        rule_dirs=(root / options.rules,) if options.rules else (),
+        fail_on=tuple(Policy(p) for p in options.check.fail_on),
+    )
+
+
+class _TolerantLoader(yaml.SafeLoader):
+    """Reads mkdocs.yml without running anything: unknown tags become None."""
+
+
+_TolerantLoader.add_multi_constructor("", lambda loader, suffix, node: None)
+
+
+def plugin_options(config_file: Path) -> dict[str, Any]:
+    """The tm-docs entry of `plugins:` in a mkdocs.yml ({} when absent)."""
+    try:
+        data = yaml.load(config_file.read_text(encoding="utf-8"), Loader=_TolerantLoader)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{config_file}: cannot read it: {exc}") from None
+    plugins = (data or {}).get("plugins") or []
+    if isinstance(plugins, dict):
+        plugins = [{name: value} for name, value in plugins.items()]
+    for entry in plugins:
+        if isinstance(entry, dict) and "tm-docs" in entry:
+            return dict(entry["tm-docs"] or {})
+    return {}
+
+
+def settings_from_file(config_file: Path | None) -> Settings:
+    """Settings from a mkdocs.yml's tm-docs options, or the defaults without one."""
+    options = TmDocsConfig()
+    root = config_file.resolve().parent if config_file else Path.cwd()
+    options.load_dict(plugin_options(config_file) if config_file else {})
+    errors, _ = options.validate()
+    if errors:
+        name, error = errors[0]
+        raise ConfigError(f"{config_file}: tm-docs option '{name}': {error}")
+    return to_settings(options, root)

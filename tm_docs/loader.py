@@ -25,11 +25,12 @@ MAX_PROBLEMS_PER_FILE = 100
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A valid model and the file it came from."""
+    """A valid model, the file it came from and where in it each value stands."""
 
     model: ThreatModel
     path: Path
     display_path: str
+    source: SourceMap | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def load_models(paths: Sequence[Path]) -> LoadResult:
         problems.extend(file_problems)
         if model is None:
             continue
-        loaded = LoadedModel(model, path, display)
+        loaded = LoadedModel(model, path, display, source)
         if model.id in seen:
             where = source.locate(("id",))
             problems.append(

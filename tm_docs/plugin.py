@@ -19,14 +19,16 @@ from mkdocs.structure.nav import Navigation, Section
 from mkdocs.structure.pages import Page
 
 from .analysis.portfolio import Portfolio
-from .analysis.risk import RiskBands
-from .config import TmDocsConfig
+from .analysis.report import analyse
+from .analysis.rules import load_rules
+from .config import ConfigError, TmDocsConfig, to_settings
 from .dfd.build import draw
 from .dfd.graphviz import GraphvizError
 from .dfd.render import DiagramRenderer
 from .dfd.svg import natural_size
 from .loader import LoadedModel, ModelPathError, load_models
-from .render.pages import DiagramImage, GeneratedFile, ModelIdClash, SiteLayout, render_site
+from .render.pages import DiagramImage, GeneratedFile, SiteLayout, render_site
+from .settings import Settings
 
 log = get_plugin_logger("tm_docs")
 
@@ -45,7 +47,7 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
         self._link_base = "./"
         self._models_dir = Path("models")
         self._layout = SiteLayout()
-        self._bands = RiskBands()
+        self._settings = Settings()
         self._generated: list[GeneratedFile] = []
         self._model_files: dict[str, LoadedModel] = {}  # page path -> model
 
@@ -54,13 +56,12 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         root = Path(config.config_file_path or ".").resolve().parent
         self._root = root
-        self._models_dir = root / self.config.models
         self._layout = SiteLayout(root=self.config.path.strip("/"))
-        bands = self.config.risk_bands
         try:
-            self._bands = RiskBands(bands.medium, bands.high, bands.critical)
-        except ValueError as exc:
-            raise PluginError(f"tm-docs: risk_bands: {exc}") from None
+            self._settings = to_settings(self.config, root)
+        except ConfigError as exc:
+            raise PluginError(f"tm-docs: {exc}") from None
+        self._models_dir = self._settings.models_dir
         if self.config.stylesheet:
             config.extra_css.append(self._layout.data_file(STYLESHEET))
         cache_dir = root / self.config.cache_dir / "dfd"
@@ -91,12 +92,18 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
         if not result.models:
             log.warning(f"no model files (*.yaml, *.yml) in {self.config.models}")
 
-        portfolio = Portfolio(result.models, self._bands)
-        diagrams = self._diagrams(portfolio)
+        rules = load_rules(self._settings.rule_dirs)
+        if rules.problems:
+            lines = "\n".join(str(p) for p in rules.problems)
+            raise PluginError(f"tm-docs: problems in the threat rules:\n{lines}")
+        report = analyse(result.models, self._settings, rules)
+        for warning in report.warnings:
+            log.warning(str(warning))
+        diagrams = self._diagrams(report.portfolio)
         template_dirs = [Path(self.config.templates)] if self.config.templates else []
         try:
             self._generated = render_site(
-                portfolio,
+                report,
                 self._layout,
                 template_dirs=template_dirs,
                 diagrams={
@@ -104,8 +111,6 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
                     for model_id, svg in diagrams.items()
                 },
             )
-        except ModelIdClash as exc:
-            raise PluginError(f"tm-docs: {exc}") from None
         except TemplateError as exc:
             raise PluginError(f"tm-docs: a page template failed: {exc}") from None
         self._model_files = {self._layout.model_page(m.model.id): m for m in result.models}
@@ -134,7 +139,7 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
         if not self.config.diagrams or self._renderer is None:
             return {}
         drawn = {
-            s.model.id: draw(s.model, self._bands, link_base=self._link_base)
+            s.model.id: draw(s.model, self._settings.bands, link_base=self._link_base)
             for s in portfolio.summaries
         }
         try:
@@ -220,6 +225,9 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
             server.watch(str(self._models_dir))
         if self.config.templates:
             server.watch(str(self.config.templates))
+        for folder in self._settings.rule_dirs:
+            if folder.is_dir():
+                server.watch(str(folder))
         return server
 
 

@@ -23,7 +23,7 @@ from ..model import (
     ThreatStatus,
 )
 from .links import Links
-from .risk import Band, RiskBands, is_open
+from .risk import Band, RiskBands, is_open, residual_risk
 from .topology import Topology
 
 # Work already under way sorts before work only planned, before mere proposals.
@@ -38,11 +38,13 @@ _CLASSIFICATION_ORDER = {c: i for i, c in enumerate(reversed(list(Classification
 
 @dataclass(frozen=True)
 class ModelThreat:
-    """A threat together with the model it belongs to."""
+    """A threat together with the model it belongs to, its band and residual risk."""
 
     model: ThreatModel
     threat: Threat
     band: Band
+    residual: int
+    residual_band: Band | None
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class BacklogItem:
 
     @property
     def total_risk(self) -> int:
-        return sum(t.threat.risk for t in self.threats)
+        return sum(t.residual for t in self.threats)
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,17 @@ class Portfolio:
         return {m.model.id: Topology(m.model) for m in self.models}
 
     def rated(self, model: ThreatModel, threat: Threat) -> ModelThreat:
-        return ModelThreat(model, threat, self.bands.band_of(threat))
+        done = sum(
+            m.status is MitigationStatus.DONE for m in self.links(model).mitigations_of(threat)
+        )
+        residual = residual_risk(threat, done)
+        return ModelThreat(
+            model,
+            threat,
+            self.bands.band_of(threat),
+            residual,
+            self.bands.band(residual) if residual else None,
+        )
 
     @cached_property
     def all_threats(self) -> list[ModelThreat]:
@@ -141,10 +153,10 @@ class Portfolio:
 
     @cached_property
     def backlog(self) -> list[BacklogItem]:
-        """Mitigations not yet done, by the highest open risk they address.
+        """Mitigations not yet done, by the highest residual risk of the open threats they address.
 
-        Ties go to the mitigation addressing more risk in total, then to work
-        already in progress, then by model and mitigation id.
+        Ties go to the mitigation addressing more residual risk in total, then to
+        work already in progress, then by model and mitigation id.
         """
         items = []
         for loaded in self.models:
@@ -158,9 +170,9 @@ class Portfolio:
                         for t in self.links(model).threats_of(mitigation)
                         if is_open(t)
                     ),
-                    key=lambda r: (-r.threat.risk, r.threat.id),
+                    key=lambda r: (-r.residual, r.threat.id),
                 )
-                risk = threats[0].threat.risk if threats else 0
+                risk = threats[0].residual if threats else 0
                 items.append(
                     BacklogItem(
                         model=model,

@@ -72,3 +72,16 @@ class RiskBands:
 
 def is_open(threat: Threat) -> bool:
     return threat.status in OPEN_STATUSES
+
+
+def residual_risk(threat: Threat, done_mitigations: int) -> int:
+    """The risk left after the mitigations that are done.
+
+    Each completed mitigation lowers the likelihood by one step, never below 1;
+    the impact stays, since mitigations mostly make a threat less likely rather
+    than less harmful.  Mitigated and false-positive threats leave no risk;
+    accepted and transferred ones keep theirs (it is accepted, not gone).
+    """
+    if threat.status in (ThreatStatus.MITIGATED, ThreatStatus.FALSE_POSITIVE):
+        return 0
+    return threat.impact * max(1, threat.likelihood - done_mitigations)

@@ -99,7 +99,9 @@ def _matcher_problems(name: str, expected: Any) -> list[str]:
         return _matcher_problems(name, value)
     if operator in ("at_least", "at_most") and value not in ORDERED.get(name.split("_")[-1], []):
         scale = ORDERED.get(name.split("_")[-1])
-        return [f"'{name}': {operator} needs one of {', '.join(scale or ['(not an ordered fact)'])}"]
+        return [
+            f"'{name}': {operator} needs one of {', '.join(scale or ['(not an ordered fact)'])}"
+        ]
     if operator == "matches":
         try:
             re.compile(str(value))
@@ -162,7 +164,9 @@ def _load_file(path: Path, display: str) -> tuple[list[Rule], list[Problem]]:
     for index, rule in enumerate(parsed.rules):
         where = document.source.locate(("rules", index, "when"))
         for message in _condition_problems(rule):
-            problems.append(Problem(display, where.line, where.column, f"rule '{rule.id}': {message}"))
+            problems.append(
+                Problem(display, where.line, where.column, f"rule '{rule.id}': {message}")
+            )
     return list(parsed.rules), problems
 
 
@@ -188,7 +192,9 @@ def load_rules(extra_folders: Sequence[Path] = ()) -> RuleSet:
         for rule in loaded:
             if rule.id in seen:
                 problems.append(
-                    Problem(display, 1, 1, f"rule id '{rule.id}' is already defined in {seen[rule.id]}")
+                    Problem(
+                        display, 1, 1, f"rule id '{rule.id}' is already defined in {seen[rule.id]}"
+                    )
                 )
                 continue
             seen[rule.id] = display

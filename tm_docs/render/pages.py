@@ -19,9 +19,8 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, S
 from markupsafe import Markup, escape
 
 from .. import __version__
-from ..analysis.portfolio import Portfolio
+from ..analysis.report import Report
 from ..model import (
-    ID_PATTERN,
     AssetKind,
     Classification,
     ComponentKind,
@@ -34,7 +33,7 @@ from ..model import (
 from .escape import markdown_html, plain, safe_url
 from .exports import backlog_csv, backlog_json
 
-_SAFE_ID = re.compile(ID_PATTERN)
+_SAFE_ANCHOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 # What each STRIDE category means, introducing its section on every page.
 STRIDE_MEANING: dict[Stride, str] = {
@@ -70,7 +69,8 @@ class SiteLayout:
 
     root: str = "threat-models"
 
-    SITE_PAGES = ("index", "backlog", "heatmap", "stride", "assets")
+    # Model ids may not take these names (RESERVED_MODEL_IDS in the format).
+    SITE_PAGES = ("index", "backlog", "heatmap", "stride", "assets", "coverage")
 
     def page(self, name: str) -> str:
         return f"{self.root}/{name}.md"
@@ -96,10 +96,6 @@ class DiagramImage:
     src: str
     width: float
     height: float
-
-
-class ModelIdClash(ValueError):
-    """A model id that would land on the URL of a site-wide page."""
 
 
 def environment(template_dirs: Sequence[Path] = ()) -> Environment:
@@ -151,7 +147,7 @@ def anchor(kind: str, element_id: str) -> Markup:
     Element ids are restricted to letters, digits, '-' and '_' by the format, so
     they go into ids and link targets as they are.
     """
-    if not _SAFE_ID.match(element_id):
+    if not _SAFE_ANCHOR.match(element_id):
         raise ValueError(f"unsafe element id {element_id!r}")
     return Markup(f"{kind}-{element_id}")
 
@@ -189,7 +185,7 @@ def _threats_by_category(model: ThreatModel) -> list[tuple[Stride, list[Threat]]
 
 
 def render_site(
-    portfolio: Portfolio,
+    report: Report,
     layout: SiteLayout | None = None,
     *,
     template_dirs: Sequence[Path] = (),
@@ -198,12 +194,7 @@ def render_site(
 ) -> list[GeneratedFile]:
     """All generated pages and data files of the threat-model section."""
     layout = layout or SiteLayout()
-    for summary in portfolio.summaries:
-        if summary.model.id in layout.SITE_PAGES:
-            raise ModelIdClash(
-                f"{summary.loaded.display_path}: model id '{summary.model.id}' is the name of "
-                f"a site-wide page ({', '.join(layout.SITE_PAGES)}); choose another id"
-            )
+    portfolio = report.portfolio
     env = environment(template_dirs)
     files: list[GeneratedFile] = []
 
@@ -211,6 +202,7 @@ def render_site(
         path: str, template: str, title: str, tags: Sequence[str] = (), **context: Any
     ) -> None:
         text = env.get_template(template).render(
+            report=report,
             portfolio=portfolio,
             bands=portfolio.bands,
             link=_Linker(layout, path),
@@ -227,6 +219,7 @@ def render_site(
     page(layout.page("heatmap"), "heatmap.md.j2", "Risk heatmap")
     page(layout.page("stride"), "stride.md.j2", "STRIDE threats")
     page(layout.page("assets"), "assets.md.j2", "Asset inventory")
+    page(layout.page("coverage"), "coverage.md.j2", "STRIDE coverage")
     for summary in sorted(portfolio.summaries, key=lambda s: s.model.title.lower()):
         model = summary.model
         categories = [c.label for c in Stride if any(c in t.categories for t in model.threats)]
@@ -241,6 +234,8 @@ def render_site(
             topology=portfolio.topology(model),
             elements=_element_titles(model),
             threats_by_category=_threats_by_category(model),
+            analysis=report.of(model),
+            rated={t.id: portfolio.rated(model, t) for t in model.threats},
         )
     files.append(GeneratedFile(layout.data_file("backlog.csv"), backlog_csv(portfolio)))
     files.append(GeneratedFile(layout.data_file("backlog.json"), backlog_json(portfolio)))

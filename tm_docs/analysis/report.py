@@ -1,0 +1,137 @@
+"""Everything the site and the checks show, computed once for all models."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from ..loader import LoadedModel
+from ..model import MitigationStatus, ThreatModel
+from ..problems import Problem
+from ..settings import Policy, Settings
+from .portfolio import ModelThreat, Portfolio
+from .rules import RuleSet, load_rules
+from .stride import Coverage, coverage
+from .suggest import Suggestion, Triage, stale_dismissals, suggestions
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    loaded: LoadedModel
+    coverage: Coverage
+    suggestions: tuple[Suggestion, ...]
+    warnings: tuple[Problem, ...] = ()
+
+    @property
+    def model(self) -> ThreatModel:
+        return self.loaded.model
+
+    @property
+    def untriaged(self) -> list[Suggestion]:
+        return [s for s in self.suggestions if s.triage is Triage.UNTRIAGED]
+
+    @property
+    def dismissed(self) -> list[Suggestion]:
+        return [s for s in self.suggestions if s.triage is Triage.DISMISSED]
+
+    @property
+    def accepted(self) -> list[Suggestion]:
+        return [s for s in self.suggestions if s.triage is Triage.ACCEPTED]
+
+
+def _at(loaded: LoadedModel, collection: str, element_id: str, message: str) -> Problem:
+    """A problem located at the id of an element in its model file."""
+    items = getattr(loaded.model, collection)
+    index = next((i for i, item in enumerate(items) if item.id == element_id), None)
+    line = column = 1
+    if loaded.source is not None and index is not None:
+        where = loaded.source.locate((collection, index, "id"))
+        line, column = where.line, where.column
+    return Problem(loaded.display_path, line, column, message)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason `tm-docs check` may fail, located in a model file."""
+
+    policy: Policy
+    problem: Problem
+
+
+@dataclass(frozen=True)
+class Report:
+    portfolio: Portfolio
+    models: tuple[ModelReport, ...]
+    rules: RuleSet
+    settings: Settings = field(default_factory=Settings)
+
+    def of(self, model: ThreatModel) -> ModelReport:
+        return next(m for m in self.models if m.model.id == model.id)
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [w for m in self.models for w in m.warnings]
+
+    @cached_property
+    def critical_unplanned(self) -> list[ModelThreat]:
+        """Open critical threats with no mitigation planned, in progress or done."""
+        result = []
+        for rated in self.portfolio.open_threats:
+            if rated.band.name != "critical":
+                continue
+            statuses = {
+                m.status for m in self.portfolio.links(rated.model).mitigations_of(rated.threat)
+            }
+            if not statuses - {MitigationStatus.PROPOSED}:
+                result.append(rated)
+        return result
+
+    def findings(self) -> list[Finding]:
+        """Every finding of every policy, whether or not the settings fail on it."""
+        found: list[Finding] = []
+        loaded = {m.model.id: m.loaded for m in self.models}
+        for rated in self.critical_unplanned:
+            message = (
+                f"threat '{rated.threat.id}' ({rated.threat.title}) is open with critical risk "
+                f"{rated.threat.risk} and no mitigation planned, in progress or done"
+            )
+            problem = _at(loaded[rated.model.id], "threats", rated.threat.id, message)
+            found.append(Finding(Policy.CRITICAL_UNPLANNED, problem))
+        for report in self.models:
+            for suggestion in report.untriaged:
+                message = (
+                    f"suggested threat '{suggestion.key}' ({suggestion.rule.title}) is not "
+                    "triaged: accept it as a threat (from_suggestion) or dismiss it"
+                )
+                collection = "flows" if suggestion.subject.kind == "flow" else "components"
+                problem = _at(report.loaded, collection, suggestion.subject.id, message)
+                found.append(Finding(Policy.UNTRIAGED, problem))
+            for row, cell in report.coverage.gaps:
+                message = (
+                    f"{row.element_kind} '{row.element_id}': {cell.category.label.lower()} is "
+                    "not analysed: add a threat or a not_applicable entry"
+                )
+                collection = "flows" if row.element_kind == "flow" else "components"
+                problem = _at(report.loaded, collection, row.element_id, message)
+                found.append(Finding(Policy.COVERAGE, problem))
+            found.extend(Finding(Policy.STALE_DISMISSALS, w) for w in report.warnings)
+        return found
+
+
+def analyse(
+    models: Sequence[LoadedModel], settings: Settings, rules: RuleSet | None = None
+) -> Report:
+    """Coverage, suggestions and the portfolio for all models."""
+    rules = rules if rules is not None else load_rules(settings.rule_dirs)
+    portfolio = Portfolio(models, settings.bands)
+    reports = []
+    for loaded in models:
+        found = suggestions(loaded.model, rules.rules, portfolio.topology(loaded.model))
+        warnings = stale_dismissals(loaded.model, found, loaded.display_path, loaded.source)
+        reports.append(
+            ModelReport(
+                loaded, coverage(loaded.model, settings.chart), tuple(found), tuple(warnings)
+            )
+        )
+    return Report(portfolio, tuple(reports), rules, settings)

@@ -1,0 +1,47 @@
+"""What a site may configure about the analysis, independent of MkDocs.
+
+The MkDocs plugin and the command line both build one `Settings` from the
+plugin options in `mkdocs.yml` (see `config.py`), so a site and its CI checks
+agree on bands, the STRIDE chart, the rules and the check policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from .analysis.risk import RiskBands
+from .analysis.stride import DEFAULT_CHART
+from .model import Stride
+
+
+class Policy(str, Enum):
+    """Findings `tm-docs check` can fail on."""
+
+    CRITICAL_UNPLANNED = "critical-unplanned"
+    UNTRIAGED = "untriaged"
+    COVERAGE = "coverage"
+    STALE_DISMISSALS = "stale-dismissals"
+
+    @property
+    def meaning(self) -> str:
+        return {
+            Policy.CRITICAL_UNPLANNED: "an open threat in the critical band has no mitigation "
+            "that is planned, in progress or done",
+            Policy.UNTRIAGED: "a suggested threat is neither accepted nor dismissed",
+            Policy.COVERAGE: "an element has an applicable STRIDE category nobody analysed",
+            Policy.STALE_DISMISSALS: "a dismissal matches no current suggestion",
+        }[self]
+
+
+DEFAULT_FAIL_ON = (Policy.CRITICAL_UNPLANNED,)
+
+
+@dataclass(frozen=True)
+class Settings:
+    models_dir: Path = Path("models")
+    bands: RiskBands = field(default_factory=RiskBands)
+    chart: dict[str, tuple[Stride, ...]] = field(default_factory=lambda: dict(DEFAULT_CHART))
+    rule_dirs: tuple[Path, ...] = ()
+    fail_on: tuple[Policy, ...] = DEFAULT_FAIL_ON
