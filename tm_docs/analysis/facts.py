@@ -55,7 +55,7 @@ COMPONENT_FACTS: dict[str, str] = {
     "trust": "level: trust of the component's innermost boundary",
     "external": "bool: an external party",
     "reachable_from_external": "bool: an ingress flow ends here",
-    "receives_credentials_from_external": "bool: an ingress flow carries a secret here",
+    "receives_credentials_from_external": "bool: an ingress flow brings a password or key here",
     "consumes_queue": "bool: reads from a queue component",
     "inbound_flows": "number: flows that end here",
     "classification": "level: highest classification of the assets it holds or handles",
@@ -87,6 +87,17 @@ class Subject:
     @property
     def title(self) -> str:
         return self.element.title or self.element.id
+
+
+# Methods where what travels is proof derived from a credential, not the credential.
+_DERIVED_PROOF = {*TOKEN_METHODS, AuthMethod.MTLS, AuthMethod.SIGNATURE, AuthMethod.CLOUD_IAM}
+
+
+def _presents_credentials(flow: Flow, assets: dict[str, Any]) -> bool:
+    """The flow carries a secret that is itself the credential (a password, an API key)."""
+    auth = flow.authentication
+    carries_secret = any(assets[a].kind.value == "secret" for a in flow.data)
+    return carries_secret and (auth is None or auth.method not in _DERIVED_PROOF)
 
 
 def _highest(values: list[Classification]) -> str | None:
@@ -125,8 +136,7 @@ def subjects(model: ThreatModel, topology: Topology | None = None) -> list[Subje
             "external": topology.is_external(component),
             "reachable_from_external": component.id in entry_points,
             "receives_credentials_from_external": any(
-                any(assets[a].kind.value == "secret" for a in f.data)
-                for f in entry_points.get(component.id, [])
+                _presents_credentials(f, assets) for f in entry_points.get(component.id, [])
             ),
             "consumes_queue": any(
                 components[f.source].kind is ComponentKind.QUEUE for f in inbound

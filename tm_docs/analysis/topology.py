@@ -48,10 +48,19 @@ class Topology:
         return None
 
     def is_external(self, component: Component) -> bool:
-        """An external party: an external entity, or anything in an untrusted boundary."""
+        """An external party: anything in an untrusted boundary, or an external entity
+        outside every boundary or in a partner or DMZ one.
+
+        An external entity inside an internal or restricted boundary (staff on the
+        corporate network, say) is trusted at that level and brings no external traffic.
+        """
+        trust = self.trust_of(component)
+        if trust is TrustLevel.UNTRUSTED:
+            return True
         return (
             component.kind is ComponentKind.EXTERNAL_ENTITY
-            or self.trust_of(component) is TrustLevel.UNTRUSTED
+            and trust is not None
+            and trust.rank <= TrustLevel.DMZ.rank
         )
 
     def crossed(self, flow: Flow) -> tuple[str, ...]:
