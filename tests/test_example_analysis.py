@@ -1,0 +1,55 @@
+"""Golden test of the analysis of the example models: coverage and suggestions.
+
+The expected text is tests/golden/example-analysis.txt.  After an intended
+change to the rules, the facts or the example models, regenerate it with
+`TM_DOCS_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_example_analysis.py`
+and review the diff like any other change.
+"""
+
+from __future__ import annotations
+
+import os
+
+from tm_docs.analysis.report import analyse
+from tm_docs.loader import load_models
+from tm_docs.settings import Settings
+
+from .conftest import EXAMPLE_MODELS, REPO
+
+GOLDEN = REPO / "tests" / "golden" / "example-analysis.txt"
+
+
+def _summary() -> str:
+    result = load_models([EXAMPLE_MODELS])
+    assert result.ok, [str(p) for p in result.problems]
+    report = analyse(result.models, Settings())
+    lines = []
+    for model in report.models:
+        coverage = model.coverage
+        lines.append(
+            f"{model.model.id}: coverage {coverage.percent}% "
+            f"({len(coverage.cells) - len(coverage.gaps)}/{len(coverage.cells)})"
+        )
+        for suggestion in model.suggestions:
+            lines.append(f"  {suggestion.triage.value:<10} {suggestion.key}")
+        for warning in model.warnings:
+            lines.append(f"  warning    {warning.message}")
+    lines.append(f"backlog: {' '.join(i.mitigation.id for i in report.portfolio.backlog)}")
+    return "\n".join(lines) + "\n"
+
+
+def test_example_analysis_matches_the_golden_file() -> None:
+    text = _summary()
+    if os.environ.get("TM_DOCS_UPDATE_GOLDEN"):
+        GOLDEN.write_text(text, encoding="utf-8")
+    assert text == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_article_threats_are_accepted_suggestions() -> None:
+    text = GOLDEN.read_text(encoding="utf-8")
+    for key in (
+        "token-audience-not-checked@f1",
+        "unsigned-webhook@f7",
+        "unbounded-queue-consumer@payment-worker",
+    ):
+        assert f"  accepted   {key}\n" in text
