@@ -167,13 +167,16 @@ def validation_problems(
     *,
     root: type[BaseModel] = ThreatModel,
     lists: Lists = MODEL_LISTS,
+    prefix: DataPath = (),
 ) -> list[Problem]:
+    """Problems for the errors of validating the data at `prefix` with `root`."""
     problems = []
     for error in exc.errors(include_url=False):
-        path: DataPath = tuple(error["loc"])
+        path: DataPath = (*prefix, *error["loc"])
         kind = error["type"]
         if kind == "extra_forbidden":
-            problems.append(_unknown_key(path, data, source, display, root, lists))
+            owner = _model_at(tuple(error["loc"][:-1]), root)
+            problems.append(_unknown_key(path, data, source, display, owner, lists))
             continue
         label, rest = element_label(data, path, lists)
         key = str(path[-1]) if path else ""
@@ -188,10 +191,14 @@ def validation_problems(
 
 
 def _unknown_key(
-    path: DataPath, data: Any, source: SourceMap, display: str, root: type[BaseModel], lists: Lists
+    path: DataPath,
+    data: Any,
+    source: SourceMap,
+    display: str,
+    owner: type[BaseModel] | None,
+    lists: Lists,
 ) -> Problem:
     key = str(path[-1])
-    owner = _model_at(path[:-1], root)
     allowed = list(owner.model_fields) if owner else []
     label, rest = element_label(data, path, lists)
     parent = _dotted(rest[:-1])

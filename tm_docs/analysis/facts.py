@@ -12,12 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..model import (
+    AssetKind,
     AuthMethod,
     Classification,
     Component,
     ComponentKind,
     Flow,
+    FlowKind,
     ThreatModel,
+    TokenCheck,
 )
 from .topology import Topology
 
@@ -58,6 +61,7 @@ COMPONENT_FACTS: dict[str, str] = {
     "receives_credentials_from_external": "bool: an ingress flow brings a password or key here",
     "consumes_queue": "bool: reads from a queue component",
     "inbound_flows": "number: flows that end here",
+    "callers": "number: distinct components with a flow that ends here",
     "classification": "level: highest classification of the assets it holds or handles",
     "assets": "set: kinds of the assets it holds or handles",
     "technology": "text: its technology, lowercase",
@@ -70,6 +74,66 @@ COMPONENT_FACTS: dict[str, str] = {
     "bounded_consumption": "bool or unknown",
 }
 FACTS = {"flow": FLOW_FACTS, "component": COMPONENT_FACTS}
+
+_KINDS = [k.value for k in ComponentKind]
+_ASSET_KINDS = [k.value for k in AssetKind]
+_TRI = [True, False, "unknown"]
+_BOOL = [True, False]
+
+# The values a rule may compare a fact with (facts not listed take free text or numbers).
+FACT_VALUES: dict[str, dict[str, list[Any]]] = {
+    "flow": {
+        **{
+            name: _BOOL
+            for name in (
+                "crosses_boundary",
+                "ingress",
+                "into_more_trusted",
+                "from_external",
+                "to_external",
+                "token",
+                "bidirectional",
+            )
+        },
+        "encrypted": _TRI,
+        "signed": _TRI,
+        "authentication": [m.value for m in AuthMethod] + ["unknown"],
+        "checks": [c.value for c in TokenCheck],
+        "kind": [k.value for k in FlowKind],
+        "classification": ORDERED["classification"] + ["unknown"],
+        "carries": _ASSET_KINDS,
+        "source_kind": _KINDS,
+        "destination_kind": _KINDS,
+        "destination_trust": ORDERED["trust"] + ["unknown"],
+    },
+    "component": {
+        **{
+            name: _BOOL
+            for name in (
+                "external",
+                "reachable_from_external",
+                "background_job",
+                "receives_credentials_from_external",
+                "consumes_queue",
+            )
+        },
+        **{
+            name: _TRI
+            for name in (
+                "encrypted_at_rest",
+                "audit_log",
+                "logs_sensitive_data",
+                "privileged",
+                "rate_limited",
+                "bounded_consumption",
+            )
+        },
+        "kind": _KINDS,
+        "trust": ORDERED["trust"] + ["unknown"],
+        "classification": ORDERED["classification"] + ["unknown"],
+        "assets": _ASSET_KINDS,
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -115,12 +179,15 @@ def subjects(model: ThreatModel, topology: Topology | None = None) -> list[Subje
     topology = topology or Topology(model)
     components = topology.components
     assets = {a.id: a for a in model.assets}
-    # The inside end of each ingress flow: where external traffic arrives.
+    # Where external parties send traffic in: flows from an external source to an
+    # inside destination.  (A two-way call we make to the outside is an ingress
+    # point for its answers, but nobody outside chose to call us through it.)
     entry_points: dict[str, list[Flow]] = {}
-    for flow in topology.ingress_flows():
-        external_source = topology.is_external(components[flow.source])
-        inside = flow.destination if external_source else flow.source
-        entry_points.setdefault(inside, []).append(flow)
+    for flow in model.flows:
+        if topology.is_external(components[flow.source]) and not topology.is_external(
+            components[flow.destination]
+        ):
+            entry_points.setdefault(flow.destination, []).append(flow)
     located: dict[str, set[str]] = {}
     for asset in model.assets:
         for component_id in asset.location:
@@ -142,6 +209,7 @@ def subjects(model: ThreatModel, topology: Topology | None = None) -> list[Subje
                 components[f.source].kind is ComponentKind.QUEUE for f in inbound
             ),
             "inbound_flows": len(inbound),
+            "callers": len({f.source for f in inbound}),
             "classification": _highest([assets[a].classification for a in held]),
             "assets": {assets[a].kind.value for a in held},
             "technology": (component.technology or "").lower(),

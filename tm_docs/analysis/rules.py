@@ -31,7 +31,7 @@ from ..messages import validation_problems
 from ..model import TEXT_PATTERN, Stride
 from ..problems import Problem, did_you_mean, display_path, sort_problems
 from ..yaml_source import read_document
-from .facts import FACTS, ORDERED
+from .facts import FACT_VALUES, FACTS, ORDERED
 
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 RuleText = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=TEXT_PATTERN)]
@@ -64,39 +64,41 @@ class Rule(BaseModel):
         return [f"CWE-{n}" for n in self.cwe] + [f"CAPEC-{n}" for n in self.capec]
 
 
-class RuleFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    rules: list[Rule]
-
-
 _RULE_LISTS: dict[str, tuple[str, type[BaseModel]]] = {"rules": ("rule", Rule)}
 _OPERATORS = {"not", "at_least", "at_most", "contains", "lacks", "matches", "more_than"}
 
 
-def _condition_problems(rule: Rule) -> list[str]:
-    """What is wrong with a rule's conditions, in words."""
+def _condition_problems(rule: Rule) -> list[tuple[str, str]]:
+    """What is wrong with a rule's conditions: (fact name, message) pairs."""
     facts = FACTS[rule.applies_to]
     problems = []
     for name, expected in rule.when.items():
         if name not in facts:
-            problems.append(
-                f"'{name}' is not a fact of a {rule.applies_to}{did_you_mean(name, facts)}"
-            )
+            hint = did_you_mean(name, facts)
+            problems.append((name, f"'{name}' is not a fact of a {rule.applies_to}{hint}"))
             continue
-        problems.extend(_matcher_problems(name, expected))
+        domain = FACT_VALUES[rule.applies_to].get(name)
+        problems.extend((name, m) for m in _matcher_problems(name, expected, domain))
     return problems
 
 
-def _matcher_problems(name: str, expected: Any) -> list[str]:
+def _matcher_problems(name: str, expected: Any, domain: list[Any] | None) -> list[str]:
+    if isinstance(expected, list):
+        return [m for option in expected for m in _matcher_problems(name, option, domain)]
     if not isinstance(expected, dict):
+        if domain is not None and expected not in domain:
+            hint = did_you_mean(str(expected), [str(v) for v in domain])
+            allowed = ", ".join(str(v).lower() for v in domain)
+            return [f"'{name}' is never {expected!r}{hint}; it is one of: {allowed}"]
         return []
     unknown = set(expected) - _OPERATORS
     if unknown or len(expected) != 1:
         return [f"'{name}': use exactly one of {', '.join(sorted(_OPERATORS))}"]
     ((operator, value),) = expected.items()
     if operator == "not":
-        return _matcher_problems(name, value)
+        return _matcher_problems(name, value, domain)
+    if operator in ("contains", "lacks"):
+        return _matcher_problems(name, value, domain)
     if operator in ("at_least", "at_most") and value not in ORDERED.get(name.split("_")[-1], []):
         scale = ORDERED.get(name.split("_")[-1])
         return [
@@ -150,24 +152,51 @@ class RuleSet:
         return {r.id: r for r in self.rules}
 
 
-def _load_file(path: Path, display: str) -> tuple[list[Rule], list[Problem]]:
+@dataclass(frozen=True)
+class _Located:
+    rule: Rule
+    display: str
+    line: int
+    column: int
+
+
+def _load_file(path: Path, display: str) -> tuple[list[_Located], list[Problem]]:
+    """The valid rules of one file, and every problem of every rule in it."""
     document = read_document(path, display)
     if document.data is None:
         return [], list(document.problems)
     problems = list(document.problems)
-    try:
-        parsed = RuleFile.model_validate(document.data)
-    except ValidationError as exc:
-        return [], problems + validation_problems(
-            exc, document.data, document.source, display, root=RuleFile, lists=_RULE_LISTS
-        )
-    for index, rule in enumerate(parsed.rules):
-        where = document.source.locate(("rules", index, "when"))
-        for message in _condition_problems(rule):
+    data = document.data
+    items = data.get("rules") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or set(data) != {"rules"} or not isinstance(items, list):
+        shape = "a rule file is a mapping with one key, 'rules', holding a list"
+        return [], [*problems, Problem(display, 1, 1, shape)]
+    rules = []
+    # Each rule is checked on its own, so one broken rule does not hide the others.
+    for index, item in enumerate(items):
+        try:
+            rule = Rule.model_validate(item)
+        except ValidationError as exc:
+            problems.extend(
+                validation_problems(
+                    exc,
+                    data,
+                    document.source,
+                    display,
+                    root=Rule,
+                    lists=_RULE_LISTS,
+                    prefix=("rules", index),
+                )
+            )
+            continue
+        for name, message in _condition_problems(rule):
+            where = document.source.locate(("rules", index, "when", name), key=True)
             problems.append(
                 Problem(display, where.line, where.column, f"rule '{rule.id}': {message}")
             )
-    return list(parsed.rules), problems
+        at = document.source.locate(("rules", index, "id"))
+        rules.append(_Located(rule, display, at.line, at.column))
+    return rules, problems
 
 
 def builtin_rule_files() -> list[Path]:
@@ -189,14 +218,18 @@ def load_rules(extra_folders: Sequence[Path] = ()) -> RuleSet:
     for path, display in files:
         loaded, file_problems = _load_file(path, display)
         problems.extend(file_problems)
-        for rule in loaded:
+        for located in loaded:
+            rule = located.rule
             if rule.id in seen:
                 problems.append(
                     Problem(
-                        display, 1, 1, f"rule id '{rule.id}' is already defined in {seen[rule.id]}"
+                        located.display,
+                        located.line,
+                        located.column,
+                        f"rule id '{rule.id}' is already defined in {seen[rule.id]}",
                     )
                 )
                 continue
-            seen[rule.id] = display
+            seen[rule.id] = located.display
             rules.append(rule)
     return RuleSet(tuple(rules), tuple(sort_problems(problems)))
