@@ -12,6 +12,8 @@ from typing import Any
 import yaml
 from bs4 import BeautifulSoup
 
+from .gitrepo import GitRepo
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -21,6 +23,7 @@ def make_site(
     *,
     plugin: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    git: bool = True,
 ) -> Path:
     """A MkDocs project in `root` with the given model files; returns mkdocs.yml."""
     (root / "docs").mkdir(parents=True, exist_ok=True)
@@ -34,6 +37,10 @@ def make_site(
     }
     path = root / "mkdocs.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    if git:
+        # A real repository, as sites are built from one (staleness reads its history).
+        (root / ".gitignore").write_text("site/\n.tm-docs-cache/\n", encoding="utf-8")
+        GitRepo(root).commit("The site", "2026-01-01T00:00:00Z")
     return path
 
 

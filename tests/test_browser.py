@@ -138,7 +138,7 @@ def test_search_finds_a_threat(browser: Browser, example_url: str) -> None:
 def test_hostile_model_executes_nothing(browser: Browser, hostile_url: str) -> None:
     page = browser.new_page()
     watch = Watch(page)
-    paths = ["", "backlog/", "heatmap/", "stride/", "assets/", "coverage/", "hostile/"]
+    paths = ["", "backlog/", "heatmap/", "stride/", "assets/", "coverage/", "stale/", "hostile/"]
     for path in paths:
         page.goto(hostile_url + "threat-models/" + path)
         page.wait_for_load_state("networkidle")

@@ -209,6 +209,8 @@ def test_warm_rebuild_makes_no_graphviz_calls(tmp_path: Path) -> None:
     # Nothing was written into the working directory (the project folder) but the
     # built site and the cache: no DOT files, no images of `diagrams`' own.
     assert sorted(p.name for p in (tmp_path / "site").iterdir()) == [
+        ".git",
+        ".gitignore",
         ".tm-docs-cache",
         "docs",
         "mkdocs.yml",
@@ -229,7 +231,7 @@ def test_missing_graphviz_fails_the_build_with_how_to_install(tmp_path: Path) ->
 
 
 def test_diagrams_can_be_turned_off(tmp_path: Path) -> None:
-    config = make_site(tmp_path, plugin={"diagrams": False})
+    config = make_site(tmp_path, plugin={"diagrams": False, "staleness": False})
     proc = build(config, "--strict", env={"PATH": str(Path(sys.executable).parent)})
     assert proc.returncode == 0, proc.stderr
     assert not (tmp_path / "site/threat-models/checkout/dfd.svg").exists()

@@ -127,7 +127,7 @@ def _hostile_site(tmp_path: Path) -> Path:
 def test_hostile_model_text_is_shown_but_never_becomes_markup(tmp_path: Path) -> None:
     site = _hostile_site(tmp_path)
     pages = sorted((site / "threat-models").rglob("*.html"))
-    assert len(pages) == 7
+    assert len(pages) == 8
     for html_file in pages:
         soup = page(site, str(html_file.relative_to(site)))
         # The whole page, header and navigation included.

@@ -10,6 +10,7 @@ risk bands, STRIDE chart and rules as the site.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -21,11 +22,13 @@ import click
 from . import __version__
 from .analysis.report import Report, analyse
 from .analysis.rules import load_rules
+from .analysis.staleness import Staleness, State, staleness
 from .config import ConfigError, settings_from_file
 from .dfd.build import draw
 from .dfd.graphviz import GraphvizError
 from .dfd.render import DiagramRenderer, render_png
-from .loader import LoadResult, ModelPathError, load_models
+from .history import Unavailable, read_history
+from .loader import LoadedModel, LoadResult, ModelPathError, load_models
 from .problems import Problem, Severity
 from .render.exports import backlog_csv, backlog_json, backlog_rows
 from .render.pages import SiteLayout, render_site
@@ -262,6 +265,117 @@ def check(
 @click.option(
     "--format",
     "output_format",
+    type=click.Choice(["table", "markdown", "json"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--max-age",
+    "max_age",
+    type=click.IntRange(min=1),
+    help="Also stale: not reviewed for more than this many days (default: max_age_days of "
+    "mkdocs.yml, or off).",
+)
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Ignore architecture commits before this day (YYYY-MM-DD), e.g. when adopting tm-docs.",
+)
+def stale(
+    paths: tuple[Path, ...],
+    config_file: Path | None,
+    output_format: str,
+    max_age: int | None,
+    since: dt.datetime | None,
+) -> None:
+    """List models whose architecture changed in git after their last review.
+
+    Exits 1 when any model is stale, so CI can ask for a review.  When git
+    history is not available (a shallow clone, no repository), says how to get
+    it and exits 0 with every model unknown.
+    """
+    settings = _settings(config_file)
+    result = _load_or_exit(paths, settings)
+    _valid_or_exit(result)
+    targets = list(paths) or [settings.models_dir]
+    history = read_history(targets[0] if targets[0].is_dir() else targets[0].parent)
+    if isinstance(history, Unavailable):
+        click.echo(f"warning: {history.reason}", err=True)
+    since_utc = since.replace(tzinfo=dt.timezone.utc) if since else None
+    verdicts = [
+        (
+            m,
+            staleness(m, history, max_age_days=max_age or settings.max_age_days, since=since_utc),
+        )
+        for m in result.models
+    ]
+    # Most behind first: stale before unknown before fresh, oldest unreviewed change first.
+    order = {State.STALE: 0, State.UNKNOWN: 1, State.FRESH: 2}
+    far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+    verdicts.sort(key=lambda v: (order[v[1].state], v[1].since or far, v[0].model.id))
+    stale_count = sum(v.state is State.STALE for _, v in verdicts)
+    if output_format == "json":
+        document = {
+            "stale": stale_count,
+            "models": [_staleness_json(m, v) for m, v in verdicts],
+        }
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    elif output_format == "markdown":
+        click.echo("| Model | State | Since | Commits since review | Last review |")
+        click.echo("|---|---|---|---|---|")
+        for loaded, verdict in verdicts:
+            cells = [
+                loaded.model.id,
+                verdict.state.value,
+                _day(verdict.since) if verdict.state is State.STALE else "",
+                str(len(verdict.changes)),
+                _day(verdict.review_time),
+            ]
+            click.echo("| " + " | ".join(_md(c) for c in cells) + " |")
+    else:
+        for loaded, verdict in verdicts:
+            click.echo(f"{loaded.model.id}: {verdict.state.value} - {verdict.reason}")
+            for change in verdict.changes:
+                c = change.commit
+                files = ", ".join(change.files)
+                click.echo(f"    {c.short} {_day(c.time)} {c.author}: {c.subject} ({files})")
+        click.echo(f"{_plural(stale_count, 'stale model')} of {len(verdicts)}", err=True)
+    sys.exit(EXIT_INVALID if stale_count else EXIT_OK)
+
+
+def _day(moment: dt.datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d") if moment else ""
+
+
+def _staleness_json(loaded: LoadedModel, verdict: Staleness) -> dict[str, Any]:
+    return {
+        "id": loaded.model.id,
+        "file": loaded.display_path,
+        "state": verdict.state.value,
+        "reason": verdict.reason,
+        "since": verdict.since.isoformat() if verdict.since and verdict.changes else None,
+        "review_time": verdict.review_time.isoformat() if verdict.review_time else None,
+        "review_commit": verdict.review_commit.sha if verdict.review_commit else None,
+        "too_old": verdict.too_old,
+        "commits": [
+            {
+                "sha": ch.commit.sha,
+                "date": ch.commit.time.isoformat(),
+                "author": ch.commit.author,
+                "subject": ch.commit.subject,
+                "files": list(ch.files),
+            }
+            for ch in verdict.changes
+        ],
+    }
+
+
+@main.command()
+@paths_argument
+@config_option
+@click.option(
+    "--format",
+    "output_format",
     type=click.Choice(["table", "markdown", "csv", "json"]),
     default="table",
     show_default=True,
@@ -342,7 +456,16 @@ def pages(paths: tuple[Path, ...], config_file: Path | None, output: Path, secti
     JSON. PATHS are model files or folders (default: the models folder).
     """
     report = _report(paths, config_file)
-    generated = render_site(report, SiteLayout(root=section.strip("/")))
+    stale = {}
+    if report.settings.staleness:
+        history = read_history(report.settings.models_dir)
+        if isinstance(history, Unavailable):
+            click.echo(f"warning: {history.reason}", err=True)
+        stale = {
+            m.model.id: staleness(m.loaded, history, max_age_days=report.settings.max_age_days)
+            for m in report.models
+        }
+    generated = render_site(report, SiteLayout(root=section.strip("/")), staleness=stale)
     for file in generated:
         target = output / file.path
         target.parent.mkdir(parents=True, exist_ok=True)

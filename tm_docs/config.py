@@ -58,13 +58,34 @@ class TmDocsConfig(base.Config):
     # chart per kind (external_entity, process, data_store, queue, flow).
     stride_per_element = c.Type(dict, default={})
     check = c.SubConfig(CheckConfig)
+    # Flag models whose architecture changed in git after their last review.
+    staleness = c.Type(bool, default=True)
+    # Also flag models not reviewed for longer than this many days.
+    max_age_days = c.Optional(c.Type(int))
+    # Link to a commit, with {sha} for its hash; derived from repo_url for GitHub,
+    # GitLab and Bitbucket when not given.
+    commit_url = c.Optional(c.Type(str))
 
 
 class ConfigError(Exception):
     """The tm-docs options are wrong; the message says which and why."""
 
 
-def to_settings(options: TmDocsConfig, root: Path) -> Settings:
+def commit_url_for(repo_url: str | None) -> str | None:
+    """The commit page URL template of a repository host, if tm-docs knows it."""
+    if not repo_url:
+        return None
+    base = repo_url.rstrip("/")
+    if "gitlab" in base:
+        return base + "/-/commit/{sha}"
+    if "bitbucket.org" in base:
+        return base + "/commits/{sha}"
+    if "github" in base or "gitea" in base or "codeberg" in base:
+        return base + "/commit/{sha}"
+    return None
+
+
+def to_settings(options: TmDocsConfig, root: Path, repo_url: str | None = None) -> Settings:
     """The analysis settings the options describe; paths are relative to `root`."""
     bands = options.risk_bands
     try:
@@ -78,6 +99,9 @@ def to_settings(options: TmDocsConfig, root: Path) -> Settings:
         chart=chart,
         rule_dirs=(root / options.rules,) if options.rules else (),
         fail_on=tuple(Policy(p) for p in options.check.fail_on),
+        staleness=options.staleness,
+        max_age_days=options.max_age_days,
+        commit_url=options.commit_url or commit_url_for(repo_url),
     )
 
 
@@ -88,13 +112,17 @@ class _TolerantLoader(yaml.SafeLoader):
 _TolerantLoader.add_multi_constructor("", lambda loader, suffix, node: None)
 
 
-def plugin_options(config_file: Path) -> dict[str, Any]:
-    """The tm-docs entry of `plugins:` in a mkdocs.yml ({} when absent)."""
+def _read(config_file: Path) -> dict[str, Any]:
     try:
         data = yaml.load(config_file.read_text(encoding="utf-8"), Loader=_TolerantLoader)
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{config_file}: cannot read it: {exc}") from None
-    plugins = (data or {}).get("plugins") or []
+    return data if isinstance(data, dict) else {}
+
+
+def plugin_options(config_file: Path) -> dict[str, Any]:
+    """The tm-docs entry of `plugins:` in a mkdocs.yml ({} when absent)."""
+    plugins = _read(config_file).get("plugins") or []
     if isinstance(plugins, dict):
         plugins = [{name: value} for name, value in plugins.items()]
     for entry in plugins:
@@ -112,4 +140,5 @@ def settings_from_file(config_file: Path | None) -> Settings:
     if errors:
         name, error = errors[0]
         raise ConfigError(f"{config_file}: tm-docs option '{name}': {error}")
-    return to_settings(options, root)
+    repo_url = _read(config_file).get("repo_url") if config_file else None
+    return to_settings(options, root, repo_url if isinstance(repo_url, str) else None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,13 @@ from mkdocs.structure.pages import Page
 from .analysis.portfolio import Portfolio
 from .analysis.report import analyse
 from .analysis.rules import load_rules
+from .analysis.staleness import Staleness, staleness
 from .config import ConfigError, TmDocsConfig, to_settings
 from .dfd.build import draw
 from .dfd.graphviz import GraphvizError
 from .dfd.render import DiagramRenderer
 from .dfd.svg import natural_size
+from .history import History, Unavailable, read_history
 from .loader import LoadedModel, ModelPathError, load_models
 from .render.pages import DiagramImage, GeneratedFile, SiteLayout, render_site
 from .settings import Settings
@@ -44,6 +47,8 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
 
     def __init__(self) -> None:
         self._renderer: DiagramRenderer | None = None
+        self._history: History | None = None  # kept across `mkdocs serve` rebuilds
+        self._warned: str | None = None
         self._link_base = "./"
         self._models_dir = Path("models")
         self._layout = SiteLayout()
@@ -58,7 +63,7 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
         self._root = root
         self._layout = SiteLayout(root=self.config.path.strip("/"))
         try:
-            self._settings = to_settings(self.config, root)
+            self._settings = to_settings(self.config, root, config.repo_url)
         except ConfigError as exc:
             raise PluginError(f"tm-docs: {exc}") from None
         self._models_dir = self._settings.models_dir
@@ -100,6 +105,7 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
         for warning in report.warnings:
             log.warning(str(warning))
         diagrams = self._diagrams(report.portfolio)
+        stale = self._staleness(result.models)
         template_dirs = [Path(self.config.templates)] if self.config.templates else []
         try:
             self._generated = render_site(
@@ -110,6 +116,7 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
                     model_id: DiagramImage(DIAGRAM_FILE, *natural_size(svg))
                     for model_id, svg in diagrams.items()
                 },
+                staleness=stale,
             )
         except TemplateError as exc:
             raise PluginError(f"tm-docs: a page template failed: {exc}") from None
@@ -133,6 +140,23 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
             )
         log.info(f"{len(result.models)} threat models, {len(self._generated)} generated files")
         return files
+
+    def _staleness(self, models: Sequence[LoadedModel]) -> dict[str, Staleness]:
+        """Each model's staleness, from one read of the git history (reused per HEAD)."""
+        if not self._settings.staleness:
+            return {}
+        history = read_history(self._models_dir, self._history)
+        if isinstance(history, Unavailable):
+            if history.reason != self._warned:  # say a repeated warning once
+                log.warning(f"stale models cannot be found: {history.reason}")
+                self._warned = history.reason
+            self._history = None
+        else:
+            self._history = history
+        return {
+            m.model.id: staleness(m, history, max_age_days=self._settings.max_age_days)
+            for m in models
+        }
 
     def _diagrams(self, portfolio: Portfolio) -> dict[str, bytes]:
         """SVG of each model's data-flow diagram, drawn or taken from the cache."""

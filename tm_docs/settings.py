@@ -45,3 +45,6 @@ class Settings:
     chart: dict[str, tuple[Stride, ...]] = field(default_factory=lambda: dict(DEFAULT_CHART))
     rule_dirs: tuple[Path, ...] = ()
     fail_on: tuple[Policy, ...] = DEFAULT_FAIL_ON
+    staleness: bool = True
+    max_age_days: int | None = None
+    commit_url: str | None = None  # e.g. "https://github.com/org/repo/commit/{sha}"

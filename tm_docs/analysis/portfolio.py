@@ -68,7 +68,6 @@ class ModelSummary:
     by_band: dict[str, int]  # open threats per band name
     by_status: dict[ThreatStatus, int]
     highest_open: ModelThreat | None
-    staleness: str = "unknown"
 
     @property
     def model(self) -> ThreatModel:
@@ -79,6 +78,9 @@ class ModelSummary:
 class Portfolio:
     models: Sequence[LoadedModel]
     bands: RiskBands = field(default_factory=RiskBands)
+
+    def model(self, model_id: str) -> ThreatModel:
+        return next(m.model for m in self.models if m.model.id == model_id)
 
     def links(self, model: ThreatModel) -> Links:
         return self._links[model.id]

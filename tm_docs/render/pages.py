@@ -20,6 +20,7 @@ from markupsafe import Markup, escape
 
 from .. import __version__
 from ..analysis.report import Report
+from ..analysis.staleness import Staleness
 from ..model import (
     AssetKind,
     Classification,
@@ -70,7 +71,7 @@ class SiteLayout:
     root: str = "threat-models"
 
     # Model ids may not take these names (RESERVED_MODEL_IDS in the format).
-    SITE_PAGES = ("index", "backlog", "heatmap", "stride", "assets", "coverage")
+    SITE_PAGES = ("index", "backlog", "heatmap", "stride", "assets", "coverage", "stale")
 
     def page(self, name: str) -> str:
         return f"{self.root}/{name}.md"
@@ -190,7 +191,7 @@ def render_site(
     *,
     template_dirs: Sequence[Path] = (),
     diagrams: dict[str, DiagramImage] | None = None,
-    staleness: dict[str, Any] | None = None,
+    staleness: dict[str, Staleness] | None = None,
 ) -> list[GeneratedFile]:
     """All generated pages and data files of the threat-model section."""
     layout = layout or SiteLayout()
@@ -220,6 +221,7 @@ def render_site(
     page(layout.page("stride"), "stride.md.j2", "STRIDE threats")
     page(layout.page("assets"), "assets.md.j2", "Asset inventory")
     page(layout.page("coverage"), "coverage.md.j2", "STRIDE coverage")
+    page(layout.page("stale"), "stale.md.j2", "Stale models")
     for summary in sorted(portfolio.summaries, key=lambda s: s.model.title.lower()):
         model = summary.model
         categories = [c.label for c in Stride if any(c in t.categories for t in model.threats)]

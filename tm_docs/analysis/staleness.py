@@ -1,0 +1,165 @@
+"""Whether a model still describes its architecture, decided from git history.
+
+- The **review point** of a model is the latest of: the last commit that changed
+  the model file's content (following renames), the day of its review marker
+  (`review.date`, to the end of that day, UTC) and the commit of its review
+  marker (`review.commit`).  Uncommitted changes to the model file mean it is
+  being reviewed right now.
+- Its **architecture** is its `watch` globs plus the `paths` of its components.
+- It is **stale** when commits that touch its architecture landed after the
+  review point, or, when a maximum age is set, when the review point is older.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import cache
+
+from ..history import Commit, History, Unavailable
+from ..loader import LoadedModel
+from ..model import ThreatModel
+
+
+class State(str, Enum):
+    FRESH = "fresh"
+    STALE = "stale"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class ArchitectureChange:
+    commit: Commit
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Staleness:
+    state: State
+    reason: str
+    review_time: dt.datetime | None = None
+    review_commit: Commit | None = None
+    changes: tuple[ArchitectureChange, ...] = field(default_factory=tuple)
+    too_old: bool = False
+
+    @property
+    def since(self) -> dt.datetime | None:
+        """When the model became stale: the first architecture change after review."""
+        return self.changes[-1].commit.time if self.changes else self.review_time
+
+    @property
+    def label(self) -> str:
+        return self.state.value
+
+
+@cache
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """A glob over repository paths: `**` crosses folders, `*` and `?` do not.
+
+    A pattern without wildcards also matches everything below it, so
+    `services/orders` watches the whole folder.
+    """
+    pattern = pattern.strip().lstrip("./").rstrip("/") if pattern != "**" else pattern
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    suffix = "" if any(c in pattern for c in "*?") else "(?:/.*)?"
+    return re.compile("^" + "".join(out) + suffix + "$")
+
+
+def watched(model: ThreatModel) -> list[str]:
+    return [*model.watch, *(p for c in model.components for p in c.paths)]
+
+
+def matches_any(path: str, patterns: Sequence[str]) -> bool:
+    return any(_glob_regex(p).match(path) for p in patterns)
+
+
+def staleness(
+    loaded: LoadedModel,
+    history: History | Unavailable,
+    *,
+    max_age_days: int | None = None,
+    since: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+) -> Staleness:
+    """The staleness verdict of one model."""
+    if isinstance(history, Unavailable):
+        return Staleness(State.UNKNOWN, history.reason)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    path = history.relative(loaded.path)
+    if path is None:
+        return Staleness(State.UNKNOWN, "the model file is outside the git repository")
+    model = loaded.model
+    last, names = history.last_change(path)
+    if any(name in history.dirty for name in names):
+        return Staleness(
+            State.FRESH, "the model file has uncommitted changes: being reviewed now", now
+        )
+
+    review_time, review_commit = (last.time, last) if last else (None, None)
+    marker = model.review
+    if marker is not None and marker.date is not None:
+        end_of_day = dt.datetime.combine(
+            marker.date + dt.timedelta(days=1), dt.time.min, tzinfo=dt.timezone.utc
+        )
+        if review_time is None or end_of_day > review_time:
+            review_time, review_commit = end_of_day, None
+    if marker is not None and marker.commit is not None:
+        marked = history.find(marker.commit)
+        if marked is not None and (review_time is None or marked.time > review_time):
+            review_time, review_commit = marked.time, marked
+    if review_time is None:
+        return Staleness(State.UNKNOWN, "the model file has not been committed yet")
+
+    patterns = watched(model)
+    changes = []
+    if patterns:
+        for commit in history.commits:
+            if commit.time <= review_time or (since is not None and commit.time < since):
+                continue
+            if review_commit is not None and commit.sha == review_commit.sha:
+                continue
+            touched = set(commit.changes) | set(commit.changes.values())
+            files = sorted(p for p in touched if p not in names and matches_any(p, patterns))
+            if files:
+                changes.append(ArchitectureChange(commit, tuple(files)))
+    too_old = max_age_days is not None and now - review_time > dt.timedelta(days=max_age_days)
+    if changes:
+        count = len(changes)
+        reason = f"{count} commit{'s' if count != 1 else ''} changed its architecture after review"
+        return Staleness(State.STALE, reason, review_time, review_commit, tuple(changes), too_old)
+    if too_old:
+        return Staleness(
+            State.STALE,
+            f"not reviewed for more than {max_age_days} days",
+            review_time,
+            review_commit,
+            too_old=True,
+        )
+    if not patterns:
+        return Staleness(
+            State.FRESH,
+            "no architecture paths to watch (add 'watch' globs or component 'paths')",
+            review_time,
+            review_commit,
+        )
+    return Staleness(State.FRESH, "no architecture change since review", review_time, review_commit)

@@ -1,0 +1,189 @@
+"""Git history, read once: which commits changed which files.
+
+One `git log` pass over the repository (through GitPython) gives every commit
+with its changed paths and renames; everything else (when a model was last
+reviewed, which commits touched its architecture since) is computed from that
+in memory.  A shallow clone, a folder outside any repository or a machine
+without git gives an `Unavailable` with one message that says what to do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+# GitPython refuses to import when it cannot find git; tm-docs must still run.
+os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+
+import git
+
+_RECORD = "\x1e"  # separates commits in the log output
+_FIELD = "\x1f"  # separates a commit's fields
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    time: dt.datetime  # committer time, UTC
+    author: str
+    subject: str
+    # path -> the path it had before this commit (differs only for renames)
+    changes: dict[str, str] = field(default_factory=dict, compare=False)
+    content_changed: frozenset[str] = frozenset()  # paths whose content changed
+
+    @property
+    def short(self) -> str:
+        return self.sha[:10]
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """Why history could not be read; staleness is then unknown."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class History:
+    """The commits reachable from HEAD, newest first, and the state of the work tree."""
+
+    root: Path
+    head: str
+    commits: tuple[Commit, ...]
+    dirty: frozenset[str] = frozenset()  # paths with uncommitted changes, relative to root
+
+    @cached_property
+    def by_sha(self) -> dict[str, Commit]:
+        return {c.sha: c for c in self.commits}
+
+    def find(self, prefix: str) -> Commit | None:
+        """The commit whose hash starts with `prefix` (a review marker's commit)."""
+        if prefix in self.by_sha:
+            return self.by_sha[prefix]
+        matches = [c for c in self.commits if c.sha.startswith(prefix)]
+        return matches[0] if len(matches) == 1 else None
+
+    def relative(self, path: Path) -> str | None:
+        try:
+            return path.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return None
+
+    def last_change(self, path: str) -> tuple[Commit | None, list[str]]:
+        """The newest commit that changed the content of `path`, following renames back.
+
+        Returns it (None if the file was never committed) and every name the file had.
+        """
+        names = [path]
+        current = path
+        for commit in self.commits:
+            if current in commit.content_changed:
+                return commit, names
+            before = commit.changes.get(current)
+            if before is not None and before != current:
+                current = before
+                names.append(current)
+        return None, names
+
+
+def read_history(start: Path, previous: History | None = None) -> History | Unavailable:
+    """Read the history of the repository that contains `start`.
+
+    With the `previous` result of the same repository and an unchanged HEAD, the
+    commits are reused and only the state of the work tree is read again: that
+    keeps `mkdocs serve` rebuilds cheap.
+    """
+    try:
+        repo = git.Repo(start, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return Unavailable(
+            f"{start} is not inside a git repository, so tm-docs cannot tell which models are "
+            "stale; build from a clone of the repository"
+        )
+    except Exception as exc:  # git missing or unusable: GitPython raises several kinds
+        return Unavailable(f"git could not be used ({exc}); install git to see stale models")
+    try:
+        if repo.git.rev_parse("--is-shallow-repository").strip() == "true":
+            return Unavailable(
+                "the repository is a shallow clone, so its history is incomplete and staleness "
+                "is unknown; fetch the whole history (in GitHub Actions: actions/checkout with "
+                "'fetch-depth: 0'; elsewhere: git fetch --unshallow)"
+            )
+        head = repo.head.commit.hexsha
+        status = repo.git.status("--porcelain", "--untracked-files=all", "-z")
+        root = Path(repo.working_tree_dir or start).resolve()
+        if previous is not None and previous.head == head and previous.root == root:
+            return History(root, head, previous.commits, _dirty(status))
+        output = repo.git.log(
+            "HEAD",
+            "--no-color",
+            "--no-merges",
+            "--find-renames",
+            "--name-status",
+            f"--format={_RECORD}%H{_FIELD}%ct{_FIELD}%an{_FIELD}%s",
+        )
+    except ValueError:  # a repository without commits
+        return Unavailable("the repository has no commits yet, so staleness is unknown")
+    except git.GitCommandNotFound:
+        return Unavailable("git is not installed, so staleness is unknown; install git")
+    except git.GitCommandError as exc:
+        return Unavailable(f"git failed ({exc.stderr.strip() or exc}); staleness is unknown")
+    except OSError as exc:
+        return Unavailable(f"git could not be run ({exc}); staleness is unknown")
+    return History(root, head, tuple(_parse_log(output)), _dirty(status))
+
+
+def _parse_log(output: str) -> list[Commit]:
+    commits = []
+    for record in output.split(_RECORD):
+        if not record.strip():
+            continue
+        header, _, body = record.partition("\n")
+        sha, timestamp, author, subject = header.split(_FIELD, 3)
+        changes: dict[str, str] = {}
+        content: set[str] = set()
+        for line in body.splitlines():
+            parts = line.split("\t")
+            if len(parts) < 2:
+                continue
+            status = parts[0]
+            if status.startswith(("R", "C")) and len(parts) == 3:
+                old, new = parts[1], parts[2]
+                changes[new] = old
+                if status != "R100":  # a rename that also changed the text
+                    content.add(new)
+                if status.startswith("R"):
+                    changes.setdefault(old, old)
+            else:
+                changes[parts[1]] = parts[1]
+                content.add(parts[1])
+        commits.append(
+            Commit(
+                sha=sha,
+                time=dt.datetime.fromtimestamp(int(timestamp), tz=dt.timezone.utc),
+                author=author,
+                subject=subject,
+                changes=changes,
+                content_changed=frozenset(content),
+            )
+        )
+    return commits
+
+
+def _dirty(status: str) -> frozenset[str]:
+    paths = set()
+    entries = status.split("\0")
+    index = 0
+    while index < len(entries):
+        entry = entries[index]
+        index += 1
+        if len(entry) < 4:
+            continue
+        code, path = entry[:2], entry[3:]
+        paths.add(path)
+        if "R" in code or "C" in code:
+            index += 1  # the original name follows a rename
+    return frozenset(paths)
