@@ -72,21 +72,60 @@ class History:
         except ValueError:
             return None
 
+    # Indexes over the commits, built once and shared by every model's question.
+
+    @cached_property
+    def _touches(self) -> dict[str, list[int]]:
+        """Path -> indexes (newest first) of the commits that touched it."""
+        index: dict[str, list[int]] = {}
+        for i, commit in enumerate(self.commits):
+            for path in {*commit.changes, *commit.changes.values()}:
+                index.setdefault(path, []).append(i)
+        return index
+
+    @cached_property
+    def paths(self) -> list[str]:
+        """Every path the history touched, sorted (for prefix searches)."""
+        return sorted(self._touches)
+
+    @cached_property
+    def _content(self) -> dict[str, list[int]]:
+        index: dict[str, list[int]] = {}
+        for i, commit in enumerate(self.commits):
+            for path in commit.content_changed:
+                index.setdefault(path, []).append(i)
+        return index
+
+    @cached_property
+    def _renames(self) -> dict[str, list[tuple[int, str]]]:
+        """New path -> (commit index, old path) of the renames that produced it."""
+        index: dict[str, list[tuple[int, str]]] = {}
+        for i, commit in enumerate(self.commits):
+            for new, old in commit.changes.items():
+                if old != new:
+                    index.setdefault(new, []).append((i, old))
+        return index
+
+    def commits_touching(self, path: str) -> list[int]:
+        return self._touches.get(path, [])
+
     def last_change(self, path: str) -> tuple[Commit | None, list[str]]:
         """The newest commit that changed the content of `path`, following renames back.
 
         Returns it (None if the file was never committed) and every name the file had.
         """
         names = [path]
-        current = path
-        for commit in self.commits:
-            if current in commit.content_changed:
-                return commit, names
-            before = commit.changes.get(current)
-            if before is not None and before != current:
-                current = before
+        current, start = path, 0
+        while True:
+            content = next((i for i in self._content.get(current, []) if i >= start), None)
+            rename = next((r for r in self._renames.get(current, []) if r[0] >= start), None)
+            if rename is not None and (content is None or rename[0] < content):
+                start, current = rename[0] + 1, rename[1]
+                if current in names:  # renamed back and forth: stop following
+                    return None, names
                 names.append(current)
-        return None, names
+                continue
+            return (self.commits[content] if content is not None else None), names
 
 
 def read_history(start: Path, previous: History | None = None) -> History | Unavailable:
@@ -121,6 +160,7 @@ def read_history(start: Path, previous: History | None = None) -> History | Unav
             "HEAD",
             "--no-color",
             "--no-merges",
+            "--date-order",
             "--find-renames",
             "--name-status",
             f"--format={_RECORD}%H{_FIELD}%ct{_FIELD}%an{_FIELD}%s",

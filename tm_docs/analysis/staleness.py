@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 from collections.abc import Sequence
@@ -85,6 +86,30 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("^" + "".join(out) + suffix + "$")
 
 
+def _literal_prefix(pattern: str) -> str:
+    """The part of a glob before its first wildcard."""
+    pattern = pattern.strip().lstrip("./")
+    cut = min((pattern.find(c) for c in "*?[" if c in pattern), default=len(pattern))
+    return pattern[:cut]
+
+
+def _matching_paths(history: History, patterns: Sequence[str]) -> set[str]:
+    """Paths in the history that match any pattern; only candidates sharing a
+    pattern's literal prefix are tested, found by binary search in the sorted paths."""
+    paths = history.paths
+    found: set[str] = set()
+    for pattern in patterns:
+        prefix = _literal_prefix(pattern)
+        regex = _glob_regex(pattern)
+        start = bisect.bisect_left(paths, prefix)
+        for path in paths[start:]:
+            if not path.startswith(prefix):
+                break
+            if regex.match(path):
+                found.add(path)
+    return found
+
+
 def watched(model: ThreatModel) -> list[str]:
     return [*model.watch, *(p for c in model.components for p in c.paths)]
 
@@ -131,17 +156,21 @@ def staleness(
         return Staleness(State.UNKNOWN, "the model file has not been committed yet")
 
     patterns = watched(model)
-    changes = []
-    if patterns:
-        for commit in history.commits:
+    by_commit: dict[int, list[str]] = {}
+    for path in _matching_paths(history, patterns):
+        if path in names:
+            continue
+        for index in history.commits_touching(path):
+            commit = history.commits[index]
             if commit.time <= review_time or (since is not None and commit.time < since):
                 continue
             if review_commit is not None and commit.sha == review_commit.sha:
                 continue
-            touched = set(commit.changes) | set(commit.changes.values())
-            files = sorted(p for p in touched if p not in names and matches_any(p, patterns))
-            if files:
-                changes.append(ArchitectureChange(commit, tuple(files)))
+            by_commit.setdefault(index, []).append(path)
+    changes = [
+        ArchitectureChange(history.commits[i], tuple(sorted(files)))
+        for i, files in sorted(by_commit.items())
+    ]
     too_old = max_age_days is not None and now - review_time > dt.timedelta(days=max_age_days)
     if changes:
         count = len(changes)
