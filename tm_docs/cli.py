@@ -106,6 +106,18 @@ config_option = click.option(
 paths_argument = click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 
 
+def format_option(*choices: str, help: str | None = None) -> Any:
+    """The --format option of a command; the first choice is the default."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(choices),
+        default=choices[0],
+        show_default=True,
+        help=help,
+    )
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tm-docs")
 def main() -> None:
@@ -115,12 +127,10 @@ def main() -> None:
 @main.command()
 @paths_argument
 @config_option
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json", "github"]),
-    default="text",
-    show_default=True,
+@format_option(
+    "text",
+    "json",
+    "github",
     help="text for people, json for tools, github for annotations in GitHub Actions.",
 )
 def validate(paths: tuple[Path, ...], config_file: Path | None, output_format: str) -> None:
@@ -179,13 +189,7 @@ def _problem_json(problem: Problem) -> dict[str, Any]:
     help="Fail on these findings (repeat the option); default: the check.fail_on option of "
     "mkdocs.yml, or critical-unplanned. 'none' never fails on findings.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json", "github"]),
-    default="text",
-    show_default=True,
-)
+@format_option("text", "json", "github")
 def check(
     paths: tuple[Path, ...], config_file: Path | None, fail_on: tuple[str, ...], output_format: str
 ) -> None:
@@ -262,13 +266,7 @@ def check(
 @main.command()
 @paths_argument
 @config_option
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "markdown", "json"]),
-    default="table",
-    show_default=True,
-)
+@format_option("table", "markdown", "json")
 @click.option(
     "--max-age",
     "max_age",
@@ -373,12 +371,11 @@ def _staleness_json(loaded: LoadedModel, verdict: Staleness) -> dict[str, Any]:
 @main.command()
 @paths_argument
 @config_option
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "markdown", "csv", "json"]),
-    default="table",
-    show_default=True,
+@format_option(
+    "table",
+    "markdown",
+    "csv",
+    "json",
     help="table for the terminal, markdown for a page or PR comment, csv for a tracker, json.",
 )
 def backlog(paths: tuple[Path, ...], config_file: Path | None, output_format: str) -> None:
