@@ -895,10 +895,11 @@ def test_every_value_in_the_library_is_one_its_fact_can_take(library: RuleSet) -
         ({"lacks": "audience"}, {"signature", "expiry"}, "checks", True),
         ({"lacks": "audience"}, set(), "checks", True),
         ({"lacks": "audience"}, {"audience"}, "checks", False),
-        # matches: a regular expression searched in text, ignoring case.
-        ({"matches": "^postgres"}, "postgresql 15", "technology", True),
-        ({"matches": "^postgres"}, "PostgreSQL", "technology", True),
-        ({"matches": "^postgres"}, "aurora postgres", "technology", False),
+        # matches: the text contains one of the '|'-separated words, ignoring case.
+        ({"matches": "postgres"}, "postgresql 15", "technology", True),
+        ({"matches": "POSTGRES"}, "PostgreSQL", "technology", True),
+        ({"matches": "postgres"}, "mysql", "technology", False),
+        ({"matches": "(a+)+$"}, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!", "technology", False),
         ({"matches": "redis|memcached"}, "memcached", "technology", True),
         ({"matches": "."}, "", "technology", False),
         ({"matches": "."}, None, "technology", False),
