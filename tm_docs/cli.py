@@ -32,6 +32,8 @@ from .loader import LoadedModel, LoadResult, ModelPathError, load_models
 from .problems import Problem, Severity
 from .render.exports import backlog_csv, backlog_json, backlog_rows
 from .render.pages import SiteLayout, render_site
+from .render.review_report import as_json, as_markdown, as_text
+from .review import ReviewResult, RevisionError, review, snapshot_at, snapshot_worktree
 from .schema import json_schema_text
 from .settings import Policy, Settings
 
@@ -106,7 +108,9 @@ config_option = click.option(
 paths_argument = click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 
 
-def format_option(*choices: str, help: str | None = None) -> Any:
+def format_option(
+    *choices: str, help: str | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The --format option of a command; the first choice is the default."""
     return click.option(
         "--format",
@@ -261,6 +265,112 @@ def check(
             err=True,
         )
     sys.exit(EXIT_INVALID if failing else EXIT_OK)
+
+
+@main.command()
+@click.argument("base")
+@click.argument("head", required=False)
+@config_option
+@format_option(
+    "text",
+    "markdown",
+    "json",
+    help="text for the terminal, markdown for a pull-request comment or job summary, json.",
+)
+@click.option(
+    "--fail-on",
+    "fail_on",
+    type=click.Choice(["critical", "high", "medium", "low", "none"]),
+    default="none",
+    show_default=True,
+    help="Exit 1 when the change adds or raises an open threat, or introduces a suggested "
+    "threat, in this band or above, or weakens a boundary-crossing flow.",
+)
+@click.option(
+    "--diagrams",
+    "diagrams_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write before/after data-flow diagrams of each changed model here (added elements "
+    "green, removed red).",
+)
+def diff(
+    base: str,
+    head: str | None,
+    config_file: Path | None,
+    output_format: str,
+    fail_on: str,
+    diagrams_dir: Path | None,
+) -> None:
+    """What a change does to the threat models, from BASE to HEAD (default: the work tree).
+
+    A semantic diff read from git objects: models, elements and threats added,
+    removed or changed field by field, weakened boundary-crossing flows, new
+    ingress points, risk changes, suggested threats introduced, and models the
+    change makes stale by touching their architecture without updating them.
+    """
+    settings = _settings(config_file)
+    rules = load_rules(settings.rule_dirs)
+    try:
+        result = review(
+            settings.models_dir, settings.models_dir, base, head, settings.bands, rules.rules
+        )
+    except RevisionError as exc:
+        raise click.UsageError(str(exc)) from None
+    # Problems of the new revision: the change breaks a model, which fails the diff.
+    for problem in result.problems:
+        click.echo(str(problem), err=True)
+    render = {"markdown": as_markdown, "json": as_json}.get(output_format, as_text)
+    click.echo(render(result), nl=False)
+    if diagrams_dir is not None:
+        _diff_diagrams(result, settings, diagrams_dir, base, head)
+    failing = _diff_fails(result, fail_on, settings)
+    broken = any(p.is_error for p in result.problems)
+    sys.exit(EXIT_INVALID if failing or broken else EXIT_OK)
+
+
+ADDED_COLOR = "#2E7D32"
+REMOVED_COLOR = "#C62828"
+
+
+def _diff_diagrams(
+    result: ReviewResult, settings: Settings, folder: Path, base: str, head: str | None
+) -> None:
+    before = snapshot_at(settings.models_dir, settings.models_dir, base)
+    after = (
+        snapshot_at(settings.models_dir, settings.models_dir, head)
+        if head
+        else snapshot_worktree(settings.models_dir)
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    renderer = DiagramRenderer()
+    for model_diff in result.changed:
+        added = {c.id: ADDED_COLOR for c in model_diff.changes if c.action == "added"}
+        removed = {c.id: REMOVED_COLOR for c in model_diff.changes if c.action == "removed"}
+        for label, snapshot, marks in (("before", before, removed), ("after", after, added)):
+            entry = snapshot.models.get(model_diff.model_id)
+            if entry is None:
+                continue
+            drawn = draw(entry[0], settings.bands, highlight=marks)
+            try:
+                svg = renderer.render(drawn)
+            except GraphvizError as exc:
+                raise click.ClickException(str(exc)) from None
+            (folder / f"{model_diff.model_id}-{label}.svg").write_bytes(svg)
+    click.echo(f"wrote diagrams to {folder}", err=True)
+
+
+def _diff_fails(result: ReviewResult, fail_on: str, settings: Settings) -> bool:
+    if fail_on == "none":
+        return False
+    threshold = settings.bands.named(fail_on).low
+    for model_diff in result.models:
+        if model_diff.weakened:
+            return True
+        if any(rise.risk >= threshold for rise in model_diff.risk_rises):
+            return True
+        if any(risk >= threshold for risk in model_diff.suggestion_risks.values()):
+            return True
+    return False
 
 
 @main.command()

@@ -17,7 +17,7 @@ from .integrity import integrity_problems
 from .messages import describe_value, validation_problems
 from .model import ThreatModel
 from .problems import Problem, display_path, sort_problems
-from .yaml_source import SourceMap, read_document
+from .yaml_source import Document, SourceMap, decode_document, read_document
 
 MODEL_SUFFIXES = (".yaml", ".yml")
 MAX_PROBLEMS_PER_FILE = 100
@@ -83,7 +83,17 @@ def load_file(path: Path, display: str | None = None) -> tuple[ThreatModel | Non
 
 
 def _load(path: Path, display: str) -> tuple[ThreatModel | None, list[Problem], SourceMap]:
-    document = read_document(path, display)
+    return _validate(read_document(path, display), display)
+
+
+def load_text(text: bytes, display: str) -> tuple[ThreatModel | None, list[Problem], SourceMap]:
+    """Load a model from the bytes of a file (e.g. a blob at some git revision)."""
+    return _validate(decode_document(text, display), display)
+
+
+def _validate(
+    document: Document, display: str
+) -> tuple[ThreatModel | None, list[Problem], SourceMap]:
     problems = list(document.problems)
     if document.data is None and problems:
         return None, problems, document.source

@@ -105,6 +105,13 @@ def read_document(path: Path, display: str) -> Document:
         return _failed(Problem(display, 1, 1, f"cannot read the file: {exc.strerror or exc}"))
     if len(raw) > MAX_FILE_BYTES:  # it grew while we looked
         return _failed(_too_big(display, len(raw)))
+    return decode_document(raw, display)
+
+
+def decode_document(raw: bytes, display: str) -> Document:
+    """Parse the bytes of a model file: size cap, strict UTF-8, then YAML."""
+    if len(raw) > MAX_FILE_BYTES:
+        return _failed(_too_big(display, len(raw)))
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -1,0 +1,158 @@
+"""`tm-docs diff`: the semantic diff of the models between two git revisions."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from tm_docs.cli import main
+
+from .conftest import EXAMPLE_MODELS, REPO
+from .gitrepo import GitRepo
+
+GOLDEN = REPO / "tests" / "golden" / "diff-example.md"
+SCHEMA = REPO / "docs" / "schema" / "review-v1.json"
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> GitRepo:
+    """The example repository: its models and mkdocs.yml, committed on main."""
+    repo = GitRepo(tmp_path / "example")
+    shutil.copytree(EXAMPLE_MODELS, repo.root / "models")
+    shutil.copy(REPO / "mkdocs.yml", repo.root / "mkdocs.yml")
+    repo.commit("The example models", "2026-06-01T10:00:00Z")
+    repo.git("checkout", "-q", "-b", "feature")
+    return repo
+
+
+def run(repo: GitRepo, *args: str):  # type: ignore[no-untyped-def]
+    old = Path.cwd()
+    os.chdir(repo.root)
+    try:
+        return CliRunner().invoke(main, ["diff", *args])
+    finally:
+        os.chdir(old)
+
+
+NEW_FLOW = """\
+  - id: f99
+    title: Legacy order lookup
+    source: customer-client
+    destination: order-service
+    protocol: HTTP
+    authentication: {method: none}
+    encrypted: false
+"""
+
+
+def _edit(repo: GitRepo, path: str, old: str, new: str) -> None:
+    target = repo.root / path
+    text = target.read_text(encoding="utf-8")
+    assert old in text, old
+    target.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def _feature_change(repo: GitRepo) -> None:
+    # An unauthenticated flow from the internet in checkout ...
+    _edit(repo, "models/checkout.yaml", "\nflows:\n", "\nflows:\n" + NEW_FLOW)
+    # ... and a change to a file the identity model watches, without touching it.
+    repo.write("services/admin-console/roles.py", "ADMIN = 'everyone'\n")
+    repo.commit("Legacy lookup and console roles", "2026-06-02T10:00:00Z")
+
+
+def test_first_lines_name_the_new_ingress_and_the_stale_model(example: GitRepo) -> None:
+    _feature_change(example)
+    result = run(example, "main", "HEAD")
+    assert result.exit_code == 0, result.output  # no policy asked for
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Threat model review: main -> HEAD"
+    head = "\n".join(lines[1:6])
+    assert (
+        "new ingress point in checkout: f99: customer-client → order-service (authentication: none)"
+        in head
+    )
+    assert "this change makes identity stale: it changes services/admin-console/roles.py" in head
+    # Exit codes follow the policy: the new flow brings a critical suggested threat.
+    assert run(example, "main", "HEAD", "--fail-on", "high").exit_code == 1
+    assert run(example, "main", "HEAD", "--fail-on", "none").exit_code == 0
+
+
+def test_markdown_for_a_pull_request_matches_the_golden_file(example: GitRepo) -> None:
+    _feature_change(example)
+    result = run(example, "main", "--format", "markdown")  # HEAD: the working tree
+    assert result.exit_code == 0, result.output
+    if os.environ.get("TM_DOCS_UPDATE_GOLDEN"):
+        GOLDEN.write_text(result.stdout, encoding="utf-8")
+    assert result.stdout == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_each_kind_of_change_is_reported(example: GitRepo) -> None:
+    # Weaken a crossing flow, move a component, change a threat's status and risk,
+    # add a mitigation, remove an asset, add a threat, rename a model file.
+    _edit(example, "models/checkout.yaml", "      method: jwt\n", "      method: none\n")
+    # T-NOT-01 is open at 3 x 4; its likelihood goes up to 5.
+    _edit(example, "models/notifications.yaml", "likelihood: 4\n", "likelihood: 5\n")
+    example.git("mv", "models/identity.yaml", "models/identity-and-admin.yaml")
+    example.commit("Many changes", "2026-06-03T10:00:00Z")
+    result = run(example, "main", "HEAD", "--format", "json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    jsonschema.validate(document, json.loads(SCHEMA.read_text()))
+    models = {m["model_id"]: m for m in document["models"]}
+    assert models["checkout"]["weakened"] == ["f1: lost authentication"]
+    changed = [c for c in models["checkout"]["changes"] if c["id"] == "f1"]
+    assert changed and "authentication: " in changed[0]["details"][0]
+    assert models["identity"]["status"] == "renamed"
+    assert models["identity"]["new_path"] == "models/identity-and-admin.yaml"
+    assert models["notifications"]["risk_rises"] == [
+        {
+            "threat_id": "T-NOT-01",
+            "title": models["notifications"]["risk_rises"][0]["title"],
+            "risk": 15,
+            "band": "critical",
+            "was": 12,
+        }
+    ]
+    assert run(example, "main", "HEAD", "--fail-on", "high").exit_code == 1
+
+
+def test_added_and_removed_models_and_elements(example: GitRepo) -> None:
+    (example.root / "models" / "notifications.yaml").unlink()
+    _edit(example, "models/checkout.yaml", "\nflows:\n", "\nflows:\n" + NEW_FLOW)
+    example.commit("Drop notifications, add a flow", "2026-06-04T10:00:00Z")
+    result = run(example, "main", "HEAD", "--format", "json")
+    models = {m["model_id"]: m for m in json.loads(result.stdout)["models"]}
+    assert models["notifications"]["status"] == "removed"
+    added = [c for c in models["checkout"]["changes"] if c["action"] == "added"]
+    assert [(c["kind"], c["id"]) for c in added] == [("flow", "f99")]
+    assert "unauthenticated-into-more-trusted@f99" in models["checkout"]["suggestions_added"]
+
+
+def test_before_and_after_diagrams(example: GitRepo, tmp_path: Path) -> None:
+    _feature_change(example)
+    out = tmp_path / "diagrams"
+    result = run(example, "main", "HEAD", "--diagrams", str(out))
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["checkout-after.svg", "checkout-before.svg"]
+    after = (out / "checkout-after.svg").read_text()
+    assert "#2e7d32" in after.lower()  # the added flow, in green
+
+
+def test_unknown_revision_is_a_usage_error(example: GitRepo) -> None:
+    result = run(example, "no-such-branch")
+    assert result.exit_code == 2
+    assert "'no-such-branch' is not a revision of this repository" in result.stderr
+
+
+def test_a_change_that_breaks_a_model_fails_and_says_so(example: GitRepo) -> None:
+    _edit(example, "models/checkout.yaml", "kind: process", "kind: proces")
+    result = run(example, "main")
+    assert result.exit_code == 1
+    assert "checkout no longer loads: fix models/checkout.yaml" in result.stdout
+    assert "is not one of the allowed values (did you mean 'process'?)" in result.stderr
