@@ -156,3 +156,43 @@ def test_a_change_that_breaks_a_model_fails_and_says_so(example: GitRepo) -> Non
     assert result.exit_code == 1
     assert "checkout no longer loads: fix models/checkout.yaml" in result.stdout
     assert "is not one of the allowed values (did you mean 'process'?)" in result.stderr
+
+
+def test_moves_statuses_mitigations_and_new_crossings(example: GitRepo) -> None:
+    checkout = "models/checkout.yaml"
+    # The order service moves from the VPC into the payments zone.
+    _edit(
+        example,
+        checkout,
+        "    kind: process\n    boundary: vpc\n",
+        "    kind: process\n    boundary: payments-zone\n",
+    )
+    # A planned mitigation is done; a false positive is reopened.
+    text = (example.root / checkout).read_text()
+    start = text.index("  - id: M-CHK-02")
+    text = text[:start] + text[start:].replace("status: planned", "status: done", 1)
+    start = text.index("  - id: T-CHK-07")
+    text = text[:start] + text[start:].replace("status: false_positive", "status: open", 1)
+    # A new mitigation, and a new flow between zones that is no ingress point.
+    text = text.replace(
+        "\nmitigations:\n",
+        "\nmitigations:\n  - {id: M-NEW, title: Rotate keys, owner: payments, status: proposed}\n",
+        1,
+    )
+    text = text.replace(
+        "\nflows:\n",
+        "\nflows:\n  - {id: f98, source: orders-db, destination: secrets-manager}\n",
+        1,
+    )
+    (example.root / checkout).write_text(text)
+    example.commit("Rework checkout", "2026-06-05T10:00:00Z")
+    document = json.loads(run(example, "main", "HEAD", "--format", "json").stdout)
+    jsonschema.validate(document, json.loads(SCHEMA.read_text()))
+    (model,) = [m for m in document["models"] if m["model_id"] == "checkout"]
+    changes = {(c["action"], c["kind"], c["id"]): c["details"] for c in model["changes"]}
+    assert changes[("changed", "component", "order-service")] == ["boundary: vpc → payments-zone"]
+    assert changes[("changed", "mitigation", "M-CHK-02")] == ["status: planned → done"]
+    assert "status: false_positive → open" in changes[("changed", "threat", "T-CHK-07")]
+    assert ("added", "mitigation", "M-NEW") in changes
+    assert model["new_crossings"] == ["f98: orders-db → secrets-manager crosses payments-zone"]
+    assert [r["threat_id"] for r in model["risk_rises"]] == ["T-CHK-07"]
