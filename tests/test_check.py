@@ -113,8 +113,7 @@ def test_stale_dismissal_is_found(project: Path) -> None:
     result = run("check", "--fail-on", "stale-dismissals")
     assert result.exit_code == 1
     assert (
-        "models/shop.yaml:28:18: warning: dismissal of 'unsigned-webhook@f1' matches no current "
-        "suggestion"
+        "models/shop.yaml:28:18: dismissal of 'unsigned-webhook@f1' matches no current suggestion"
     ) in result.stdout
 
 

@@ -1162,3 +1162,24 @@ def test_triage_of_suggestions(write_model: WriteModel, library: RuleSet) -> Non
         "dismissal of 'secrets-in-logs@api' matches no current suggestion (the rule no "
         "longer applies to that element); remove it"
     )
+
+
+@pytest.mark.parametrize(
+    "condition, message",
+    [
+        ("callers: {more_than: x}", "'callers': more_than needs a whole number"),
+        ("assets: {more_than: 1}", "'assets' is a set fact; more_than works on number facts"),
+        ("technology: {contains: x}", "'technology' is a text fact; contains works on set facts"),
+        ("callers: {matches: x}", "'callers' is a number fact; matches works on text facts"),
+    ],
+)
+def test_operators_must_suit_their_fact(tmp_path: Path, condition: str, message: str) -> None:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "r.yaml").write_text(
+        "rules:\n  - id: odd\n    title: Odd\n    applies_to: component\n"
+        f"    when: {{{condition}}}\n    categories: [tampering]\n    impact: 1\n"
+        "    likelihood: 1\n    explanation: x\n    mitigation: y\n"
+    )
+    problems = load_rules([folder]).problems
+    assert [p.message for p in problems] == [f"rule 'odd': {message}"]

@@ -173,3 +173,82 @@ def test_no_repository_is_unknown(tmp_path: Path) -> None:
 )
 def test_globs(path: str, pattern: str, hit: bool) -> None:
     assert matches_any(path, [pattern]) is hit
+
+
+def _single_model_repo(tmp_path: Path, watch: list[str], name: str = "m.yaml") -> GitRepo:
+    repo = GitRepo(tmp_path / "r")
+    repo.commit("Model", "2026-01-01T10:00:00Z", {f"models/{name}": model_text("m", watch)})
+    return repo
+
+
+def test_a_branch_merged_after_the_review_makes_the_model_stale(tmp_path: Path) -> None:
+    repo = _single_model_repo(tmp_path, ["src/**"])
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.commit("Branch work", "2026-01-10T10:00:00Z", {"src/a.py": "a\n"})
+    repo.git("checkout", "-q", "main")
+    repo.commit(
+        "Review on main",
+        "2026-01-20T10:00:00Z",
+        {"models/m.yaml": model_text("m", ["src/**"]) + "# reviewed\n"},
+    )
+    repo.git(
+        "merge", "-q", "--no-ff", "-m", "Merge feature", "feature", date="2026-02-01T10:00:00Z"
+    )
+    verdict = verdicts(repo.root)["m"]
+    assert verdict.state is State.STALE
+    assert [c.commit.subject for c in verdict.changes] == ["Merge feature"]
+    assert verdict.changes[0].files == ("src/a.py",)
+
+
+def test_non_ascii_and_dot_paths_are_watched(tmp_path: Path) -> None:
+    repo = _single_model_repo(
+        tmp_path, ["src/café/**", ".github/workflows/**", ".env"], "zürich.yaml"
+    )
+    repo.commit(
+        "Odd paths",
+        "2026-02-01T10:00:00Z",
+        {"src/café/a.py": "a\n", ".github/workflows/ci.yml": "x\n", ".env": "X=1\n"},
+    )
+    verdict = verdicts(repo.root)["m"]
+    assert verdict.state is State.STALE
+    assert verdict.changes[0].files == (".env", ".github/workflows/ci.yml", "src/café/a.py")
+
+
+def test_commit_subjects_with_control_characters_are_read(tmp_path: Path) -> None:
+    repo = _single_model_repo(tmp_path, ["src/**"])
+    repo.commit("odd \x1e\x1f subject\ttab", "2026-02-01T10:00:00Z", {"src/x.py": "x\n"})
+    verdict = verdicts(repo.root)["m"]
+    assert verdict.state is State.STALE
+    assert verdict.changes[0].commit.subject == "odd \x1e\x1f subject\ttab"
+
+
+def test_future_review_dates_and_unknown_review_commits_are_ignored(tmp_path: Path) -> None:
+    repo = _single_model_repo(tmp_path, ["src/**"])
+    text = model_text("m", ["src/**"], review="{date: 2099-12-31, commit: abcdef1}")
+    repo.commit("Marker", "2026-01-02T10:00:00Z", {"models/m.yaml": text})
+    repo.commit("Change", "2026-02-01T10:00:00Z", {"src/x.py": "x\n"})
+    verdict = verdicts(repo.root)["m"]
+    assert verdict.state is State.STALE
+    assert "the review date 2099-12-31 is in the future and is ignored" in verdict.reason
+    assert "the review commit abcdef1 is not in the history and is ignored" in verdict.reason
+
+
+def test_globs_with_many_wildcards_are_refused(write_model) -> None:
+    from tm_docs.loader import load_file
+
+    _, problems = load_file(write_model("watch: ['**e**e**e**z']\n"))
+    assert [p.message for p in problems] == [
+        "watch: '**e**e**e**z' has more than 3 wildcards ('*' or '**'); use fewer, or "
+        "several patterns"
+    ]
+
+
+def test_history_is_reused_while_head_does_not_move(repo: GitRepo) -> None:
+    first = read_history(repo.root)
+    assert isinstance(first, History)
+    second = read_history(repo.root, first)
+    assert isinstance(second, History) and second.commits is first.commits
+    repo.commit("Another", "2026-04-01T10:00:00Z", {"README.md": "again\n"})
+    third = read_history(repo.root, first)
+    assert isinstance(third, History) and third.commits is not first.commits
+    assert third.commits[0].subject == "Another"

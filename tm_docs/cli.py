@@ -232,6 +232,7 @@ def check(
             "findings": [
                 {
                     **_problem_json(f.problem),
+                    "severity": "error" if f.policy in policies else "warning",
                     "policy": f.policy.value,
                     "fails": f.policy in policies,
                 }
@@ -242,11 +243,10 @@ def check(
     else:
         render: Callable[[Problem], str] = _github_annotation if output_format == "github" else str
         for finding in findings:
-            problem = finding.problem
-            if finding.policy not in policies and problem.is_error:
-                problem = Problem(
-                    problem.file, problem.line, problem.column, problem.message, Severity.WARNING
-                )
+            # A finding the policy fails on is an error; any other is a warning.
+            severity = Severity.ERROR if finding.policy in policies else Severity.WARNING
+            p = finding.problem
+            problem = Problem(p.file, p.line, p.column, p.message, severity)
             click.echo(
                 render(problem)
                 + ("" if output_format == "github" else f" [{finding.policy.value}]")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -20,8 +21,7 @@ os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
 import git
 
-_RECORD = "\x1e"  # separates commits in the log output
-_FIELD = "\x1f"  # separates a commit's fields
+_MARK = "tm-docs-commit"  # starts each commit's fields in the log output
 
 
 @dataclass(frozen=True)
@@ -156,14 +156,24 @@ def read_history(start: Path, previous: History | None = None) -> History | Unav
         root = Path(repo.working_tree_dir or start).resolve()
         if previous is not None and previous.head == head and previous.root == root:
             return History(root, head, previous.commits, _dirty(status))
-        output = repo.git.log(
-            "HEAD",
-            "--no-color",
-            "--no-merges",
-            "--date-order",
-            "--find-renames",
-            "--name-status",
-            f"--format={_RECORD}%H{_FIELD}%ct{_FIELD}%an{_FIELD}%s",
+        output = repo.git.execute(
+            [
+                "git",
+                "-c",
+                "core.quotePath=false",
+                "log",
+                "HEAD",
+                "-z",
+                "--no-color",
+                "--date-order",
+                # A merge shows what it brought in: a branch's changes count from the
+                # moment they land, whenever they were written.
+                "--diff-merges=first-parent",
+                "--find-renames",
+                "--name-status",
+                f"--format={_MARK}%x00%H%x00%ct%x00%an%x00%s",
+            ],
+            strip_newline_in_stdout=False,
         )
     except ValueError:  # a repository without commits
         return Unavailable("the repository has no commits yet, so staleness is unknown")
@@ -173,33 +183,50 @@ def read_history(start: Path, previous: History | None = None) -> History | Unav
         return Unavailable(f"git failed ({exc.stderr.strip() or exc}); staleness is unknown")
     except OSError as exc:
         return Unavailable(f"git could not be run ({exc}); staleness is unknown")
-    return History(root, head, tuple(_parse_log(output)), _dirty(status))
+    try:
+        commits = tuple(_parse_log(output))
+    except (ValueError, IndexError) as exc:
+        return Unavailable(f"the git log could not be read ({exc}); staleness is unknown")
+    return History(root, head, commits, _dirty(status))
+
+
+_STATUS = re.compile(r"^[ACDMRTUXB][0-9]*$")
 
 
 def _parse_log(output: str) -> list[Commit]:
+    """Commits from `git log -z --name-status` output.
+
+    Fields are NUL-separated and read by position, so no commit subject or
+    file name (both come from pull requests) can be mistaken for structure.
+    """
+    tokens = output.split("\0")
     commits = []
-    for record in output.split(_RECORD):
-        if not record.strip():
+    i = 0
+    while i < len(tokens):
+        if tokens[i].strip("\n") != _MARK:
+            i += 1
             continue
-        header, _, body = record.partition("\n")
-        sha, timestamp, author, subject = header.split(_FIELD, 3)
+        sha, timestamp, author, subject = tokens[i + 1 : i + 5]
+        i += 5
         changes: dict[str, str] = {}
         content: set[str] = set()
-        for line in body.splitlines():
-            parts = line.split("\t")
-            if len(parts) < 2:
-                continue
-            status = parts[0]
-            if status.startswith(("R", "C")) and len(parts) == 3:
-                old, new = parts[1], parts[2]
+        while i < len(tokens):
+            status = tokens[i].lstrip("\n")
+            if not _STATUS.match(status):
+                break
+            if status[0] in "RC":
+                old, new = tokens[i + 1], tokens[i + 2]
+                i += 3
                 changes[new] = old
                 if status != "R100":  # a rename that also changed the text
                     content.add(new)
-                if status.startswith("R"):
+                if status[0] == "R":
                     changes.setdefault(old, old)
             else:
-                changes[parts[1]] = parts[1]
-                content.add(parts[1])
+                path = tokens[i + 1]
+                i += 2
+                changes[path] = path
+                content.add(path)
         commits.append(
             Commit(
                 sha=sha,

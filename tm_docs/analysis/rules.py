@@ -45,7 +45,7 @@ class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: Annotated[str, StringConstraints(pattern=RULE_ID_PATTERN)]
-    title: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    title: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
     applies_to: Literal["component", "flow"]
     when: dict[str, Any] = Field(min_length=1)
     categories: list[Stride] = Field(min_length=1)
@@ -79,13 +79,27 @@ def _condition_problems(rule: Rule) -> list[tuple[str, str]]:
             problems.append((name, f"'{name}' is not a fact of a {rule.applies_to}{hint}"))
             continue
         domain = FACT_VALUES[rule.applies_to].get(name)
-        problems.extend((name, m) for m in _matcher_problems(name, expected, domain))
+        shape = facts[name].split(":", 1)[0]  # bool, text, level, set, number ...
+        problems.extend((name, m) for m in _matcher_problems(name, expected, domain, shape))
     return problems
 
 
-def _matcher_problems(name: str, expected: Any, domain: list[Any] | None) -> list[str]:
+# Which operators suit which kind of fact (the first word of its description in facts.py).
+_SUITS = {
+    "contains": ("set",),
+    "lacks": ("set",),
+    "more_than": ("number",),
+    "matches": ("text",),
+    "at_least": ("level",),
+    "at_most": ("level",),
+}
+
+
+def _matcher_problems(
+    name: str, expected: Any, domain: list[Any] | None, shape: str = ""
+) -> list[str]:
     if isinstance(expected, list):
-        return [m for option in expected for m in _matcher_problems(name, option, domain)]
+        return [m for option in expected for m in _matcher_problems(name, option, domain, shape)]
     if not isinstance(expected, dict):
         if domain is not None and expected not in domain:
             hint = did_you_mean(str(expected), [str(v) for v in domain])
@@ -97,7 +111,12 @@ def _matcher_problems(name: str, expected: Any, domain: list[Any] | None) -> lis
         return [f"'{name}': use exactly one of {', '.join(sorted(_OPERATORS))}"]
     ((operator, value),) = expected.items()
     if operator == "not":
-        return _matcher_problems(name, value, domain)
+        return _matcher_problems(name, value, domain, shape)
+    suits = _SUITS.get(operator)
+    if suits is not None and not shape.startswith(suits):
+        return [f"'{name}' is a {shape} fact; {operator} works on {' or '.join(suits)} facts"]
+    if operator == "more_than" and (isinstance(value, bool) or not isinstance(value, int)):
+        return [f"'{name}': more_than needs a whole number"]
     if operator in ("contains", "lacks"):
         return _matcher_problems(name, value, domain)
     if operator in ("at_least", "at_most") and value not in ORDERED.get(name.split("_")[-1], []):

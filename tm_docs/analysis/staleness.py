@@ -24,6 +24,8 @@ from ..history import Commit, History, Unavailable
 from ..loader import LoadedModel
 from ..model import ThreatModel
 
+MAX_PATH = 400  # longer paths are never architecture anyone watches
+
 
 class State(str, Enum):
     FRESH = "fresh"
@@ -63,7 +65,7 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
     A pattern without wildcards also matches everything below it, so
     `services/orders` watches the whole folder.
     """
-    pattern = pattern.strip().lstrip("./").rstrip("/") if pattern != "**" else pattern
+    pattern = _clean(pattern)
     out = []
     i = 0
     while i < len(pattern):
@@ -86,9 +88,16 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("^" + "".join(out) + suffix + "$")
 
 
+def _clean(pattern: str) -> str:
+    """A glob relative to the repository root: no leading './' or '/', runs of '*' shortened."""
+    pattern = pattern.strip().removeprefix("./").lstrip("/")
+    pattern = re.sub(r"\*{3,}", "**", pattern)
+    return pattern.rstrip("/") if pattern != "**" else pattern
+
+
 def _literal_prefix(pattern: str) -> str:
     """The part of a glob before its first wildcard."""
-    pattern = pattern.strip().lstrip("./")
+    pattern = _clean(pattern)
     cut = min((pattern.find(c) for c in "*?[" if c in pattern), default=len(pattern))
     return pattern[:cut]
 
@@ -105,7 +114,9 @@ def _matching_paths(history: History, patterns: Sequence[str]) -> set[str]:
         for path in paths[start:]:
             if not path.startswith(prefix):
                 break
-            if regex.match(path):
+            # Globs hold few wildcards (the format allows three), and paths are short:
+            # together that bounds the regular expression's backtracking.
+            if len(path) <= MAX_PATH and regex.match(path):
                 found.add(path)
     return found
 
@@ -142,6 +153,10 @@ def staleness(
 
     review_time, review_commit = (last.time, last) if last else (None, None)
     marker = model.review
+    notes = []
+    if marker is not None and marker.date is not None and marker.date > now.date():
+        notes.append(f"the review date {marker.date} is in the future and is ignored")
+        marker = marker.model_copy(update={"date": None})
     if marker is not None and marker.date is not None:
         end_of_day = dt.datetime.combine(
             marker.date + dt.timedelta(days=1), dt.time.min, tzinfo=dt.timezone.utc
@@ -150,7 +165,9 @@ def staleness(
             review_time, review_commit = end_of_day, None
     if marker is not None and marker.commit is not None:
         marked = history.find(marker.commit)
-        if marked is not None and (review_time is None or marked.time > review_time):
+        if marked is None:
+            notes.append(f"the review commit {marker.commit} is not in the history and is ignored")
+        elif review_time is None or marked.time > review_time:
             review_time, review_commit = marked.time, marked
     if review_time is None:
         return Staleness(State.UNKNOWN, "the model file has not been committed yet")
@@ -172,14 +189,17 @@ def staleness(
         for i, files in sorted(by_commit.items())
     ]
     too_old = max_age_days is not None and now - review_time > dt.timedelta(days=max_age_days)
+    suffix = "".join(f"; {note}" for note in notes)
     if changes:
         count = len(changes)
         reason = f"{count} commit{'s' if count != 1 else ''} changed its architecture after review"
-        return Staleness(State.STALE, reason, review_time, review_commit, tuple(changes), too_old)
+        return Staleness(
+            State.STALE, reason + suffix, review_time, review_commit, tuple(changes), too_old
+        )
     if too_old:
         return Staleness(
             State.STALE,
-            f"not reviewed for more than {max_age_days} days",
+            f"not reviewed for more than {max_age_days} days{suffix}",
             review_time,
             review_commit,
             too_old=True,
@@ -187,8 +207,10 @@ def staleness(
     if not patterns:
         return Staleness(
             State.FRESH,
-            "no architecture paths to watch (add 'watch' globs or component 'paths')",
+            "no architecture paths to watch (add 'watch' globs or component 'paths')" + suffix,
             review_time,
             review_commit,
         )
-    return Staleness(State.FRESH, "no architecture change since review", review_time, review_commit)
+    return Staleness(
+        State.FRESH, "no architecture change since review" + suffix, review_time, review_commit
+    )

@@ -41,7 +41,7 @@ def chart_from(options: Mapping[str, Sequence[str]] | None) -> dict[str, tuple[S
             )
         try:
             chart[kind] = tuple(Stride(c) for c in categories)
-        except ValueError:
+        except (ValueError, TypeError):
             raise ValueError(
                 f"stride_per_element: {kind}: use STRIDE category names such as "
                 f"{', '.join(s.value for s in Stride)}"
@@ -92,7 +92,8 @@ class Coverage:
         cells = self.cells
         if not cells:
             return 100
-        return round(100 * (len(cells) - len(self.gaps)) / len(cells))
+        # Rounded down: one gap left must never show as 100%.
+        return (100 * (len(cells) - len(self.gaps))) // len(cells)
 
 
 def coverage(model: ThreatModel, chart: Mapping[str, Sequence[Stride]] = DEFAULT_CHART) -> Coverage:
