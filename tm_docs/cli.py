@@ -30,6 +30,7 @@ from .dfd.render import DiagramRenderer, render_png
 from .history import Unavailable, read_history
 from .loader import LoadedModel, LoadResult, ModelPathError, load_models
 from .problems import Problem, Severity
+from .render.escape import markdown_text as _md
 from .render.exports import backlog_csv, backlog_json, backlog_rows
 from .render.pages import SiteLayout, render_site
 from .render.review_report import as_json, as_markdown, as_text
@@ -533,11 +534,6 @@ def backlog(paths: tuple[Path, ...], config_file: Path | None, output_format: st
                     f"[{row['status'].replace('_', ' ')}] {plan} ({threats}; {row['model']})"
                 )
             click.echo("")
-
-
-def _md(text: str) -> str:
-    """Text for a Markdown table cell: no table breaks, no markup."""
-    return "".join(ch if ch.isalnum() or ch in " -.,:/()'" else f"&#{ord(ch)};" for ch in text)
 
 
 @main.command()

@@ -39,6 +39,16 @@ def plain(value: Any) -> Any:
     return Markup("".join(ch if ch.isalnum() or ch == " " else f"&#{ord(ch)};" for ch in text))
 
 
+def markdown_text(text: str) -> str:
+    """Untrusted text for Markdown written outside the site (a PR comment, a report).
+
+    Like `plain`, but keeps a few harmless characters readable.  '@' stays
+    encoded: a comment must not mention, and so notify, people named in a model.
+    """
+    keep = " -.,:/()'→"
+    return "".join(ch if ch.isalnum() or ch in keep else f"&#{ord(ch)};" for ch in text)
+
+
 def markdown_html(text: str) -> Markup:
     """Render an untrusted Markdown field to sanitized HTML."""
     if not text.strip():

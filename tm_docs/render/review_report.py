@@ -7,12 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ..review import ReviewResult
-
-
-def _md(text: str) -> str:
-    """Model text in Markdown: every character that could be markup becomes a reference."""
-    # '@' stays encoded: a PR comment must not mention (and notify) people named in a model.
-    return "".join(ch if ch.isalnum() or ch in " -.,:()→'/" else f"&#{ord(ch)};" for ch in text)
+from .escape import markdown_text as _md
 
 
 def headline(result: ReviewResult) -> list[str]:
