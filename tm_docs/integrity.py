@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .model import COLLECTIONS, REFERRING, RefTo
+from .model import (
+    COLLECTIONS,
+    DATE_OR_COMMIT_NEEDED,
+    NEEDS_REASON,
+    REASON_NEEDED,
+    REFERRING,
+    RefTo,
+)
 from .problems import Problem, did_you_mean
 from .yaml_source import DataPath, SourceMap
 
@@ -93,6 +100,26 @@ def integrity_problems(data: Any, source: SourceMap, display: str) -> list[Probl
                         problems.append(at(path, f"{label}: {name} {problem}"))
 
     problems.extend(_boundary_cycles(data, at))
+    problems.extend(_cross_field(data, at))
+    return problems
+
+
+def _cross_field(data: dict[str, Any], at: Any) -> list[Problem]:
+    """The model's rules between fields, checked here too so they are reported in the
+    same run as other mistakes of the element (the model's own validators only run
+    once every field of it is valid).  Same text and place, so a problem found both
+    ways is reported once."""
+    problems = []
+    for index, item in _items(data, "threats"):
+        status = item.get("status")
+        if isinstance(status, str) and status in NEEDS_REASON and not item.get("reason"):
+            label = f"threat '{_item_id(item)}'" if _item_id(item) else f"threat #{index + 1}"
+            problems.append(
+                at(("threats", index), f"{label}: {REASON_NEEDED.format(status=status)}")
+            )
+    review = data.get("review")
+    if isinstance(review, dict) and review.get("date") is None and review.get("commit") is None:
+        problems.append(at(("review",), f"review: {DATE_OR_COMMIT_NEEDED}"))
     return problems
 
 

@@ -316,7 +316,7 @@ class Review(_Strict):
     @model_validator(mode="after")
     def _date_or_commit(self) -> Review:
         if self.date is None and self.commit is None:
-            raise ValueError("a review marker needs a 'date', a 'commit' or both")
+            raise ValueError(DATE_OR_COMMIT_NEEDED)
         return self
 
 
@@ -430,13 +430,20 @@ class Flow(_Strict):
     description: Markdown = ""
 
 
-_NEEDS_REASON = ("accepted", "transferred", "false_positive")
+NEEDS_REASON = ("accepted", "transferred", "false_positive")
+# Rules between fields, phrased once: the model validators raise them, and the
+# integrity checks report them from the raw data when other fields fail too.
+REASON_NEEDED = (
+    "status '{status}' needs a 'reason' saying why "
+    "(who accepted the risk, where it was transferred, or why it does not apply)"
+)
+DATE_OR_COMMIT_NEEDED = "a review marker needs a 'date', a 'commit' or both"
 
 
 class Threat(_Strict):
     model_config = ConfigDict(
         json_schema_extra={
-            "if": {"properties": {"status": {"enum": list(_NEEDS_REASON)}}, "required": ["status"]},
+            "if": {"properties": {"status": {"enum": list(NEEDS_REASON)}}, "required": ["status"]},
             "then": {"required": ["reason"]},
         }
     )
@@ -467,11 +474,8 @@ class Threat(_Strict):
 
     @model_validator(mode="after")
     def _reason_when_not_handled(self) -> Threat:
-        if self.status.value in _NEEDS_REASON and not self.reason:
-            raise ValueError(
-                f"status '{self.status.value}' needs a 'reason' saying why "
-                "(who accepted the risk, where it was transferred, or why it does not apply)"
-            )
+        if self.status.value in NEEDS_REASON and not self.reason:
+            raise ValueError(REASON_NEEDED.format(status=self.status.value))
         return self
 
     @property
