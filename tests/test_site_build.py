@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from tm_docs.loader import load_models
 
+from .gitrepo import GitRepo
 from .sites import REPO, build, content, make_site, page
 
 
@@ -154,3 +156,18 @@ def test_search_index_contains_model_pages(example_site: Path) -> None:
     locations = {doc["location"] for doc in index["docs"]}
     assert "threat-models/checkout/" in locations
     assert any("Forged JWT" in doc["title"] for doc in index["docs"])
+
+
+def test_the_repository_example_site_builds_strictly(tmp_path: Path) -> None:
+    """The site of this repository (mkdocs.yml, docs/, models/), as the README builds it."""
+    root = tmp_path / "example"
+    root.mkdir()
+    for name in ("docs", "models"):
+        shutil.copytree(REPO / name, root / name)
+    shutil.copy(REPO / "mkdocs.yml", root / "mkdocs.yml")
+    (root / ".gitignore").write_text("site/\n.tm-docs-cache/\n")
+    GitRepo(root).commit("Example site", "2026-06-01T10:00:00Z")
+    proc = build(root / "mkdocs.yml", "--strict")
+    assert proc.returncode == 0, proc.stderr
+    assert (root / "site" / "guide" / "review" / "index.html").is_file()
+    assert (root / "site" / "threat-models" / "stale" / "index.html").is_file()
