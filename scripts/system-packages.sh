@@ -33,5 +33,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "Installing$missing with apt-get..." >&2
 $sudo apt-get update -qq
+# Without the recommended packages (a desktop's worth for chromium), but with one font
+# family, so that diagrams and pages have real glyph widths to lay out.
 # shellcheck disable=SC2086
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    $missing fonts-liberation >/dev/null
