@@ -252,3 +252,13 @@ def test_history_is_reused_while_head_does_not_move(repo: GitRepo) -> None:
     third = read_history(repo.root, first)
     assert isinstance(third, History) and third.commits is not first.commits
     assert third.commits[0].subject == "Another"
+
+
+def test_a_change_in_the_same_second_as_the_review_counts(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "r")
+    repo.commit("Model", "2026-01-01T10:00:00Z", {"models/m.yaml": model_text("m", ["src/**"])})
+    # Committed right after the model, within the same second (or with a slow clock).
+    repo.commit("Change", "2026-01-01T10:00:00Z", {"src/a.py": "a\n"})
+    verdict = verdicts(repo.root)["m"]
+    assert verdict.state is State.STALE
+    assert [c.commit.subject for c in verdict.changes] == ["Change"]

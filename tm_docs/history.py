@@ -59,6 +59,14 @@ class History:
     def by_sha(self) -> dict[str, Commit]:
         return {c.sha: c for c in self.commits}
 
+    @cached_property
+    def _index(self) -> dict[str, int]:
+        return {c.sha: i for i, c in enumerate(self.commits)}
+
+    def index_of(self, sha: str) -> int | None:
+        """Position of a commit in the log (newest first, children before parents)."""
+        return self._index.get(sha)
+
     def find(self, prefix: str) -> Commit | None:
         """The commit whose hash starts with `prefix` (a review marker's commit)."""
         if prefix in self.by_sha:

@@ -173,15 +173,23 @@ def staleness(
         return Staleness(State.UNKNOWN, "the model file has not been committed yet")
 
     patterns = watched(model)
+    review_index = history.index_of(review_commit.sha) if review_commit is not None else None
     by_commit: dict[int, list[str]] = {}
     for path in _matching_paths(history, patterns):
         if path in names:
             continue
         for index in history.commits_touching(path):
             commit = history.commits[index]
-            if commit.time <= review_time or (since is not None and commit.time < since):
+            if since is not None and commit.time < since:
                 continue
-            if review_commit is not None and commit.sha == review_commit.sha:
+            if review_index is not None:
+                # The log lists children before parents: whatever comes before the
+                # review commit is no ancestor of it, i.e. landed after the review,
+                # whatever the clocks said.  (Branch work merged later counts through
+                # its merge commit.)
+                if index >= review_index:
+                    continue
+            elif commit.time <= review_time:
                 continue
             by_commit.setdefault(index, []).append(path)
     changes = [
