@@ -17,6 +17,19 @@ owner: team-a
 """
 
 
+# A model body (after HEADER) whose flow names a component that does not exist.
+TYPO_IN_DESTINATION = """\
+components:
+  - id: order-service
+    title: Order service
+    kind: process
+flows:
+  - id: f3
+    source: order-service
+    destination: order-svc
+"""
+
+
 @pytest.fixture
 def write_model(tmp_path: Path) -> Callable[..., Path]:
     """Write a model file under tmp_path/models; `body` follows a valid header."""

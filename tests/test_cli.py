@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from tm_docs.cli import main
 
-from .conftest import EXAMPLE_MODELS
+from .conftest import EXAMPLE_MODELS, TYPO_IN_DESTINATION
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -30,18 +30,7 @@ def test_validate_example_models_from_the_installed_command(tmp_path: Path) -> N
 
 
 def test_invalid_model_exits_1_with_file_line_column(write_model, monkeypatch) -> None:
-    path = write_model(
-        """\
-        components:
-          - id: order-service
-            title: Order service
-            kind: process
-        flows:
-          - id: f3
-            source: order-service
-            destination: order-svc
-        """
-    )
+    path = write_model(TYPO_IN_DESTINATION)
     monkeypatch.chdir(path.parent.parent)
     result = CliRunner().invoke(main, ["validate"])
     assert result.exit_code == 1

@@ -5,23 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from .conftest import HEADER, TYPO_IN_DESTINATION
 from .sites import REPO, build, content, make_site, page
 
 HOSTILE = REPO / "tests" / "fixtures" / "hostile"
-BROKEN = """\
-format_version: 1
-id: broken
-title: Broken
-owner: team-a
-components:
-  - id: order-service
-    title: Order service
-    kind: process
-flows:
-  - id: f3
-    source: order-service
-    destination: order-svc
-"""
+BROKEN = HEADER.format(id="broken") + TYPO_IN_DESTINATION
 
 
 def test_model_error_fails_the_build_with_file_line_and_no_traceback(tmp_path: Path) -> None:

@@ -171,3 +171,10 @@ def test_the_repository_example_site_builds_strictly(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert (root / "site" / "guide" / "review" / "index.html").is_file()
     assert (root / "site" / "threat-models" / "stale" / "index.html").is_file()
+
+
+def test_no_model_id_can_take_a_site_wide_page() -> None:
+    from tm_docs.model import RESERVED_MODEL_IDS
+    from tm_docs.render.pages import SiteLayout
+
+    assert set(SiteLayout.SITE_PAGES) <= RESERVED_MODEL_IDS

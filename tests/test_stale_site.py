@@ -179,3 +179,12 @@ def test_commit_links_follow_the_repository_host(repo_url: str, expected: str | 
     from tm_docs.config import commit_url_for
 
     assert commit_url_for(repo_url) == expected
+
+
+def test_stale_text_output_escapes_terminal_controls_in_commits(tmp_path: Path) -> None:
+    repo, _ = _site(tmp_path)
+    repo.commit("red \x1b[31malert", "2026-03-01T08:00:00Z", {"infra/orders.tf": "t\n"})
+    result = _cli(repo.root, "stale")
+    assert result.exit_code == 1
+    assert "\x1b" not in result.stdout
+    assert "red \\x1b[31malert" in result.stdout

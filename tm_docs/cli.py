@@ -29,7 +29,7 @@ from .dfd.graphviz import GraphvizError
 from .dfd.render import DiagramRenderer, render_png
 from .history import Unavailable, read_history
 from .loader import LoadedModel, LoadResult, ModelPathError, load_models
-from .problems import Problem, Severity
+from .problems import Problem, Severity, one_line
 from .render.escape import markdown_text as _md
 from .render.exports import backlog_csv, backlog_json, backlog_rows
 from .render.pages import SiteLayout, render_site
@@ -39,8 +39,7 @@ from .schema import json_schema_text
 from .settings import Policy, Settings
 
 EXIT_OK = 0
-EXIT_INVALID = 1
-EXIT_USAGE = 2
+EXIT_INVALID = 1  # usage errors exit 2 through click
 DEFAULT_CONFIG = Path("mkdocs.yml")
 
 
@@ -447,7 +446,9 @@ def stale(
             for change in verdict.changes:
                 c = change.commit
                 files = ", ".join(change.files)
-                click.echo(f"    {c.short} {_day(c.time)} {c.author}: {c.subject} ({files})")
+                # Authors and subjects come from commits, unchecked: no terminal controls.
+                line = f"{c.short} {_day(c.time)} {c.author}: {c.subject} ({files})"
+                click.echo(f"    {one_line(line)}")
         click.echo(f"{_plural(stale_count, 'stale model')} of {len(verdicts)}", err=True)
     sys.exit(EXIT_INVALID if stale_count else EXIT_OK)
 

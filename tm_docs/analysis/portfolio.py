@@ -97,6 +97,16 @@ class Portfolio:
         return {m.model.id: Topology(m.model) for m in self.models}
 
     def rated(self, model: ThreatModel, threat: Threat) -> ModelThreat:
+        """The threat with its band and residual risk, computed once per threat."""
+        return self._ratings[(model.id, threat.id)]
+
+    @cached_property
+    def _ratings(self) -> dict[tuple[str, str], ModelThreat]:
+        return {
+            (m.model.id, t.id): self._rate(m.model, t) for m in self.models for t in m.model.threats
+        }
+
+    def _rate(self, model: ThreatModel, threat: Threat) -> ModelThreat:
         done = sum(
             m.status is MitigationStatus.DONE for m in self.links(model).mitigations_of(threat)
         )
@@ -112,7 +122,7 @@ class Portfolio:
     @cached_property
     def all_threats(self) -> list[ModelThreat]:
         """Every threat of every model, highest risk first."""
-        rated = [self.rated(m.model, t) for m in self.models for t in m.model.threats]
+        rated = self._ratings.values()
         return sorted(rated, key=lambda r: (-r.threat.risk, r.model.id, r.threat.id))
 
     @cached_property

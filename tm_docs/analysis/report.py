@@ -67,7 +67,11 @@ class Report:
     settings: Settings = field(default_factory=Settings)
 
     def of(self, model: ThreatModel) -> ModelReport:
-        return next(m for m in self.models if m.model.id == model.id)
+        return self._by_id[model.id]
+
+    @cached_property
+    def _by_id(self) -> dict[str, ModelReport]:
+        return {m.model.id: m for m in self.models}
 
     @property
     def warnings(self) -> list[Problem]:
