@@ -73,7 +73,7 @@ def test_discovery_is_recursive_sorted_and_skips_hidden(tmp_path: Path) -> None:
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("x: 1\n")
-    assert [p.relative_to(tmp_path).as_posix() for p in discover([tmp_path])] == [
+    assert [p.relative_to(tmp_path).as_posix() for p in discover([tmp_path]).files] == [
         "b.yaml",
         "team/a.yml",
     ]

@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-from tm_docs.analysis.rules import RuleSet, load_rules, matches
+from tm_docs.analysis.conditions import compile_when
+from tm_docs.analysis.facts import FLOW_FACTS
+from tm_docs.analysis.rules import RuleSet, load_rules
 from tm_docs.analysis.suggest import Triage, stale_dismissals, suggestions
 from tm_docs.loader import load_file, load_models
 from tm_docs.model import (
@@ -911,7 +913,10 @@ def test_every_value_in_the_library_is_one_its_fact_can_take(library: RuleSet) -
     ],
 )
 def test_condition_operators(expected: Any, actual: Any, fact: str, result: bool) -> None:
-    assert matches(expected, actual, fact) is result
+    applies_to = "flow" if fact in FLOW_FACTS else "component"
+    conditions, problems = compile_when(applies_to, {fact: expected})
+    assert problems == []
+    assert conditions[fact].holds(actual) is result
 
 
 # --- rule files -----------------------------------------------------------

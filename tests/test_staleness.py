@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tm_docs.analysis.staleness import State, matches_any, staleness
+from tm_docs.analysis.globs import matches_any
+from tm_docs.analysis.staleness import State, staleness
 from tm_docs.history import History, Unavailable, read_history
 from tm_docs.loader import load_models
 

@@ -6,7 +6,6 @@ back in one sorted list, each with file, line and column.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from .integrity import integrity_problems
 from .messages import describe_value, validation_problems
 from .model import ThreatModel
 from .problems import Problem, display_path, sort_problems
+from .safe_files import Found, check_folder, find_files
 from .yaml_source import Document, SourceMap, decode_document, read_document
 
 MODEL_SUFFIXES = (".yaml", ".yml")
@@ -52,28 +52,30 @@ class ModelPathError(Exception):
     """A path given to the loader does not exist or holds no model files."""
 
 
-def discover(paths: Iterable[Path]) -> list[Path]:
+def discover(paths: Iterable[Path], root: Path | None = None) -> Found:
     """Model files under the given files or folders, sorted, without duplicates.
 
-    Files and folders whose names start with '.' are skipped, and linked folders
-    are not followed; a linked file is returned, so that loading it says why it
-    is refused.
+    Files and folders whose names start with '.' are skipped.  Symbolic links are
+    not followed and are reported, as are folders outside `root` (the project
+    folder, when the paths come from its configuration); a given file is
+    returned as it is, so that loading it says why it is refused.
     """
-    found: set[Path] = set()
+    found = Found()
+    folders = []
     for path in paths:
-        if path.is_dir():
-            for folder, dirs, files in os.walk(path, followlinks=False):
-                dirs[:] = [d for d in dirs if not d.startswith(".")]
-                found.update(
-                    Path(folder) / name
-                    for name in files
-                    if name.endswith(MODEL_SUFFIXES) and not name.startswith(".")
-                )
-        elif path.exists() or path.is_symlink():
-            found.add(path)
+        if not (path.exists() or path.is_symlink()):
+            raise ModelPathError(f"{display_path(path)}: no such file or folder")
+        problem = check_folder(path, root, "models folder" if path.is_dir() else "model file")
+        if problem is not None:
+            found.problems.append(problem)
+        elif path.is_dir():
+            folders.append(path)
         else:
-            raise ModelPathError(f"{path}: no such file or folder")
-    return sorted(found)
+            found.files.append(path)
+    inside = find_files(folders, MODEL_SUFFIXES)
+    found.problems.extend(inside.problems)
+    found.files = sorted({*found.files, *inside.files})
+    return found
 
 
 def load_file(path: Path, display: str | None = None) -> tuple[ThreatModel | None, list[Problem]]:
@@ -133,11 +135,16 @@ def _capped(problems: list[Problem], display: str) -> list[Problem]:
     ]
 
 
-def load_models(paths: Sequence[Path]) -> LoadResult:
-    """Load every model under `paths`; models with errors are left out of `models`."""
-    files = discover(paths)
+def load_models(paths: Sequence[Path], root: Path | None = None) -> LoadResult:
+    """Load every model under `paths`; models with errors are left out of `models`.
+
+    With `root`, the paths must lie inside it (they come from a configuration
+    that a pull request can change).
+    """
+    found = discover(paths, root)
+    files = found.files
     models: list[LoadedModel] = []
-    problems: list[Problem] = []
+    problems: list[Problem] = list(found.problems)
     seen: dict[str, LoadedModel] = {}
     for path in files:
         display = display_path(path)

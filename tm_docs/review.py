@@ -17,9 +17,10 @@ from typing import Any
 
 import git
 
+from .analysis.globs import matches_any
 from .analysis.risk import RiskBands, is_open
 from .analysis.rules import Rule
-from .analysis.staleness import matches_any, watched
+from .analysis.staleness import watched
 from .analysis.suggest import Triage, suggestions
 from .analysis.topology import Topology
 from .loader import load_models, load_text

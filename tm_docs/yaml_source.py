@@ -13,7 +13,7 @@ Model files are untrusted input: they arrive in pull requests.  So this module
 
 from __future__ import annotations
 
-import stat
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,10 +23,16 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
-from .problems import Problem
+from .problems import Problem, one_line
+from .safe_files import Refused, TooLarge, read_regular
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_NODES = 100_000
+# Characters of text once every alias is expanded: a file that names one long text
+# by an anchor and repeats it by alias thousands of times would otherwise make
+# every later step (rendering, diagrams, search index) do that work thousands of times.
+MAX_EXPANDED_CHARS = 2 * MAX_FILE_BYTES
+MAX_INTEGER_BITS = 63  # YAML integers beyond a signed 64-bit value are not model data
 MAX_DEPTH = 64
 
 DataPath = tuple[str | int, ...]
@@ -85,25 +91,12 @@ class _Stop(Exception):
 def read_document(path: Path, display: str) -> Document:
     """Read one YAML file into plain data; problems are returned, never raised."""
     try:
-        info = path.lstat()
-        if stat.S_ISLNK(info.st_mode):
-            # A link could point anywhere on the machine that builds the site.
-            return _failed(
-                Problem(
-                    display,
-                    1,
-                    1,
-                    "the file is a symbolic link; model files must be regular files "
-                    "in the repository",
-                )
-            )
-        if info.st_size > MAX_FILE_BYTES:
-            return _failed(_too_big(display, info.st_size))
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        return _failed(Problem(display, 1, 1, f"cannot read the file: {exc.strerror or exc}"))
-    if len(raw) > MAX_FILE_BYTES:  # it grew while we looked
+        raw = read_regular(path, MAX_FILE_BYTES)
+    except TooLarge as large:
+        return _failed(_too_big(display, large.size))
+    except Refused as refused:
+        return _failed(Problem(display, 1, 1, str(refused)))
+    if len(raw) > MAX_FILE_BYTES:
         return _failed(_too_big(display, len(raw)))
     return decode_document(raw, display)
 
@@ -138,8 +131,38 @@ def _too_big(display: str, size: int) -> Problem:
     )
 
 
+# What YAML does not allow in a file (PyYAML's reader refuses the same set, but
+# reports only the character's offset): C0 controls but tab and line breaks, DEL,
+# C1 controls but NEL, surrogates and the two non-characters at the end of the BMP.
+_UNPRINTABLE = re.compile(
+    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def _character_name(char: str) -> str:
+    names = {"\x00": "NUL", "\x1b": "ESC", "\x7f": "DEL"}
+    return f"U+{ord(char):04X}" + (f" ({names[char]})" if char in names else "")
+
+
 def parse_document(text: str, display: str) -> Document:
     """Parse YAML text (one document) into plain data with positions."""
+    bad = _UNPRINTABLE.search(text)
+    if bad is not None:
+        line, column = _position(text, bad.start())
+        return _failed(
+            Problem(
+                display,
+                line,
+                column,
+                f"the control character {_character_name(bad.group())} is not allowed in a "
+                "YAML file; remove it (tabs and line breaks are fine)",
+            )
+        )
     try:
         nodes = list(yaml.compose_all(text, Loader=_LOADER))
     except yaml.MarkedYAMLError as exc:
@@ -165,7 +188,9 @@ def parse_document(text: str, display: str) -> Document:
             )
         )
     except yaml.YAMLError as exc:
-        return _failed(Problem(display, 1, 1, f"YAML error: {exc}"))
+        position = getattr(exc, "position", None)  # a reader error names an offset only
+        line, column = _position(text, position) if isinstance(position, int) else (1, 1)
+        return _failed(Problem(display, line, column, f"YAML error: {one_line(str(exc))}"))
     except RecursionError:
         return _failed(Problem(display, 1, 1, "the YAML is nested too deeply"))
 
@@ -202,6 +227,7 @@ class _Builder:
         self.source = SourceMap()
         self.problems: list[Problem] = []
         self.nodes = 0
+        self.characters = 0  # of text, counted each time an alias repeats it
         self._scalars = SafeConstructor()
         self._resolver = Resolver()
         self._open: set[int] = set()  # mappings being built, to catch self-merges
@@ -238,8 +264,17 @@ class _Builder:
 
     def _scalar(self, node: ScalarNode) -> Any:
         self._check_tag(node, _SCALAR_TAGS)
+        self.characters += len(node.value)
+        if self.characters > MAX_EXPANDED_CHARS:
+            raise _Stop(
+                self._problem(
+                    node,
+                    f"the document expands to more than {MAX_EXPANDED_CHARS:,} characters of "
+                    "text (a long text repeated by aliases?); write each text once",
+                )
+            )
         try:
-            return self._scalars.construct_object(node)
+            value = self._scalars.construct_object(node)
         except Exception:  # PyYAML raises several kinds for values it cannot read
             implicit = self._resolver.resolve(  # type: ignore[no-untyped-call]
                 ScalarNode, node.value, (True, False)
@@ -249,9 +284,20 @@ class _Builder:
                 # so a text field stays intact and a date field reports it.
                 return node.value
             tag = node.tag.replace(_YAML, "!!")
+            shown = node.value if len(node.value) <= 40 else node.value[:40] + "..."
             raise _Stop(
-                self._problem(node, f"'{node.value}' cannot be read as {tag}; remove the tag")
+                self._problem(node, f"'{shown}' cannot be read as {tag}; remove the tag")
             ) from None
+        if isinstance(value, int) and not isinstance(value, bool):
+            if value.bit_length() > MAX_INTEGER_BITS:
+                raise _Stop(
+                    self._problem(
+                        node,
+                        "the number is too large (YAML reads digits separated by ':' as one "
+                        "base-60 number); put the value in quotes if it is text",
+                    )
+                )
+        return value
 
     def _enter(self, node: Node, depth: int) -> None:
         """Count a node against the budget and the depth limit."""

@@ -26,13 +26,21 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationError,
+)
 
 from ..messages import validation_problems
 from ..model import TEXT_PATTERN, Stride
-from ..problems import Problem, did_you_mean, display_path, sort_problems
+from ..problems import Problem, display_path, sort_problems
+from ..safe_files import check_folder, find_files
 from ..yaml_source import read_document
-from .facts import FACT_VALUES, FACTS, ORDERED
+from .conditions import Condition, all_hold, compile_when
 
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 RuleText = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=TEXT_PATTERN)]
@@ -64,105 +72,30 @@ class Rule(BaseModel):
     def references(self) -> list[str]:
         return [f"CWE-{n}" for n in self.cwe] + [f"CAPEC-{n}" for n in self.capec]
 
+    # The compiled `when`, made once when the rule is validated (see conditions.py).
+    _conditions: dict[str, Condition] = PrivateAttr(default_factory=dict)
+    _condition_problems: list[tuple[str, str]] = PrivateAttr(default_factory=list)
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._conditions, self._condition_problems = compile_when(self.applies_to, self.when)
+
+    @property
+    def condition_problems(self) -> list[tuple[str, str]]:
+        """What is wrong with the rule's conditions: (fact name, message) pairs."""
+        return list(self._condition_problems)
+
+    def holds(self, facts: dict[str, Any]) -> bool:
+        """Whether every condition holds for an element's facts."""
+        if self._condition_problems:
+            raise ValueError(f"rule '{self.id}' has invalid conditions and cannot be used")
+        return all_hold(self._conditions, facts)
+
 
 _RULE_LISTS: dict[str, tuple[str, type[BaseModel]]] = {"rules": ("rule", Rule)}
-_OPERATORS = {"not", "at_least", "at_most", "contains", "lacks", "matches", "more_than"}
-
-
-def _condition_problems(rule: Rule) -> list[tuple[str, str]]:
-    """What is wrong with a rule's conditions: (fact name, message) pairs."""
-    facts = FACTS[rule.applies_to]
-    problems = []
-    for name, expected in rule.when.items():
-        if name not in facts:
-            hint = did_you_mean(name, facts)
-            problems.append((name, f"'{name}' is not a fact of a {rule.applies_to}{hint}"))
-            continue
-        domain = FACT_VALUES[rule.applies_to].get(name)
-        shape = facts[name].split(":", 1)[0]  # bool, text, level, set, number ...
-        problems.extend((name, m) for m in _matcher_problems(name, expected, domain, shape))
-    return problems
-
-
-# Which operators suit which kind of fact (the first word of its description in facts.py).
-_SUITS = {
-    "contains": ("set",),
-    "lacks": ("set",),
-    "more_than": ("number",),
-    "matches": ("text",),
-    "at_least": ("level",),
-    "at_most": ("level",),
-}
-
-
-def _matcher_problems(
-    name: str, expected: Any, domain: list[Any] | None, shape: str = ""
-) -> list[str]:
-    if isinstance(expected, list):
-        return [m for option in expected for m in _matcher_problems(name, option, domain, shape)]
-    if not isinstance(expected, dict):
-        if domain is not None and expected not in domain:
-            hint = did_you_mean(str(expected), [str(v) for v in domain])
-            allowed = ", ".join(str(v).lower() for v in domain)
-            return [f"'{name}' is never {expected!r}{hint}; it is one of: {allowed}"]
-        return []
-    unknown = set(expected) - _OPERATORS
-    if unknown or len(expected) != 1:
-        return [f"'{name}': use exactly one of {', '.join(sorted(_OPERATORS))}"]
-    ((operator, value),) = expected.items()
-    if operator == "not":
-        return _matcher_problems(name, value, domain, shape)
-    suits = _SUITS.get(operator)
-    if suits is not None and not shape.startswith(suits):
-        return [f"'{name}' is a {shape} fact; {operator} works on {' or '.join(suits)} facts"]
-    if operator == "more_than" and (isinstance(value, bool) or not isinstance(value, int)):
-        return [f"'{name}': more_than needs a whole number"]
-    if operator in ("contains", "lacks"):
-        return _matcher_problems(name, value, domain)
-    if operator in ("at_least", "at_most") and value not in ORDERED.get(name.split("_")[-1], []):
-        scale = ORDERED.get(name.split("_")[-1])
-        return [
-            f"'{name}': {operator} needs one of {', '.join(scale or ['(not an ordered fact)'])}"
-        ]
-    if operator == "matches" and not _alternatives(value):
-        return [f"'{name}': matches needs words separated by '|', e.g. 'postgres|mysql'"]
-    return []
-
-
-def _alternatives(value: Any) -> list[str]:
-    return [word.strip().lower() for word in str(value).split("|") if word.strip()]
-
-
-def matches(expected: Any, actual: Any, fact: str) -> bool:
-    """Whether one condition holds for one fact value."""
-    if isinstance(expected, dict):
-        ((operator, value),) = expected.items()
-        if operator == "not":
-            return not matches(value, actual, fact)
-        if operator in ("at_least", "at_most"):
-            if actual is None:
-                return False
-            scale = ORDERED[fact.split("_")[-1]]
-            here, there = scale.index(actual), scale.index(value)
-            return here >= there if operator == "at_least" else here <= there
-        if operator == "contains":
-            return value in actual
-        if operator == "lacks":
-            return value not in actual
-        if operator == "matches":
-            text = str(actual or "").lower()
-            return any(word in text for word in _alternatives(value))
-        if operator == "more_than":
-            return bool(actual is not None and actual > value)
-    if isinstance(expected, list):
-        return any(matches(option, actual, fact) for option in expected)
-    if expected == "unknown":
-        return actual is None
-    return bool(actual == expected)
 
 
 def rule_holds(rule: Rule, facts: dict[str, Any]) -> bool:
-    return all(matches(expected, facts[name], name) for name, expected in rule.when.items())
+    return rule.holds(facts)
 
 
 @dataclass(frozen=True)
@@ -211,11 +144,14 @@ def _load_file(path: Path, display: str) -> tuple[list[_Located], list[Problem]]
                 )
             )
             continue
-        for name, message in _condition_problems(rule):
-            where = document.source.locate(("rules", index, "when", name), key=True)
-            problems.append(
-                Problem(display, where.line, where.column, f"rule '{rule.id}': {message}")
-            )
+        if rule.condition_problems:
+            # Reported, and left out: a rule whose conditions cannot be evaluated is never used.
+            for name, message in rule.condition_problems:
+                where = document.source.locate(("rules", index, "when", name), key=True)
+                problems.append(
+                    Problem(display, where.line, where.column, f"rule '{rule.id}': {message}")
+                )
+            continue
         at = document.source.locate(("rules", index, "id"))
         rules.append(_Located(rule, display, at.line, at.column))
     return rules, problems
@@ -226,17 +162,27 @@ def builtin_rule_files() -> list[Path]:
     return sorted(Path(str(folder)).glob("*.yaml"))
 
 
-def load_rules(extra_folders: Sequence[Path] = ()) -> RuleSet:
-    """The packaged rules plus those of the given folders; problems name file and line."""
+def load_rules(extra_folders: Sequence[Path] = (), root: Path | None = None) -> RuleSet:
+    """The packaged rules plus those of the given folders; problems name file and line.
+
+    With `root`, the folders must lie inside it (they come from mkdocs.yml, which
+    a pull request can change); links are not followed.
+    """
     rules: list[Rule] = []
     problems: list[Problem] = []
     seen: dict[str, str] = {}
     files = [(p, f"tm_docs/rules/{p.name}") for p in builtin_rule_files()]
     for folder in extra_folders:
-        if not folder.is_dir():
-            problems.append(Problem(str(folder), 1, 1, "the rules folder does not exist"))
+        if not (folder.is_dir() or folder.is_symlink()):
+            problems.append(Problem(display_path(folder), 1, 1, "the rules folder does not exist"))
             continue
-        files += [(p, display_path(p)) for p in sorted(folder.glob("*.y*ml"))]
+        refused = check_folder(folder, root, "rules folder")
+        if refused is not None:
+            problems.append(refused)
+            continue
+        found = find_files([folder], (".yaml", ".yml"), recursive=False)
+        problems.extend(found.problems)
+        files += [(p, display_path(p)) for p in found.files]
     for path, display in files:
         loaded, file_problems = _load_file(path, display)
         problems.extend(file_problems)

@@ -14,17 +14,14 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from functools import cache
 
 from ..history import Commit, History, Unavailable
 from ..loader import LoadedModel
 from ..model import ThreatModel
-
-MAX_PATH = 400  # longer paths are never architecture anyone watches
+from .globs import compile_glob
 
 
 class State(str, Enum):
@@ -58,75 +55,25 @@ class Staleness:
         return self.state.value
 
 
-@cache
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """A glob over repository paths: `**` crosses folders, `*` and `?` do not.
-
-    A pattern without wildcards also matches everything below it, so
-    `services/orders` watches the whole folder.
-    """
-    pattern = _clean(pattern)
-    out = []
-    i = 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    suffix = "" if any(c in pattern for c in "*?") else "(?:/.*)?"
-    return re.compile("^" + "".join(out) + suffix + "$")
-
-
-def _clean(pattern: str) -> str:
-    """A glob relative to the repository root: no leading './' or '/', runs of '*' shortened."""
-    pattern = pattern.strip().removeprefix("./").lstrip("/")
-    pattern = re.sub(r"\*{3,}", "**", pattern)
-    return pattern.rstrip("/") if pattern != "**" else pattern
-
-
-def _literal_prefix(pattern: str) -> str:
-    """The part of a glob before its first wildcard."""
-    pattern = _clean(pattern)
-    cut = min((pattern.find(c) for c in "*?[" if c in pattern), default=len(pattern))
-    return pattern[:cut]
-
-
 def _matching_paths(history: History, patterns: Sequence[str]) -> set[str]:
     """Paths in the history that match any pattern; only candidates sharing a
     pattern's literal prefix are tested, found by binary search in the sorted paths."""
     paths = history.paths
     found: set[str] = set()
     for pattern in patterns:
-        prefix = _literal_prefix(pattern)
-        regex = _glob_regex(pattern)
+        glob = compile_glob(pattern)
+        prefix = glob.literal_prefix()
         start = bisect.bisect_left(paths, prefix)
         for path in paths[start:]:
             if not path.startswith(prefix):
                 break
-            # Globs hold few wildcards (the format allows three), and paths are short:
-            # together that bounds the regular expression's backtracking.
-            if len(path) <= MAX_PATH and regex.match(path):
+            if glob.match(path):
                 found.add(path)
     return found
 
 
 def watched(model: ThreatModel) -> list[str]:
     return [*model.watch, *(p for c in model.components for p in c.paths)]
-
-
-def matches_any(path: str, patterns: Sequence[str]) -> bool:
-    return any(_glob_regex(p).match(path) for p in patterns)
 
 
 def staleness(
