@@ -147,7 +147,7 @@ def test_before_and_after_diagrams(example: GitRepo, tmp_path: Path) -> None:
 def test_unknown_revision_is_a_usage_error(example: GitRepo) -> None:
     result = run(example, "no-such-branch")
     assert result.exit_code == 2
-    assert "'no-such-branch' is not a revision of this repository" in result.stderr
+    assert "'no-such-branch' is not a commit of this repository" in result.stderr
 
 
 def test_a_change_that_breaks_a_model_fails_and_says_so(example: GitRepo) -> None:

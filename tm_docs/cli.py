@@ -1,7 +1,7 @@
 """The `tm-docs` command line.
 
 Exit codes: 0 success, 1 the models have errors (or `check` found what its
-policy fails on), 2 a usage error.
+policy fails on), 2 a usage error, 3 an internal error (a bug of tm-docs).
 
 Commands read the tm-docs options of `mkdocs.yml` in the working directory
 (or the file given with --config-file), so they use the same models folder,
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,6 +28,7 @@ from .config import ConfigError, settings_from_file
 from .dfd.build import draw
 from .dfd.graphviz import GraphvizError
 from .dfd.render import DiagramRenderer, render_png
+from .gitcmd import GitError, RevisionError
 from .history import Unavailable, read_history
 from .loader import LoadedModel, LoadResult, ModelPathError, load_models
 from .problems import Problem, Severity, one_line
@@ -34,7 +36,7 @@ from .render.escape import markdown_text as _md
 from .render.exports import backlog_csv, backlog_json, backlog_rows
 from .render.pages import SiteLayout, render_site
 from .render.review_report import as_json, as_markdown, as_text
-from .review import ReviewResult, RevisionError, review, snapshot_at, snapshot_worktree
+from .review import ReviewResult, review, snapshot_at, snapshot_worktree
 from .schema import json_schema_text
 from .settings import Policy, Settings
 
@@ -58,8 +60,10 @@ def _settings(config_file: Path | None) -> Settings:
 
 def _load_or_exit(paths: Sequence[Path], settings: Settings) -> LoadResult:
     targets = list(paths) or [settings.models_dir]
+    # Paths typed on the command line are the user's choice; the configured folder
+    # comes from mkdocs.yml, which a pull request can change, so it must stay inside.
     try:
-        result = load_models(targets)
+        result = load_models(targets, root=None if paths else settings.root)
     except ModelPathError as exc:
         raise click.UsageError(str(exc)) from None
     if not result.files:
@@ -80,7 +84,7 @@ def _report(paths: Sequence[Path], config_file: Path | None) -> Report:
     settings = _settings(config_file)
     result = _load_or_exit(paths, settings)
     _valid_or_exit(result)
-    rules = load_rules(settings.rule_dirs)
+    rules = load_rules(settings.rule_dirs, root=settings.root)
     if rules.problems:
         for problem in rules.problems:
             click.echo(str(problem))
@@ -122,7 +126,33 @@ def format_option(
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+EXIT_INTERNAL = 3
+
+
+class _Commands(click.Group):
+    """The command group; an unexpected failure is one line, not a traceback.
+
+    Input mistakes are reported as problems long before this; what reaches it is a
+    bug of tm-docs, said plainly (TM_DOCS_DEBUG=1 shows the traceback).
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except Exception as exc:
+            if os.environ.get("TM_DOCS_DEBUG"):
+                raise
+            click.echo(
+                f"tm-docs: internal error ({type(exc).__name__}: {one_line(str(exc))[:300]}); "
+                "this is a bug in tm-docs, please report it (TM_DOCS_DEBUG=1 shows the details)",
+                err=True,
+            )
+            ctx.exit(EXIT_INTERNAL)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tm-docs")
 def main() -> None:
     """Threat models as code: validate them and publish them as a site."""
@@ -309,13 +339,27 @@ def diff(
     change makes stale by touching their architecture without updating them.
     """
     settings = _settings(config_file)
-    rules = load_rules(settings.rule_dirs)
+    rules = load_rules(settings.rule_dirs, root=settings.root)
+    if rules.problems:
+        # The same rules as `check`: a broken rule file fails the review as it fails the check.
+        for problem in rules.problems:
+            click.echo(str(problem))
+        click.echo("problems in the threat rules", err=True)
+        sys.exit(EXIT_INVALID)
     try:
         result = review(
-            settings.models_dir, settings.models_dir, base, head, settings.bands, rules.rules
+            settings.models_dir,
+            settings.models_dir,
+            base,
+            head,
+            settings.bands,
+            rules.rules,
+            root=settings.root,
         )
     except RevisionError as exc:
         raise click.UsageError(str(exc)) from None
+    except GitError as exc:
+        raise click.ClickException(f"git failed: {exc}") from None
     # Problems of the new revision: the change breaks a model, which fails the diff.
     for problem in result.problems:
         click.echo(str(problem), err=True)
@@ -339,7 +383,7 @@ def _diff_diagrams(
     after = (
         snapshot_at(settings.models_dir, settings.models_dir, head)
         if head
-        else snapshot_worktree(settings.models_dir)
+        else snapshot_worktree(settings.models_dir, settings.root)
     )
     folder.mkdir(parents=True, exist_ok=True)
     renderer = DiagramRenderer()

@@ -94,6 +94,7 @@ def to_settings(options: TmDocsConfig, root: Path, repo_url: str | None = None) 
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     return Settings(
+        root=root,
         models_dir=root / options.models,
         bands=risk_bands,
         chart=chart,

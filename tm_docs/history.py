@@ -1,6 +1,6 @@
 """Git history, read once: which commits changed which files.
 
-One `git log` pass over the repository (through GitPython) gives every commit
+One `git log` pass over the repository gives every commit
 with its changed paths and renames; everything else (when a model was last
 reviewed, which commits touched its architecture since) is computed from that
 in memory.  A shallow clone, a folder outside any repository or a machine
@@ -10,16 +10,14 @@ without git gives an `Unavailable` with one message that says what to do.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-# GitPython refuses to import when it cannot find git; tm-docs must still run.
-os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
-
-import git
+from . import gitcmd
+from .gitcmd import GitError
+from .problems import display_path
 
 _MARK = "tm-docs-commit"  # starts each commit's fields in the log output
 
@@ -144,33 +142,37 @@ def read_history(start: Path, previous: History | None = None) -> History | Unav
     keeps `mkdocs serve` rebuilds cheap.
     """
     try:
-        repo = git.Repo(start, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        gitcmd.git_program()
+    except GitError:
+        return Unavailable("git is not installed, so staleness is unknown; install git")
+    folder = start if start.is_dir() else start.parent
+    if not folder.is_dir():
+        return Unavailable(f"{display_path(start)} does not exist, so staleness is unknown")
+    root = gitcmd.toplevel(folder)
+    if root is None:
         return Unavailable(
-            f"{start} is not inside a git repository, so tm-docs cannot tell which models are "
-            "stale; build from a clone of the repository"
+            f"{display_path(start)} is not inside a git repository, so tm-docs cannot tell "
+            "which models are stale; build from a clone of the repository"
         )
-    except Exception as exc:  # git missing or unusable: GitPython raises several kinds
-        return Unavailable(f"git could not be used ({exc}); install git to see stale models")
     try:
-        if repo.git.rev_parse("--is-shallow-repository").strip() == "true":
+        if gitcmd.run(root, ["rev-parse", "--is-shallow-repository"]).strip() == b"true":
             return Unavailable(
                 "the repository is a shallow clone, so its history is incomplete and staleness "
                 "is unknown; fetch the whole history (in GitHub Actions: actions/checkout with "
                 "'fetch-depth: 0'; elsewhere: git fetch --unshallow)"
             )
-        head = repo.head.commit.hexsha
-        status = repo.git.status("--porcelain", "--untracked-files=all", "-z")
-        root = Path(repo.working_tree_dir or start).resolve()
+        try:
+            head = gitcmd.run(root, ["rev-parse", "--verify", "HEAD^{commit}"]).decode().strip()
+        except GitError:
+            return Unavailable("the repository has no commits yet, so staleness is unknown")
+        status = gitcmd.run(root, ["status", "--porcelain", "--untracked-files=all", "-z"])
         if previous is not None and previous.head == head and previous.root == root:
             return History(root, head, previous.commits, _dirty(status))
-        output = repo.git.execute(
+        output = gitcmd.run(
+            root,
             [
-                "git",
-                "-c",
-                "core.quotePath=false",
                 "log",
-                "HEAD",
+                head,
                 "-z",
                 "--no-color",
                 "--date-order",
@@ -180,19 +182,13 @@ def read_history(start: Path, previous: History | None = None) -> History | Unav
                 "--find-renames",
                 "--name-status",
                 f"--format={_MARK}%x00%H%x00%ct%x00%an%x00%s",
+                "--",
             ],
-            strip_newline_in_stdout=False,
         )
-    except ValueError:  # a repository without commits
-        return Unavailable("the repository has no commits yet, so staleness is unknown")
-    except git.GitCommandNotFound:
-        return Unavailable("git is not installed, so staleness is unknown; install git")
-    except git.GitCommandError as exc:
-        return Unavailable(f"git failed ({exc.stderr.strip() or exc}); staleness is unknown")
-    except OSError as exc:
-        return Unavailable(f"git could not be run ({exc}); staleness is unknown")
+    except GitError as exc:
+        return Unavailable(f"git failed ({exc}); staleness is unknown")
     try:
-        commits = tuple(_parse_log(output))
+        commits = tuple(_parse_log(gitcmd.split_z(output)))
     except (ValueError, IndexError) as exc:
         return Unavailable(f"the git log could not be read ({exc}); staleness is unknown")
     return History(root, head, commits, _dirty(status))
@@ -201,13 +197,12 @@ def read_history(start: Path, previous: History | None = None) -> History | Unav
 _STATUS = re.compile(r"^[ACDMRTUXB][0-9]*$")
 
 
-def _parse_log(output: str) -> list[Commit]:
-    """Commits from `git log -z --name-status` output.
+def _parse_log(tokens: list[str]) -> list[Commit]:
+    """Commits from `git log -z --name-status` output, split at its NUL bytes.
 
     Fields are NUL-separated and read by position, so no commit subject or
     file name (both come from pull requests) can be mistaken for structure.
     """
-    tokens = output.split("\0")
     commits = []
     i = 0
     while i < len(tokens):
@@ -248,9 +243,9 @@ def _parse_log(output: str) -> list[Commit]:
     return commits
 
 
-def _dirty(status: str) -> frozenset[str]:
+def _dirty(status: bytes) -> frozenset[str]:
     paths = set()
-    entries = status.split("\0")
+    entries = gitcmd.split_z(status)
     index = 0
     while index < len(entries):
         entry = entries[index]

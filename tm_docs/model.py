@@ -64,6 +64,9 @@ class RefTo:
 # Control characters (other than tab and line breaks) are refused: they break
 # diagrams and terminals and have no business in a model.
 TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+# Titles, names and other short values are one line: no control character at all,
+# line breaks (also U+0085, U+2028 and U+2029) and tabs included.
+LINE_PATTERN = r"^[^\x00-\x1f\x7f\x85\u2028\u2029]*$"
 # Python-Markdown slows down quadratically on long runs of '[' and similar
 # link syntax; no real description needs more of them than this.
 MAX_MARKDOWN_BRACKETS = 500
@@ -82,7 +85,7 @@ Text = Annotated[
     str, Strict(), StringConstraints(min_length=1, max_length=20_000, pattern=TEXT_PATTERN)
 ]
 ShortText = Annotated[
-    str, Strict(), StringConstraints(min_length=1, max_length=200, pattern=TEXT_PATTERN)
+    str, Strict(), StringConstraints(min_length=1, max_length=200, pattern=LINE_PATTERN)
 ]
 Markdown = Annotated[
     str,
@@ -147,6 +150,7 @@ Glob = Annotated[
 # Plain-language explanations of the patterns above, for error messages.
 PATTERN_HELP: dict[str, str] = {
     TEXT_PATTERN: "it contains a control character; remove it (tabs and line breaks are fine)",
+    LINE_PATTERN: "it must be one line: remove the line break, tab or other control character",
     ID_PATTERN: "use 1-64 letters, digits, '-' or '_', starting with a letter or digit "
     "(for example 'order-service')",
     MODEL_ID_PATTERN: "use 1-64 lowercase letters, digits or '-', starting with a letter or "

@@ -30,7 +30,9 @@ from .dfd.render import DiagramRenderer
 from .dfd.svg import natural_size
 from .history import History, Unavailable, read_history
 from .loader import LoadedModel, ModelPathError, load_models
+from .problems import one_line
 from .render.pages import DiagramImage, GeneratedFile, SiteLayout, render_site
+from .safe_files import check_folder
 from .settings import Settings
 
 log = get_plugin_logger("tm_docs")
@@ -67,6 +69,10 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
         except ConfigError as exc:
             raise PluginError(f"tm-docs: {exc}") from None
         self._models_dir = self._settings.models_dir
+        if self.config.templates:
+            refused = check_folder(Path(self.config.templates), root, "templates folder")
+            if refused is not None:
+                raise PluginError(f"tm-docs: {refused}")
         if self.config.stylesheet:
             config.extra_css.append(self._layout.data_file(STYLESHEET))
         cache_dir = root / self.config.cache_dir / "dfd"
@@ -80,7 +86,21 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
 
     def on_files(self, files: Files, *, config: MkDocsConfig) -> Files:
         try:
-            result = load_models([self._models_dir])
+            return self._add_files(files, config)
+        except PluginError:
+            raise
+        except Exception as exc:
+            # A bug of tm-docs, not a mistake in the models: one clear line (the
+            # traceback at debug level, `mkdocs build -v`), never a crash dump.
+            log.debug("tm-docs failed", exc_info=True)
+            raise PluginError(
+                f"tm-docs: internal error ({type(exc).__name__}: {one_line(str(exc))[:300]}); "
+                "this is a bug in tm-docs, please report it (mkdocs build -v shows the details)"
+            ) from None
+
+    def _add_files(self, files: Files, config: MkDocsConfig) -> Files:
+        try:
+            result = load_models([self._models_dir], root=self._root)
         except ModelPathError:
             raise PluginError(
                 f"tm-docs: the models folder '{self.config.models}' does not exist "
@@ -97,7 +117,7 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
         if not result.models:
             log.warning(f"no model files (*.yaml, *.yml) in {self.config.models}")
 
-        rules = load_rules(self._settings.rule_dirs)
+        rules = load_rules(self._settings.rule_dirs, root=self._root)
         if rules.problems:
             lines = "\n".join(str(p) for p in rules.problems)
             raise PluginError(f"tm-docs: problems in the threat rules:\n{lines}")

@@ -15,21 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import git
-
+from . import gitcmd
 from .analysis.globs import matches_any
 from .analysis.risk import RiskBands, is_open
 from .analysis.rules import Rule
 from .analysis.staleness import watched
 from .analysis.suggest import Triage, suggestions
 from .analysis.topology import Topology
-from .loader import load_models, load_text
+from .gitcmd import RevisionError
+from .loader import MODEL_SUFFIXES, load_models, load_text
 from .model import COLLECTIONS, AuthMethod, Flow, ThreatModel
-from .problems import Problem
-
-
-class RevisionError(Exception):
-    """A revision cannot be read; the message says why."""
+from .problems import Problem, display_path
+from .yaml_source import MAX_FILE_BYTES
 
 
 @dataclass(frozen=True)
@@ -42,44 +39,49 @@ class Snapshot:
     invalid: frozenset[str] = frozenset()  # paths of model files that did not load
 
 
-def _repo(start: Path) -> git.Repo:
+def repository_root(start: Path) -> Path:
+    root = gitcmd.toplevel(start)
+    if root is None:
+        raise RevisionError(f"{display_path(start)} is not inside a git repository")
+    return root
+
+
+def _folder_in(root: Path, models_dir: Path) -> str:
     try:
-        return git.Repo(start, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise RevisionError(f"{start} is not inside a git repository") from None
+        return models_dir.resolve().relative_to(root).as_posix()
+    except ValueError:
+        raise RevisionError(f"{display_path(models_dir)} is outside the repository") from None
 
 
 def snapshot_at(start: Path, models_dir: Path, revision: str) -> Snapshot:
     """The models under `models_dir` as they are in `revision`, read from git objects."""
-    repo = _repo(start)
-    root = Path(repo.working_tree_dir or start).resolve()
-    try:
-        commit = repo.commit(revision)
-    except (git.BadName, ValueError, git.GitCommandError):
-        raise RevisionError(f"'{revision}' is not a revision of this repository") from None
-    try:
-        folder = models_dir.resolve().relative_to(root).as_posix()
-    except ValueError:
-        raise RevisionError(f"{models_dir} is outside the repository") from None
-    try:
-        tree = commit.tree / folder if folder not in ("", ".") else commit.tree
-    except KeyError:
-        return Snapshot(revision, {})
+    root = repository_root(start)
+    commit = gitcmd.resolve_commit(root, revision)
+    folder = _folder_in(root, models_dir)
+    listing = gitcmd.run(
+        root,
+        ["ls-tree", "-r", "-z", "--full-tree", commit, "--", *([folder] if folder != "." else [])],
+    )
+    blobs: list[tuple[str, str]] = []  # (object id, path)
+    for entry in gitcmd.split_z(listing):
+        if not entry:
+            continue
+        meta, _, path = entry.partition("\t")
+        mode, kind, object_id = [*meta.split(" "), "", "", ""][:3]
+        # Regular files only: a symbolic link (mode 120000) is refused as it is on disk.
+        if kind != "blob" or mode not in ("100644", "100755"):
+            continue
+        if not path.endswith(MODEL_SUFFIXES):
+            continue
+        if any(part.startswith(".") for part in path.split("/")):
+            continue
+        blobs.append((object_id, path))
     models: dict[str, tuple[ThreatModel, str]] = {}
     problems: list[Problem] = []
     invalid: set[str] = set()
-    for item in tree.traverse():
-        if not isinstance(item, git.Blob):
-            continue
-        path = str(item.path)
-        if not path.endswith((".yaml", ".yml")):
-            continue
-        if any(part.startswith(".") for part in Path(path).parts):
-            continue
-        if item.mode == 0o120000:  # a symbolic link, refused as on disk
-            continue
+    for (_, path), data in zip(blobs, _read_blobs(root, [b[0] for b in blobs]), strict=True):
         display = f"{revision}:{path}"
-        model, found, _ = load_text(item.data_stream.read(), display)
+        model, found, _ = load_text(data, display)
         problems.extend(found)
         if model is not None:
             models[model.id] = (model, path)
@@ -88,13 +90,33 @@ def snapshot_at(start: Path, models_dir: Path, revision: str) -> Snapshot:
     return Snapshot(revision, models, tuple(problems), frozenset(invalid))
 
 
-def snapshot_worktree(models_dir: Path) -> Snapshot:
-    result = load_models([models_dir])
-    root = _repo_root(models_dir)
+def _read_blobs(root: Path, object_ids: list[str]) -> list[bytes]:
+    """The contents of blobs, in one `git cat-file --batch` run; over-large ones are cut
+    one byte past the loader's limit (which then refuses them)."""
+    if not object_ids:
+        return []
+    out = gitcmd.run(
+        root, ["cat-file", "--batch"], stdin="".join(f"{o}\n" for o in object_ids).encode()
+    )
+    contents = []
+    at = 0
+    for _ in object_ids:
+        header_end = out.index(b"\n", at)
+        header = out[at:header_end].split(b" ")
+        size = int(header[2]) if len(header) == 3 else 0
+        start = header_end + 1
+        contents.append(out[start : start + min(size, MAX_FILE_BYTES + 1)])
+        at = start + size + 1  # the content is followed by a newline
+    return contents
+
+
+def snapshot_worktree(models_dir: Path, root: Path | None = None) -> Snapshot:
+    result = load_models([models_dir], root=root)
+    top = repository_root(models_dir)
 
     def relative(path: Path) -> str:
         try:
-            return path.resolve().relative_to(root).as_posix()
+            return path.resolve().relative_to(top).as_posix()
         except ValueError:
             return path.as_posix()
 
@@ -104,20 +126,18 @@ def snapshot_worktree(models_dir: Path) -> Snapshot:
     return Snapshot("working tree", models, result.problems, frozenset(invalid))
 
 
-def _repo_root(start: Path) -> Path:
-    repo = _repo(start)
-    return Path(repo.working_tree_dir or start).resolve()
-
-
 def changed_files(start: Path, base: str, head: str | None) -> list[str]:
-    """Paths changed between `base` and `head` (or the working tree)."""
-    repo = _repo(start)
-    args = [base, head] if head else [base]
-    names = repo.git.diff("--name-only", "--no-renames", *args)
+    """Paths changed between `base` and `head` (or the working tree), any byte kept."""
+    root = repository_root(start)
+    revisions = [gitcmd.resolve_commit(root, r) for r in ([base, head] if head else [base])]
+    names = gitcmd.split_z(
+        gitcmd.run(root, ["diff", "--name-only", "-z", "--no-renames", *revisions, "--"])
+    )
     if head is None:
-        untracked = repo.git.ls_files("--others", "--exclude-standard")
-        names = "\n".join(filter(None, [names, untracked]))
-    return sorted({line for line in names.splitlines() if line})
+        names += gitcmd.split_z(
+            gitcmd.run(root, ["ls-files", "-z", "--others", "--exclude-standard"])
+        )
+    return sorted({name for name in names if name})
 
 
 @dataclass(frozen=True)
@@ -304,10 +324,11 @@ def review(
     head: str | None,
     bands: RiskBands,
     rules: Sequence[Rule] = (),
+    root: Path | None = None,
 ) -> ReviewResult:
     """The semantic diff of the models between `base` and `head` (default: working tree)."""
     before = snapshot_at(start, models_dir, base)
-    after = snapshot_at(start, models_dir, head) if head else snapshot_worktree(models_dir)
+    after = snapshot_at(start, models_dir, head) if head else snapshot_worktree(models_dir, root)
     diffs = []
     for model_id in sorted(set(before.models) | set(after.models)):
         old = before.models.get(model_id)

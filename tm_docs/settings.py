@@ -40,6 +40,8 @@ DEFAULT_FAIL_ON = (Policy.CRITICAL_UNPLANNED,)
 
 @dataclass(frozen=True)
 class Settings:
+    # The project folder (of mkdocs.yml): every folder the options name must lie inside it.
+    root: Path = Path(".")
     models_dir: Path = Path("models")
     bands: RiskBands = field(default_factory=RiskBands)
     chart: dict[str, tuple[Stride, ...]] = field(default_factory=lambda: dict(DEFAULT_CHART))

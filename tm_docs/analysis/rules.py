@@ -36,7 +36,7 @@ from pydantic import (
 )
 
 from ..messages import validation_problems
-from ..model import TEXT_PATTERN, Stride
+from ..model import LINE_PATTERN, TEXT_PATTERN, Stride
 from ..problems import Problem, display_path, sort_problems
 from ..safe_files import check_folder, find_files
 from ..yaml_source import read_document
@@ -53,7 +53,7 @@ class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: Annotated[str, StringConstraints(pattern=RULE_ID_PATTERN)]
-    title: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
+    title: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=LINE_PATTERN)]
     applies_to: Literal["component", "flow"]
     when: dict[str, Any] = Field(min_length=1)
     categories: list[Stride] = Field(min_length=1)
