@@ -113,7 +113,7 @@ AWKWARD = [
     'He said "hi" \\ and \\N left',
     '<b>bold</b> & <IMG SRC="/etc/passwd"/>',
     "{braces} | [brackets] ; semi",
-    "two\nlines",
+    "escapes \\t and \\n written out",
     "Zürich → 東京 ✓",
     "ends with a backslash \\",
     "<<html-like>>",

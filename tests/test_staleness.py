@@ -234,16 +234,6 @@ def test_future_review_dates_and_unknown_review_commits_are_ignored(tmp_path: Pa
     assert "the review commit abcdef1 is not in the history and is ignored" in verdict.reason
 
 
-def test_globs_with_many_wildcards_are_refused(write_model) -> None:
-    from tm_docs.loader import load_file
-
-    _, problems = load_file(write_model("watch: ['**e**e**e**z']\n"))
-    assert [p.message for p in problems] == [
-        "watch: '**e**e**e**z' has more than 3 wildcards ('*' or '**'); use fewer, or "
-        "several patterns"
-    ]
-
-
 def test_history_is_reused_while_head_does_not_move(repo: GitRepo) -> None:
     first = read_history(repo.root)
     assert isinstance(first, History)

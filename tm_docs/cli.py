@@ -31,7 +31,7 @@ from .dfd.render import DiagramRenderer, render_png
 from .gitcmd import GitError, RevisionError
 from .history import Unavailable, read_history
 from .loader import LoadedModel, LoadResult, ModelPathError, load_models
-from .problems import Problem, Severity, one_line
+from .problems import Problem, Severity, display_path, one_line
 from .render.escape import markdown_text as _md
 from .render.exports import backlog_csv, backlog_json, backlog_rows
 from .render.pages import SiteLayout, render_site
@@ -66,8 +66,8 @@ def _load_or_exit(paths: Sequence[Path], settings: Settings) -> LoadResult:
         result = load_models(targets, root=None if paths else settings.root)
     except ModelPathError as exc:
         raise click.UsageError(str(exc)) from None
-    if not result.files:
-        where = ", ".join(str(p) for p in targets)
+    if not result.files and not result.problems:
+        where = ", ".join(display_path(p) for p in targets)
         raise click.UsageError(f"no model files (*.yaml, *.yml) found in {where}")
     return result
 

@@ -126,25 +126,11 @@ Reference = Annotated[str, Strict(), StringConstraints(pattern=REFERENCE_PATTERN
 Ticket = Annotated[str, Strict(), StringConstraints(pattern=TICKET_PATTERN)]
 CommitId = Annotated[str, Strict(), StringConstraints(pattern=COMMIT_PATTERN)]
 Score = Annotated[int, Strict(), Field(ge=1, le=5)]
-MAX_GLOB_WILDCARDS = 3
-
-
-def _few_wildcards(value: str) -> str:
-    # Each '*' or '**' multiplies the work of matching a path; three suffice for
-    # any real layout ('services/**/api/*.py') and keep matching fast.
-    if len(re.findall(r"\*+", value)) > MAX_GLOB_WILDCARDS:
-        raise ValueError(
-            f"'{value}' has more than {MAX_GLOB_WILDCARDS} wildcards ('*' or '**'); "
-            "use fewer, or several patterns"
-        )
-    return value
-
-
 Glob = Annotated[
     str,
     Strict(),
-    StringConstraints(min_length=1, max_length=500, pattern=TEXT_PATTERN),
-    AfterValidator(_few_wildcards),
+    # Matched in linear time (analysis/globs.py), so any number of wildcards is safe.
+    StringConstraints(min_length=1, max_length=500, pattern=LINE_PATTERN),
 ]
 
 # Plain-language explanations of the patterns above, for error messages.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -50,8 +51,9 @@ def one_line(text: str) -> str:
 
 def display_path(path: Path) -> str:
     """A path as people should see it: relative to the working directory if inside it."""
+    # Without resolving links: a linked folder is shown where it is, not where it points.
     try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        return Path(os.path.abspath(path)).relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
         return path.as_posix()
 

@@ -1,0 +1,383 @@
+"""Inputs a pull request can shape, tried as an attacker would: one case per class at least.
+
+Each test makes a real project (models, rules, a git repository) and runs the
+real command line or `mkdocs build`.  What they assert: a clear message that
+names the path or line, nothing of a refused file's content echoed, no
+traceback, and work that stays within its budget (counted, not timed: the
+subprocess timeouts below only keep a broken build from hanging the suite).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tm_docs.analysis.conditions import OPERATORS, compile_when
+from tm_docs.analysis.facts import FACT_VALUES, FACTS
+from tm_docs.analysis.globs import compile_glob
+from tm_docs.yaml_source import MAX_EXPANDED_CHARS, parse_document
+
+from .conftest import EXAMPLE_MODELS, HEADER
+from .gitrepo import GitRepo
+from .sites import build, make_site
+
+SECRET = "TOP-SECRET-CONTENT-8d1f"  # must never appear in any output
+SAFETY_TIMEOUT = 120  # seconds; a hang fails the test instead of the whole suite
+
+
+def tm_docs(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tm_docs.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=SAFETY_TIMEOUT,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+
+def _outside_folder(tmp_path: Path) -> Path:
+    """A folder outside the project holding a 'model' whose text must never be shown."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "leak.yaml").write_text(
+        HEADER.format(id="leak") + f"description: {SECRET}\nbogus_key: {SECRET}\n"
+    )
+    return outside
+
+
+# --- folders and files that are not what they seem --------------------------
+
+
+def test_models_folder_that_is_a_link_outside_is_refused_by_build_and_cli(
+    tmp_path: Path,
+) -> None:
+    outside = _outside_folder(tmp_path)
+    project = tmp_path / "project"
+    config = make_site(project, git=False)
+    models = project / "models"
+    for file in models.iterdir():
+        file.unlink()
+    models.rmdir()
+    models.symlink_to(outside, target_is_directory=True)
+    GitRepo(project).commit("a link as models folder", "2026-01-01T00:00:00Z")
+
+    proc = build(config)
+    assert proc.returncode == 1
+    assert "models:1:1: the models folder is reached through a symbolic link" in proc.stderr
+    assert SECRET not in proc.stdout + proc.stderr and "Traceback" not in proc.stderr
+
+    for output_format in ("text", "json", "github"):
+        result = tm_docs(project, "validate", "--format", output_format)
+        assert result.returncode == 1, result.stderr
+        assert "symbolic link" in result.stdout
+        assert SECRET not in result.stdout + result.stderr
+
+
+def test_linked_model_file_and_linked_subfolder_are_named_and_not_read(tmp_path: Path) -> None:
+    outside = _outside_folder(tmp_path)
+    project = tmp_path / "project"
+    (project / "models").mkdir(parents=True)
+    (project / "models" / "ok.yaml").write_text(HEADER.format(id="ok"))
+    (project / "models" / "file.yaml").symlink_to(outside / "leak.yaml")
+    (project / "models" / "team").symlink_to(outside, target_is_directory=True)
+    result = tm_docs(project, "validate")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert any(
+        line.startswith("models/file.yaml:1:1: ") and "symbolic link" in line for line in lines
+    )
+    assert any(line.startswith("models/team:1:1: ") and "symbolic link" in line for line in lines)
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_models_folder_outside_the_project_is_refused(tmp_path: Path) -> None:
+    outside = _outside_folder(tmp_path)
+    project = tmp_path / "project"
+    project.mkdir()
+    relative = os.path.relpath(outside, project)
+    (project / "mkdocs.yml").write_text(
+        f"site_name: x\nplugins:\n  - tm-docs:\n      models: {relative}\n"
+    )
+    result = tm_docs(project, "validate")
+    assert result.returncode == 1
+    assert "the models folder is outside the project folder" in result.stdout
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_rules_folder_that_is_a_link_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "rules-elsewhere"
+    outside.mkdir()
+    (outside / "r.yaml").write_text(f"rules: [{SECRET}]\n")
+    project = tmp_path / "project"
+    (project / "models").mkdir(parents=True)
+    (project / "models" / "m.yaml").write_text(HEADER.format(id="m"))
+    (project / "rules").symlink_to(outside, target_is_directory=True)
+    (project / "mkdocs.yml").write_text(
+        "site_name: x\nplugins:\n  - tm-docs:\n      rules: rules\n"
+    )
+    result = tm_docs(project, "check")
+    assert result.returncode == 1
+    assert "rules:1:1: the rules folder is reached through a symbolic link" in result.stdout
+    assert SECRET not in result.stdout + result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need a POSIX system")
+def test_a_fifo_named_like_a_model_is_refused_without_blocking(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "ok.yaml").write_text(HEADER.format(id="ok"))
+    os.mkfifo(models / "pipe.yaml")
+    os.mkfifo(models / "rules.yml")
+    result = tm_docs(tmp_path, "validate")  # nobody writes to the pipes: opening would block
+    assert result.returncode == 1
+    assert "models/pipe.yaml:1:1: the file is a named pipe (FIFO)" in result.stdout
+    assert "models/rules.yml:1:1: the file is a named pipe (FIFO)" in result.stdout
+
+
+# --- work that explodes -------------------------------------------------------
+
+
+def test_aliases_are_budgeted_by_the_text_they_expand_to() -> None:
+    # 200 KB of file: one 20,000-character text named once and repeated by alias.
+    text = "x" * 19_000
+    lines = [f"description: &long '{text}'", "components:"]
+    lines += [f"  - {{id: c{i}, title: C, kind: process, description: *long}}" for i in range(500)]
+    document = parse_document(HEADER.format(id="m") + "\n".join(lines) + "\n", "m.yaml")
+    assert document.data is None
+    (problem,) = document.problems
+    assert f"more than {MAX_EXPANDED_CHARS:,} characters" in problem.message
+    # Stopped at the alias that went over the budget, not after expanding all 500.
+    assert problem.line < 5 + MAX_EXPANDED_CHARS // len(text) + 2
+
+
+def test_backtracking_globs_over_long_paths_finish_and_still_match(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "r")
+    deep = "/".join(["a" * 30] * 25) + "/" + "a" * 200 + ".py"  # 978 characters
+    near = "a" * 60 + "b" * 3
+    repo.commit(
+        "model",
+        "2026-01-01T00:00:00Z",
+        {
+            "models/m.yaml": HEADER.format(id="m")
+            + "watch: ['**/*a*a*', 'a*a*a*/x', '**/**/**', '**/aaa*b']\n",
+        },
+    )
+    repo.commit("code", "2026-02-01T00:00:00Z", {deep: "x\n", near + "/q.txt": "x\n"})
+    result = tm_docs(repo.root, "stale", "--format", "json")
+    assert result.returncode == 1, result.stderr
+    assert '"state": "stale"' in result.stdout
+    # Glob matching is linear: its automaton never holds more states than the glob has parts.
+    for pattern in ("**/*a*a*", "a*a*a*/x", "**/**/**", "**/aaa*b"):
+        glob = compile_glob(pattern)
+        assert len(glob.tokens) <= len(pattern)
+        assert glob.match(near + "/q.txt") is (pattern == "**/**/**")
+        assert glob.match(deep) is (pattern in ("**/*a*a*", "**/**/**"))
+
+
+@given(
+    pattern=st.text(alphabet="ab/*?", max_size=10),
+    path=st.text(alphabet="ab/\n", max_size=12),
+)
+@settings(max_examples=400, deadline=None)
+def test_glob_automaton_agrees_with_a_reference_matcher(pattern: str, path: str) -> None:
+    glob = compile_glob(pattern)
+    assert glob.match(path) is _reference_match(glob.pattern, path)
+
+
+def _reference_match(pattern: str, path: str) -> bool:
+    """A slow, obviously correct matcher over the same syntax (short inputs only)."""
+    if not any(c in pattern for c in "*?"):
+        return path == pattern or path.startswith(pattern + "/")
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.fullmatch("".join(out), path, flags=re.DOTALL) is not None
+
+
+def test_a_file_name_with_a_newline_still_matches_watch(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "r")
+    repo.commit(
+        "model",
+        "2026-01-01T00:00:00Z",
+        {"models/m.yaml": HEADER.format(id="m") + "watch: ['services/**']\n"},
+    )
+    repo.commit("code", "2026-02-01T00:00:00Z", {"services/evil\nname.py": "x\n"})
+    result = tm_docs(repo.root, "stale", "--format", "json")
+    assert result.returncode == 1
+    assert '"state": "stale"' in result.stdout
+
+
+def test_a_file_name_that_is_not_utf8_still_matches_watch(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "r")
+    repo.commit(
+        "model",
+        "2026-01-01T00:00:00Z",
+        {"models/m.yaml": HEADER.format(id="m") + "watch: ['services/**']\n"},
+    )
+    folder = repo.root / "services"
+    folder.mkdir()
+    with open(os.path.join(os.fsencode(folder), b"caf\xff.py"), "wb") as handle:
+        handle.write(b"x\n")
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "-m", "code", date="2026-02-01T00:00:00Z")
+    result = subprocess.run(
+        [sys.executable, "-m", "tm_docs.cli", "stale", "--format", "json"],
+        cwd=repo.root,
+        capture_output=True,
+        timeout=SAFETY_TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert b'"state": "stale"' in result.stdout
+
+
+# --- revisions from the command line ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def example_repo(tmp_path_factory: pytest.TempPathFactory) -> GitRepo:
+    repo = GitRepo(tmp_path_factory.mktemp("revisions") / "r")
+    text = (EXAMPLE_MODELS / "checkout.yaml").read_text()
+    repo.commit("checkout", "2026-01-01T00:00:00Z", {"models/checkout.yaml": text})
+    return repo
+
+
+@pytest.mark.parametrize(
+    ("revision", "message"),
+    [
+        ("@{-1}", "'@{-1}' is not a commit of this repository"),
+        ("--output=/dev/null", "looks like an option, not a revision"),
+        ("-p", "looks like an option, not a revision"),
+        ("HEAD\x1b[2J", "is not a revision"),
+        ("HEAD~999", "'HEAD~999' is not a commit of this repository"),
+        ("main:models/checkout.yaml", "is not a commit of this repository"),
+        ("a" * 300, "a revision is 1 to 256 characters"),
+        ("", "a revision is 1 to 256 characters"),
+    ],
+)
+def test_revisions_are_checked_before_git_sees_them(
+    example_repo: GitRepo, revision: str, message: str
+) -> None:
+    result = tm_docs(example_repo.root, "diff", "--", revision, "HEAD")
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr and "\x1b" not in result.stderr
+
+
+# --- rule files: the checker and the matcher accept the same things -----------
+
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 300),
+    st.floats(allow_nan=False, allow_infinity=False, width=16),
+    st.sampled_from(
+        ["unknown", "none", "jwt", "confidential", "internal", "secret", "audience", "a|b", "|", ""]
+    ),
+)
+_CONDITIONS = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.sampled_from([*OPERATORS, "bogus"]), inner, min_size=1, max_size=2),
+    ),
+    max_leaves=8,
+)
+
+
+def _values_of(applies_to: str, fact: str) -> list[Any]:
+    """Every value the fact can take, as the facts module computes it."""
+    domain = FACT_VALUES[applies_to].get(fact)
+    kind = FACTS[applies_to][fact].split(":", 1)[0].split()[0]
+    if kind == "set":
+        return [set(), set(domain or []), {str((domain or ["x"])[0])}]
+    if kind == "number":
+        return [0, 1, 7]
+    if kind == "text" and domain is None:
+        return ["", "postgresql 15", "A|B"]
+    return [None, *[v for v in (domain or []) if v != "unknown"]]
+
+
+@given(
+    applies_to=st.sampled_from(["flow", "component"]),
+    data=st.data(),
+    condition=_CONDITIONS,
+)
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_every_condition_either_compiles_and_evaluates_or_is_a_problem(
+    applies_to: str, data: st.DataObject, condition: Any
+) -> None:
+    fact = data.draw(st.sampled_from(sorted(FACTS[applies_to])))
+    compiled, problems = compile_when(applies_to, {fact: condition})
+    if problems:
+        assert fact not in compiled
+        assert all(isinstance(message, str) and message for _, message in problems)
+        return
+    for value in _values_of(applies_to, fact):
+        assert compiled[fact].holds(value) in (True, False)
+
+
+def test_rule_conditions_the_old_checker_accepted_are_file_line_errors(tmp_path: Path) -> None:
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "m.yaml").write_text(
+        HEADER.format(id="m") + "components: [{id: a, title: A, kind: process}]\n"
+    )
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "bad.yaml").write_text(
+        "rules:\n"
+        "  - id: bad\n    title: Bad\n    applies_to: component\n"
+        "    when:\n      technology: {matches: [postgres, mysql]}\n"
+        "      assets: {contains: {secret: 1}}\n"
+        "    categories: [tampering]\n    impact: 1\n    likelihood: 1\n"
+        "    explanation: x\n    mitigation: y\n"
+    )
+    (tmp_path / "mkdocs.yml").write_text(
+        "site_name: x\nplugins:\n  - tm-docs:\n      rules: rules\n"
+    )
+    for command in ("check", "diff"):
+        args = [command] if command == "check" else [command, "HEAD"]
+        result = tm_docs(tmp_path, *args)
+        assert result.returncode == 1, (command, result.stderr)
+        assert "rules/bad.yaml:6:7: rule 'bad': 'technology': matches needs" in result.stdout
+        assert "rules/bad.yaml:7:7: rule 'bad': 'assets': contains needs one word" in result.stdout
+        assert "Traceback" not in result.stderr
+
+
+def test_site_build_with_a_broken_rule_is_a_clear_error(tmp_path: Path) -> None:
+    config = make_site(tmp_path, plugin={"rules": "rules"}, git=False)
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "r.yaml").write_text(
+        "rules:\n  - id: odd\n    title: Odd\n    applies_to: flow\n"
+        "    when: {checks: [signature]}\n    categories: [tampering]\n"
+        "    impact: 1\n    likelihood: 1\n    explanation: x\n    mitigation: y\n"
+    )
+    proc = build(config)
+    assert proc.returncode == 1
+    assert "rules/r.yaml:5:12: rule 'odd': 'checks' is a set fact" in proc.stderr
+    assert "Traceback" not in proc.stderr
