@@ -150,6 +150,41 @@ def test_hostile_model_executes_nothing(browser: Browser, hostile_url: str) -> N
     assert page.evaluate("document.title").startswith("</title><script>")
 
 
+def test_hostile_diagram_and_search_results_execute_nothing(
+    browser: Browser, hostile_url: str
+) -> None:
+    page = browser.new_page()
+    watch = Watch(page)
+    # The diagram on its own, as "Open the diagram on its own" shows it: its links and
+    # titles carry the model's text.
+    page.goto(hostile_url + "threat-models/hostile/dfd.svg")
+    page.wait_for_load_state("networkidle")
+    for link in page.locator("a").all()[:40]:
+        for event in ("mouseover", "focus", "mousedown"):
+            link.dispatch_event(event)
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("script, foreignObject").count() == 0
+    # The search index holds every text of the model; its results are shown as HTML.
+    page.goto(hostile_url)
+    page.wait_for_load_state("networkidle")
+    found = 0
+    for term in ("broken", "Core", "onerror", "script", "pwned"):
+        page.keyboard.press("/")
+        search = page.locator("input.md-search__input")
+        search.fill("")
+        search.press_sequentially(term, delay=20)
+        page.locator(".md-search-result__meta").wait_for(timeout=20_000)
+        page.wait_for_timeout(300)
+        shown = page.locator(".md-search-result__item")
+        found += shown.count()
+        for item in shown.all()[:20]:
+            item.dispatch_event("mouseover")
+        assert page.evaluate("window.__pwned") is None, term
+        page.keyboard.press("Escape")
+    assert found > 0  # the search did show the hostile text
+    assert watch.dialogs == []
+
+
 def test_diagram_displays_and_links_to_the_page(browser: Browser, example_url: str) -> None:
     page = browser.new_page()
     watch = Watch(page)
