@@ -381,3 +381,21 @@ def test_site_build_with_a_broken_rule_is_a_clear_error(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "rules/r.yaml:5:12: rule 'odd': 'checks' is a set fact" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_markdown_of_a_model_is_budgeted_where_it_passes_the_limit() -> None:
+    from tm_docs.loader import load_text
+    from tm_docs.model import MAX_MARKDOWN_PER_MODEL
+
+    text = "*a_" * 6_000  # 18,000 characters of emphasis noise, the costly kind to render
+    lines = ["components:"]
+    lines += [
+        f"  - {{id: c{i}, title: C, kind: process, description: '{text}'}}" for i in range(20)
+    ]
+    model, problems, _ = load_text(
+        (HEADER.format(id="m") + "\n".join(lines) + "\n").encode(), "m.yaml"
+    )
+    assert model is None
+    (problem,) = problems
+    # The twelfth description is where 12 x 18,000 passes 200,000.
+    assert problem.line == 5 + 12 and f"more than {MAX_MARKDOWN_PER_MODEL:,}" in problem.message

@@ -14,6 +14,8 @@ from typing import Any
 from .model import (
     COLLECTIONS,
     DATE_OR_COMMIT_NEEDED,
+    MARKDOWN_FIELDS,
+    MAX_MARKDOWN_PER_MODEL,
     NEEDS_REASON,
     REASON_NEEDED,
     REFERRING,
@@ -101,7 +103,38 @@ def integrity_problems(data: Any, source: SourceMap, display: str) -> list[Probl
 
     problems.extend(_boundary_cycles(data, at))
     problems.extend(_cross_field(data, at))
+    problems.extend(_markdown_budget(data, at))
     return problems
+
+
+def _markdown_budget(data: dict[str, Any], at: Any) -> list[Problem]:
+    """One problem at the Markdown field where the model's total passes the budget."""
+    total = 0
+    for path, text in _markdown_fields(data, ()):
+        total += len(text)
+        if total > MAX_MARKDOWN_PER_MODEL:
+            return [
+                at(
+                    path,
+                    f"the model holds more than {MAX_MARKDOWN_PER_MODEL:,} characters of "
+                    "Markdown (descriptions and notes); shorten them, link to longer "
+                    "documents, or split the model",
+                )
+            ]
+    return []
+
+
+def _markdown_fields(value: Any, path: DataPath) -> Iterator[tuple[DataPath, str]]:
+    """Markdown texts in document order (the YAML depth limit bounds the recursion)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in MARKDOWN_FIELDS and isinstance(item, str):
+                yield (*path, key), item
+            else:
+                yield from _markdown_fields(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _markdown_fields(item, (*path, index))
 
 
 def _cross_field(data: dict[str, Any], at: Any) -> list[Problem]:

@@ -70,6 +70,11 @@ LINE_PATTERN = r"^[^\x00-\x1f\x7f\x85\u2028\u2029]*$"
 # Python-Markdown slows down quadratically on long runs of '[' and similar
 # link syntax; no real description needs more of them than this.
 MAX_MARKDOWN_BRACKETS = 500
+# Markdown fields of one model together: rendering Markdown costs far more than
+# reading it, so this bounds a model's build time (real models hold a few
+# thousand characters of it; checkout, the largest example, about 20,000).
+MAX_MARKDOWN_PER_MODEL = 200_000
+MARKDOWN_FIELDS = ("description", "note")
 
 
 def _tame_markdown(value: str) -> str:

@@ -14,6 +14,7 @@ no event handlers, only http(s) and mailto links.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -49,15 +50,25 @@ def markdown_text(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in keep else f"&#{ord(ch)};" for ch in text)
 
 
+_CONVERTER = markdown.Markdown(extensions=["tables", "fenced_code", "sane_lists"])
+
+
 def markdown_html(text: str) -> Markup:
     """Render an untrusted Markdown field to sanitized HTML."""
+    return Markup(_rendered(text))
+
+
+@lru_cache(maxsize=8192)
+def _rendered(text: str) -> str:
+    # A text repeated across pages or elements is rendered once; one converter,
+    # reset between texts, is reused (building one costs more than most texts).
     if not text.strip():
-        return Markup("")
+        return ""
     try:
-        html = markdown.markdown(text, extensions=["tables", "fenced_code", "sane_lists"])
+        html = _CONVERTER.reset().convert(text)
     except RecursionError:
         # Absurdly deep nesting (e.g. thousands of "- " on one line): show the text as it is.
-        return Markup(f"<p>{plain(text)}</p>")
+        return f"<p>{plain(text)}</p>"
     cleaned = nh3.clean(
         html,
         tags=_ALLOWED_TAGS,
@@ -70,7 +81,7 @@ def markdown_html(text: str) -> Markup:
     # Braces become references too, so template plugins (e.g. mkdocs-macros)
     # find no {{ }} or {% %} in model text to evaluate.
     cleaned = re.sub(r"\n\s*\n", "\n", cleaned)
-    return Markup(cleaned.replace("{", "&#123;").replace("}", "&#125;"))
+    return cleaned.replace("{", "&#123;").replace("}", "&#125;")
 
 
 def safe_url(url: str) -> Markup | None:
