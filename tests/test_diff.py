@@ -62,7 +62,9 @@ def _feature_change(repo: GitRepo) -> None:
     # An unauthenticated flow from the internet in checkout ...
     _edit(repo, "models/checkout.yaml", "\nflows:\n", "\nflows:\n" + NEW_FLOW)
     # ... and a change to a file the identity model watches, without touching it.
-    repo.write("services/admin-console/roles.py", "ADMIN = 'everyone'\n")
+    repo.write(
+        "example/services/admin-console/roles.ts", 'export const roles = { admin: ["*"] };\n'
+    )
     repo.commit("Legacy lookup and console roles", "2026-06-02T10:00:00Z")
 
 
@@ -77,7 +79,10 @@ def test_first_lines_name_the_new_ingress_and_the_stale_model(example: GitRepo) 
         "new ingress point in checkout: f99: customer-client → order-service (authentication: none)"
         in head
     )
-    assert "this change makes identity stale: it changes services/admin-console/roles.py" in head
+    assert (
+        "this change makes identity stale: it changes example/services/admin-console/roles.ts"
+        in head
+    )
     # Exit codes follow the policy: the new flow brings a critical suggested threat.
     assert run(example, "main", "HEAD", "--fail-on", "high").exit_code == 1
     assert run(example, "main", "HEAD", "--fail-on", "none").exit_code == 0

@@ -144,7 +144,7 @@ def test_the_example_repository_goes_stale_and_a_review_marker_clears_it(
     repo.commit(
         "Order service: accept gift cards",
         "2026-06-10T10:00:00Z",
-        {"services/order-service/giftcards.py": "pass\n"},
+        {"example/services/order-service/GiftCards.kt": "class GiftCards\n"},
     )
     result = _cli(repo.root, "stale", "--format", "json")
     assert result.exit_code == 1
@@ -155,7 +155,7 @@ def test_the_example_repository_goes_stale_and_a_review_marker_clears_it(
     data = checkout.read_text(encoding="utf-8")
     marker = "review:\n  date: 2026-06-11\n"
     start = data.index("review:\n")
-    end = data.index("\n", data.index("  commit:", start)) + 1
+    end = data.index("  by:\n", start)
     repo.commit(
         "Checkout model reviewed after the gift cards",
         "2026-06-11T10:00:00Z",

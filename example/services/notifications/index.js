@@ -1,0 +1,16 @@
+// Example only. Turns order events into emails and SMS (notifications model: notification-service).
+const { sendEmail, sendSms } = require("./providers");
+const { sendPush } = require("./push");
+
+async function onOrderEvent(event, preferences) {
+  const contact = await preferences.lookup(event.customerId); // flow n2
+  await sendEmail(contact.email, event); // flow n4
+  if (contact.smsOptIn) {
+    await sendSms(contact.phone, event); // flow n3
+  }
+  for (const device of contact.pushDevices ?? []) {
+    await sendPush(device, event);
+  }
+}
+
+module.exports = { onOrderEvent };
