@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tm_docs.analysis.staleness import Staleness, State, matches_any, staleness, watched
+from tm_docs.analysis.globs import matches_any
+from tm_docs.analysis.staleness import Staleness, State, staleness, watched
 from tm_docs.history import History, read_history
 from tm_docs.loader import LoadedModel, load_models
 
