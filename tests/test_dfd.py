@@ -199,12 +199,13 @@ def test_warm_rebuild_makes_no_graphviz_calls(tmp_path: Path) -> None:
     env_path = f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}"
     cold = build(config, env={"PATH": env_path})
     assert cold.returncode == 0, cold.stderr
-    assert len(log.read_text().splitlines()) == 3
-    assert "data-flow diagrams: 3 drawn, 0 from the cache" in cold.stderr
+    # One `dot` run per example model (checkout, identity, notifications, tm-docs).
+    assert len(log.read_text().splitlines()) == 4
+    assert "data-flow diagrams: 4 drawn, 0 from the cache" in cold.stderr
     warm = build(config, env={"PATH": env_path})
     assert warm.returncode == 0, warm.stderr
-    assert len(log.read_text().splitlines()) == 3
-    assert "data-flow diagrams: 0 drawn, 3 from the cache" in warm.stderr
+    assert len(log.read_text().splitlines()) == 4
+    assert "data-flow diagrams: 0 drawn, 4 from the cache" in warm.stderr
     assert (tmp_path / "site" / ".tm-docs-cache" / "dfd").is_dir()
     # Nothing was written into the working directory (the project folder) but the
     # built site and the cache: no DOT files, no images of `diagrams`' own.

@@ -85,7 +85,7 @@ def test_outside_a_repository_staleness_is_unknown_with_one_warning(tmp_path: Pa
     assert "not inside a git repository" in warnings[0]
     assert build(config, "--strict").returncode == 1
     index = content(page(tmp_path / "site", "threat-models/index.html"))
-    assert len(index.select(".tm-stale--unknown")) == 3
+    assert len(index.select(".tm-stale--unknown")) == 4  # one per example model
 
 
 def test_shallow_clone_says_how_to_fetch_the_history(tmp_path: Path) -> None:
@@ -149,7 +149,12 @@ def test_the_example_repository_goes_stale_and_a_review_marker_clears_it(
     result = _cli(repo.root, "stale", "--format", "json")
     assert result.exit_code == 1
     states = {m["id"]: m["state"] for m in json.loads(result.stdout)["models"]}
-    assert states == {"checkout": "stale", "identity": "fresh", "notifications": "fresh"}
+    assert states == {
+        "checkout": "stale",
+        "identity": "fresh",
+        "notifications": "fresh",
+        "tm-docs": "fresh",
+    }
 
     checkout = repo.root / "models" / "checkout.yaml"
     data = checkout.read_text(encoding="utf-8")
