@@ -399,3 +399,12 @@ def test_markdown_of_a_model_is_budgeted_where_it_passes_the_limit() -> None:
     (problem,) = problems
     # The twelfth description is where 12 x 18,000 passes 200,000.
     assert problem.line == 5 + 12 and f"more than {MAX_MARKDOWN_PER_MODEL:,}" in problem.message
+
+
+@pytest.mark.parametrize("value", ["../../escaped", "/etc", "a/../../b", "x\ny", "."])
+def test_the_path_option_cannot_take_the_pages_outside_the_site(tmp_path: Path, value: str) -> None:
+    config = make_site(tmp_path, plugin={"path": value}, git=False)
+    proc = build(config)
+    assert proc.returncode == 1
+    assert "tm-docs option 'path'" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path.parent / "escaped").exists()

@@ -24,7 +24,7 @@ from . import __version__
 from .analysis.report import Report, analyse
 from .analysis.rules import load_rules
 from .analysis.staleness import Staleness, State, staleness
-from .config import ConfigError, settings_from_file
+from .config import ConfigError, settings_from_file, site_path
 from .dfd.build import draw
 from .dfd.graphviz import GraphvizError
 from .dfd.render import DiagramRenderer, render_png
@@ -613,7 +613,11 @@ def pages(paths: tuple[Path, ...], config_file: Path | None, output: Path, secti
             m.model.id: staleness(m.loaded, history, max_age_days=report.settings.max_age_days)
             for m in report.models
         }
-    generated = render_site(report, SiteLayout(root=section.strip("/")), staleness=stale)
+    try:
+        folder = site_path(section)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc).replace("option 'path'", "--section")) from None
+    generated = render_site(report, SiteLayout(root=folder), staleness=stale)
     for file in generated:
         target = output / file.path
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ checks in CI use one configuration.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from mkdocs.config import config_options as c
 
 from .analysis.risk import RiskBands
 from .analysis.stride import chart_from
+from .problems import one_line
 from .settings import Policy, Settings
 
 
@@ -85,6 +87,22 @@ def commit_url_for(repo_url: str | None) -> str | None:
     return None
 
 
+_SITE_PATH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
+
+
+def site_path(value: str) -> str:
+    """The folder of the generated pages inside the docs folder, checked: relative,
+    no '..', plain names, so no option can make the build write outside the site."""
+    cleaned = value.strip().strip("/")
+    if not _SITE_PATH.match(cleaned) or any(part == ".." for part in cleaned.split("/")):
+        raise ConfigError(
+            f"tm-docs option 'path': '{one_line(value)[:80]}' is not a folder inside the docs "
+            "folder; use names of letters, digits, '.', '_' and '-' separated by '/' "
+            "(for example 'threat-models' or 'security/models')"
+        )
+    return cleaned
+
+
 def to_settings(options: TmDocsConfig, root: Path, repo_url: str | None = None) -> Settings:
     """The analysis settings the options describe; paths are relative to `root`."""
     bands = options.risk_bands
@@ -95,6 +113,7 @@ def to_settings(options: TmDocsConfig, root: Path, repo_url: str | None = None) 
         raise ConfigError(str(exc)) from None
     return Settings(
         root=root,
+        site_path=site_path(options.path),
         models_dir=root / options.models,
         bands=risk_bands,
         chart=chart,

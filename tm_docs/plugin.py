@@ -63,11 +63,11 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         root = Path(config.config_file_path or ".").resolve().parent
         self._root = root
-        self._layout = SiteLayout(root=self.config.path.strip("/"))
         try:
             self._settings = to_settings(self.config, root, config.repo_url)
         except ConfigError as exc:
             raise PluginError(f"tm-docs: {exc}") from None
+        self._layout = SiteLayout(root=self._settings.site_path)
         self._models_dir = self._settings.models_dir
         if self.config.templates:
             refused = check_folder(Path(self.config.templates), root, "templates folder")

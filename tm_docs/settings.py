@@ -43,6 +43,7 @@ class Settings:
     # The project folder (of mkdocs.yml): every folder the options name must lie inside it.
     root: Path = Path(".")
     models_dir: Path = Path("models")
+    site_path: str = "threat-models"  # folder of the generated pages inside the docs folder
     bands: RiskBands = field(default_factory=RiskBands)
     chart: dict[str, tuple[Stride, ...]] = field(default_factory=lambda: dict(DEFAULT_CHART))
     rule_dirs: tuple[Path, ...] = ()
