@@ -401,7 +401,7 @@ def test_markdown_of_a_model_is_budgeted_where_it_passes_the_limit() -> None:
     assert problem.line == 5 + 12 and f"more than {MAX_MARKDOWN_PER_MODEL:,}" in problem.message
 
 
-@pytest.mark.parametrize("value", ["../../escaped", "/etc", "a/../../b", "x\ny", "."])
+@pytest.mark.parametrize("value", ["../../escaped", "/../x", "a/../../b", "x\ny", "."])
 def test_the_path_option_cannot_take_the_pages_outside_the_site(tmp_path: Path, value: str) -> None:
     config = make_site(tmp_path, plugin={"path": value}, git=False)
     proc = build(config)
