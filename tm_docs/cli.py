@@ -75,22 +75,28 @@ def _usage_error(exc: Exception) -> click.UsageError:
     return click.UsageError(one_line(str(exc)))
 
 
-def _valid_or_exit(result: LoadResult) -> None:
+def _show(problem: Problem, output_format: str, title: str) -> str:
+    return annotation(problem, title=title) if output_format == "github" else str(problem)
+
+
+def _valid_or_exit(result: LoadResult, output_format: str = "text", command: str = "") -> None:
     if not result.ok:
         for problem in result.problems:
-            click.echo(str(problem))
+            click.echo(_show(problem, output_format, f"tm-docs {command}".strip()))
         click.echo(f"{_plural(len(result.errors), 'error')} in the models", err=True)
         sys.exit(EXIT_INVALID)
 
 
-def _report(paths: Sequence[Path], config_file: Path | None) -> Report:
+def _report(
+    paths: Sequence[Path], config_file: Path | None, output_format: str = "text", command: str = ""
+) -> Report:
     settings = _settings(config_file)
     result = _load_or_exit(paths, settings)
-    _valid_or_exit(result)
+    _valid_or_exit(result, output_format, command)
     rules = load_rules(settings.rule_dirs)
     if rules.problems:
         for problem in rules.problems:
-            click.echo(str(problem))
+            click.echo(_show(problem, output_format, f"tm-docs {command}".strip()))
         click.echo("problems in the threat rules", err=True)
         sys.exit(EXIT_INVALID)
     return analyse(result.models, settings, rules)
@@ -155,10 +161,7 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, output_format: s
         click.echo(dumps(report))
     else:
         for problem in result.problems:
-            if output_format == "github":
-                click.echo(annotation(problem, title="tm-docs validate"))
-            else:
-                click.echo(str(problem))
+            click.echo(_show(problem, output_format, "tm-docs validate"))
         if errors:
             bad_files = len({p.file for p in errors})
             click.echo(
@@ -205,7 +208,7 @@ def check(
     STRIDE category of an element is not analysed), stale-dismissals (a
     dismissal matches no suggestion).
     """
-    report = _report(paths, config_file)
+    report = _report(paths, config_file, output_format, "check")
     policies = (
         set()
         if "none" in fail_on
