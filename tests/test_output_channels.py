@@ -213,20 +213,23 @@ def test_backlog_csv_defuses_formulas_in_every_text_column(project: Path) -> Non
 
 def test_validate_and_check_quote_hostile_keys_on_one_line(project: Path) -> None:
     # An unknown key is quoted in the message, whatever the fields accept.
-    bad = model(extra={NEWLINE_COMMAND: 1, CONTROLS: 2, CI_MARKERS: 3})
+    # '%0A' is how a workflow command writes a line break: data must not use it.
+    bad = model(extra={NEWLINE_COMMAND: 1, CONTROLS: 2, CI_MARKERS: 3, "p%0A::error::q": 4})
     (project / "models" / "shop.yaml").write_text(bad)
     for command in ("validate", "check"):
         text = invoke(project, command)
         assert text.exit_code == 1
         lines = [line for line in terminal_lines(text.stdout) if line]
-        assert len(lines) == 3
+        assert len(lines) == 4
         assert all(line.startswith("models/shop.yaml:") for line in lines)
         assert NEWLINE_COMMAND_SHOWN in text.stdout and CONTROLS_SHOWN in text.stdout
         github = invoke(project, command, "--format", "github")
         assert github.exit_code == 1
         annotations = [line for line in terminal_lines(github.stdout, annotations=True) if line]
-        assert len(annotations) == 3
+        assert len(annotations) == 4
         assert all(ANNOTATION.fullmatch(line) for line in annotations)
+        assert sum("'p%250A::error::q'" in line for line in annotations) == 1
+        assert all("%0A" not in line for line in annotations)
         assert all(f",title=tm-docs {command}::" in line for line in annotations)
 
 
@@ -321,6 +324,7 @@ def test_diff_markdown_is_inert(changed: GitRepo) -> None:
 
 def test_diff_json_keeps_hostile_text_as_data(changed: GitRepo) -> None:
     result = invoke(changed.root, "diff", "main", "HEAD", "--format", "json")
+    assert not HIDDEN.search(result.stdout)  # C1 and bidi as JSON escapes
     document = json.loads(result.stdout)
     details = [d for m in document["models"] for c in m["changes"] for d in c["details"]]
     if result.exit_code == 0:
