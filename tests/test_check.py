@@ -127,7 +127,7 @@ def test_invalid_models_fail_check_before_any_analysis(project: Path) -> None:
 def test_backlog_formats(project: Path) -> None:
     table = run("backlog")
     assert table.exit_code == 0
-    assert table.stdout.splitlines()[0] == "api-team"
+    assert table.stdout.splitlines()[0] == "owner: api-team"
     assert (
         table.stdout.splitlines()[1]
         == "    1. 20 critical M1 Check audience [proposed]  (T1; shop)"

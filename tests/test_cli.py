@@ -76,7 +76,7 @@ def test_github_annotations_escape_message_and_properties(write_model) -> None:
     assert result.exit_code == 1
     first = result.stdout.splitlines()[0]
     assert first.startswith("::error file=")
-    assert "a%2Cb.yaml,line=5,col=1::duplicate key 'title'" in first
+    assert "a%2Cb.yaml,line=5,col=1,title=tm-docs validate::duplicate key 'title'" in first
 
 
 def test_bad_input_never_shows_a_traceback(tmp_path: Path) -> None:

@@ -253,7 +253,8 @@ def test_a_file_name_that_is_not_utf8_still_matches_watch(tmp_path: Path) -> Non
         check=False,
     )
     assert result.returncode == 1
-    assert b'"state": "stale"' in result.stdout
+    text = result.stdout.decode("utf-8")  # strict: JSON output is always valid UTF-8
+    assert '"state": "stale"' in text and "caf\\\\xff.py" in text
 
 
 # --- revisions from the command line ------------------------------------------

@@ -11,7 +11,6 @@ risk bands, STRIDE chart and rules as the site.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -31,11 +30,14 @@ from .dfd.render import DiagramRenderer, render_png
 from .gitcmd import GitError, RevisionError
 from .history import Unavailable, read_history
 from .loader import LoadedModel, LoadResult, ModelPathError, load_models
-from .problems import Problem, Severity, display_path, one_line
+from .problems import Problem, Severity, display_path
 from .render.escape import markdown_text as _md
 from .render.exports import backlog_csv, backlog_json, backlog_rows
+from .render.github import annotation
+from .render.json_text import dumps
 from .render.pages import SiteLayout, render_site
 from .render.review_report import as_json, as_markdown, as_text
+from .render.terminal import one_line
 from .review import ReviewResult, review, snapshot_at, snapshot_worktree
 from .schema import json_schema_text
 from .settings import Policy, Settings
@@ -55,7 +57,7 @@ def _settings(config_file: Path | None) -> Settings:
     try:
         return settings_from_file(config_file)
     except ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise _usage_error(exc) from None
 
 
 def _load_or_exit(paths: Sequence[Path], settings: Settings) -> LoadResult:
@@ -65,42 +67,43 @@ def _load_or_exit(paths: Sequence[Path], settings: Settings) -> LoadResult:
     try:
         result = load_models(targets, root=None if paths else settings.root)
     except ModelPathError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise _usage_error(exc) from None
     if not result.files and not result.problems:
         where = ", ".join(display_path(p) for p in targets)
         raise click.UsageError(f"no model files (*.yaml, *.yml) found in {where}")
     return result
 
 
-def _valid_or_exit(result: LoadResult) -> None:
+def _usage_error(exc: Exception) -> click.UsageError:
+    # Messages may quote configuration, paths or revisions: one line, no controls.
+    return click.UsageError(one_line(str(exc)))
+
+
+def _show(problem: Problem, output_format: str, title: str) -> str:
+    return annotation(problem, title=title) if output_format == "github" else str(problem)
+
+
+def _valid_or_exit(result: LoadResult, output_format: str = "text", command: str = "") -> None:
     if not result.ok:
         for problem in result.problems:
-            click.echo(str(problem))
+            click.echo(_show(problem, output_format, f"tm-docs {command}".strip()))
         click.echo(f"{_plural(len(result.errors), 'error')} in the models", err=True)
         sys.exit(EXIT_INVALID)
 
 
-def _report(paths: Sequence[Path], config_file: Path | None) -> Report:
+def _report(
+    paths: Sequence[Path], config_file: Path | None, output_format: str = "text", command: str = ""
+) -> Report:
     settings = _settings(config_file)
     result = _load_or_exit(paths, settings)
-    _valid_or_exit(result)
+    _valid_or_exit(result, output_format, command)
     rules = load_rules(settings.rule_dirs, root=settings.root)
     if rules.problems:
         for problem in rules.problems:
-            click.echo(str(problem))
+            click.echo(_show(problem, output_format, f"tm-docs {command}".strip()))
         click.echo("problems in the threat rules", err=True)
         sys.exit(EXIT_INVALID)
     return analyse(result.models, settings, rules)
-
-
-def _github_annotation(problem: Problem) -> str:
-    # Workflow commands need '%', CR and LF escaped in the message and properties.
-    def esc(text: str) -> str:
-        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-    level = "error" if problem.is_error else "warning"
-    file = esc(problem.file).replace(":", "%3A").replace(",", "%2C")
-    return f"::{level} file={file},line={problem.line},col={problem.column}::{esc(problem.message)}"
 
 
 config_option = click.option(
@@ -178,18 +181,17 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, output_format: s
     if output_format == "json":
         report = {
             "ok": result.ok,
-            "files": [str(p) for p in result.files],
+            "files": [display_path(p) for p in result.files],
             "models": [
                 {"id": m.model.id, "title": m.model.title, "file": m.display_path}
                 for m in result.models
             ],
             "problems": [_problem_json(p) for p in result.problems],
         }
-        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        click.echo(dumps(report))
     else:
-        render = _github_annotation if output_format == "github" else str
         for problem in result.problems:
-            click.echo(render(problem))
+            click.echo(_show(problem, output_format, "tm-docs validate"))
         if errors:
             bad_files = len({p.file for p in errors})
             click.echo(
@@ -236,7 +238,7 @@ def check(
     STRIDE category of an element is not analysed), stale-dismissals (a
     dismissal matches no suggestion).
     """
-    report = _report(paths, config_file)
+    report = _report(paths, config_file, output_format, "check")
     policies = (
         set()
         if "none" in fail_on
@@ -269,18 +271,18 @@ def check(
                 for f in findings
             ],
         }
-        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        click.echo(dumps(document))
     else:
-        render: Callable[[Problem], str] = _github_annotation if output_format == "github" else str
         for finding in findings:
             # A finding the policy fails on is an error; any other is a warning.
             severity = Severity.ERROR if finding.policy in policies else Severity.WARNING
             p = finding.problem
             problem = Problem(p.file, p.line, p.column, p.message, severity)
-            click.echo(
-                render(problem)
-                + ("" if output_format == "github" else f" [{finding.policy.value}]")
-            )
+            policy = finding.policy.value
+            if output_format == "github":
+                click.echo(annotation(problem, title=f"tm-docs check: {policy}"))
+            else:
+                click.echo(f"{problem} [{policy}]")
         for r in report.models:
             click.echo(
                 f"{r.model.id}: {r.coverage.percent}% STRIDE coverage, "
@@ -357,9 +359,9 @@ def diff(
             root=settings.root,
         )
     except RevisionError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise _usage_error(exc) from None
     except GitError as exc:
-        raise click.ClickException(f"git failed: {exc}") from None
+        raise click.ClickException(one_line(f"git failed: {exc}")) from None
     # Problems of the new revision: the change breaks a model, which fails the diff.
     for problem in result.problems:
         click.echo(str(problem), err=True)
@@ -452,7 +454,7 @@ def stale(
     targets = list(paths) or [settings.models_dir]
     history = read_history(targets[0] if targets[0].is_dir() else targets[0].parent)
     if isinstance(history, Unavailable):
-        click.echo(f"warning: {history.reason}", err=True)
+        click.echo(f"warning: {one_line(history.reason)}", err=True)
     since_utc = since.replace(tzinfo=dt.timezone.utc) if since else None
     verdicts = [
         (
@@ -471,7 +473,7 @@ def stale(
             "stale": stale_count,
             "models": [_staleness_json(m, v) for m, v in verdicts],
         }
-        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        click.echo(dumps(document))
     elif output_format == "markdown":
         click.echo("| Model | State | Since | Commits since review | Last review |")
         click.echo("|---|---|---|---|---|")
@@ -486,11 +488,12 @@ def stale(
             click.echo("| " + " | ".join(_md(c) for c in cells) + " |")
     else:
         for loaded, verdict in verdicts:
-            click.echo(f"{loaded.model.id}: {verdict.state.value} - {verdict.reason}")
+            # The reason may name files; authors, subjects and paths come from
+            # commits, unchecked: all of it through the terminal escape.
+            click.echo(one_line(f"{loaded.model.id}: {verdict.state.value} - {verdict.reason}"))
             for change in verdict.changes:
                 c = change.commit
                 files = ", ".join(change.files)
-                # Authors and subjects come from commits, unchecked: no terminal controls.
                 line = f"{c.short} {_day(c.time)} {c.author}: {c.subject} ({files})"
                 click.echo(f"    {one_line(line)}")
         click.echo(f"{_plural(stale_count, 'stale model')} of {len(verdicts)}", err=True)
@@ -569,15 +572,17 @@ def backlog(paths: tuple[Path, ...], config_file: Path | None, output_format: st
                 click.echo("| " + " | ".join(_md(c) for c in cells) + " |")
             click.echo("")
         else:
-            click.echo(click.style(owner, bold=True))
+            # Every value through the terminal escape, and our words first on each line.
+            click.echo(click.style(f"owner: {one_line(owner)}", bold=True))
             for row in mine:
                 risk = f"{row['risk']:>2} {row['band'] or '-':<8}"
                 plan = " ".join(p for p in (row["sprint"], row["ticket"]) if p)
                 threats = ", ".join(t["id"] for t in row["threats"]) or "no open threat"
-                click.echo(
-                    f"  {row['rank']:>3}. {risk} {row['mitigation']} {row['title']} "
+                line = (
+                    f"{row['mitigation']} {row['title']} "
                     f"[{row['status'].replace('_', ' ')}] {plan} ({threats}; {row['model']})"
                 )
+                click.echo(f"  {row['rank']:>3}. {risk} {one_line(line)}")
             click.echo("")
 
 
@@ -608,7 +613,7 @@ def pages(paths: tuple[Path, ...], config_file: Path | None, output: Path, secti
     if report.settings.staleness:
         history = read_history(report.settings.models_dir)
         if isinstance(history, Unavailable):
-            click.echo(f"warning: {history.reason}", err=True)
+            click.echo(f"warning: {one_line(history.reason)}", err=True)
         stale = {
             m.model.id: staleness(m.loaded, history, max_age_days=report.settings.max_age_days)
             for m in report.models

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+
+from .render.terminal import line_start_path, one_line
+
+__all__ = ["Problem", "Severity", "did_you_mean", "display_path", "one_line", "sort_problems"]
 
 
 class Severity(str, Enum):
@@ -28,34 +31,44 @@ class Problem:
 
     def __post_init__(self) -> None:
         # Messages quote model text; a newline in it must not start a new output
-        # line (CI systems read some lines as commands), nor may other controls.
+        # line (CI systems read some lines as commands), nor may other controls
+        # reach a terminal: both are kept as visible escapes (render/terminal.py).
         object.__setattr__(self, "message", one_line(self.message))
         object.__setattr__(self, "file", one_line(self.file))
 
     def __str__(self) -> str:
         prefix = "" if self.severity is Severity.ERROR else "warning: "
-        return f"{self.file}:{self.line}:{self.column}: {prefix}{self.message}"
+        # The path starts the line: it must not pass for a command or an option.
+        file = line_start_path(self.file)
+        return f"{file}:{self.line}:{self.column}: {prefix}{self.message}"
 
     @property
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def one_line(text: str) -> str:
-    """Text with control characters written as escapes, so it stays on one line."""
-    return _CONTROL.sub(lambda m: repr(m.group(0))[1:-1], text)
-
-
 def display_path(path: Path) -> str:
-    """A path as people should see it: relative to the working directory if inside it."""
+    """A path as people should see it: relative to the working directory if inside it.
+
+    The name is printable, valid UTF-8 text in every output (text, JSON,
+    annotations, the site): bytes of a file name that are not UTF-8 are shown
+    as escapes ('caf\\xff.yaml').
+    """
     # Without resolving links: a linked folder is shown where it is, not where it points.
     try:
-        return Path(os.path.abspath(path)).relative_to(Path.cwd().resolve()).as_posix()
+        shown = Path(os.path.abspath(path)).relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
-        return path.as_posix()
+        shown = path.as_posix()
+    return printable_name(shown)
+
+
+def printable_name(name: str) -> str:
+    """A name from the file system with the bytes that are not UTF-8 written as escapes."""
+    try:
+        raw = os.fsencode(name)
+    except UnicodeError:  # a lone surrogate that no byte produced
+        raw = name.encode("utf-8", "surrogatepass")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 # Above this many candidates a hint is not worth its cost (difflib compares each).

@@ -22,6 +22,8 @@ import markdown
 import nh3
 from markupsafe import Markup
 
+from .terminal import one_line
+
 _ALLOWED_TAGS = {
     "p", "br", "hr", "em", "strong", "code", "pre", "blockquote", "del",
     "ul", "ol", "li", "a", "h4", "h5", "h6",
@@ -40,14 +42,43 @@ def plain(value: Any) -> Any:
     return Markup("".join(ch if ch.isalnum() or ch == " " else f"&#{ord(ch)};" for ch in text))
 
 
+# Kept as they are in text for Markdown outside the site: harmless anywhere in a line.
+_MARKDOWN_KEEP = frozenset(" .,:/()'→")
+# Written after characters that GitHub links or notifies from when they are
+# followed by a name (mentions, issue references, e-mail and URL autolinks),
+# even when the character itself is a character reference: a zero-width space.
+_BREAK = "&#8203;"
+
+
 def markdown_text(text: str) -> str:
     """Untrusted text for Markdown written outside the site (a PR comment, a report).
 
-    Like `plain`, but keeps a few harmless characters readable.  '@' stays
-    encoded: a comment must not mention, and so notify, people named in a model.
+    The result is inert wherever a template puts it in a line: controls and
+    other invisible characters become visible escapes first (as in the
+    terminal), then everything but letters, digits, spaces and a few harmless
+    marks becomes a character reference, so no emphasis, link, image, raw HTML,
+    code fence, heading, list, table cell break or HTML comment end can start.
+    '@' and '#' are followed by a zero-width space, so nobody is mentioned (and
+    notified) and no issue is referenced; '://' and 'www.' are broken the same
+    way, so no URL is linked.
     """
-    keep = " -.,:/()'→"
-    return "".join(ch if ch.isalnum() or ch in keep else f"&#{ord(ch)};" for ch in text)
+    out = []
+    for ch in one_line(text):
+        if ch.isalnum() or ch in _MARKDOWN_KEEP:
+            out.append(ch)
+        elif ch in "@#":
+            out.append(ch + _BREAK)
+        elif ch == "-" and out:  # not first: a leading '-' could start a list item
+            out.append(ch)
+        else:
+            out.append(f"&#{ord(ch)};")
+    result = "".join(out)
+    if "://" in result or "www." in result.lower():
+        result = _AUTOLINK.sub(lambda m: m.group(0)[:-1] + _BREAK + m.group(0)[-1], result)
+    return result
+
+
+_AUTOLINK = re.compile(r"://|(?i:www)\.")
 
 
 _CONVERTER = markdown.Markdown(extensions=["tables", "fenced_code", "sane_lists"])

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import Any
 
 from ..analysis.portfolio import BacklogItem, Portfolio
+from .json_text import dumps
 
 CSV_COLUMNS = (
     "rank",
@@ -69,4 +69,4 @@ def backlog_csv(portfolio: Portfolio) -> str:
 def backlog_json(portfolio: Portfolio) -> str:
     bands = [{"name": b.name, "min": b.low, "max": b.high} for b in portfolio.bands.bands]
     document = {"bands": bands, "items": backlog_rows(portfolio)}
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return dumps(document) + "\n"

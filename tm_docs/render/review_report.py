@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from typing import Any
 
 from ..review import ReviewResult
 from .escape import markdown_text as _md
+from .json_text import dumps
+from .terminal import one_line
 
 
 def headline(result: ReviewResult) -> list[str]:
@@ -84,7 +85,9 @@ def as_text(result: ReviewResult) -> str:
         out += [f"  new crossing {c}" for c in diff.new_crossings]
         out += [f"  suggested threat introduced {s}" for s in diff.suggestions_added]
         out += [f"  suggested threat no longer raised {s}" for s in diff.suggestions_removed]
-    return "\n".join(out) + "\n"
+    # Each line starts with our words; the values in it (titles, ids, field
+    # values, paths, revisions) go through the terminal escape with it.
+    return "\n".join(one_line(line) for line in out) + "\n"
 
 
 def as_json(result: ReviewResult) -> str:
@@ -96,4 +99,4 @@ def as_json(result: ReviewResult) -> str:
         "stale": result.stale,
         "problems": [str(p) for p in result.problems],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return dumps(document) + "\n"
