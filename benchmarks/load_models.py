@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from tm_docs.loader import load_models
+from tm_docs.load.models import load_models
 
 
 def synthetic_model(model_id: str, size: int) -> dict[str, object]:

@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 from tm_docs.analysis.staleness import State, staleness
-from tm_docs.history import History, read_history
-from tm_docs.loader import load_models
+from tm_docs.load.history import History, read_history
+from tm_docs.load.models import load_models
 
 
 def model_text(i: int) -> str:

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from tm_docs.cli import main
 from tm_docs.dfd.build import CROSSING_COLOR, INGRESS_COLOR, draw
 from tm_docs.dfd.render import DiagramRenderer
-from tm_docs.loader import load_file
+from tm_docs.load.models import load_file
 
 from .conftest import EXAMPLE_MODELS
 from .sites import build, make_site

@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 
 from tm_docs.analysis.report import analyse
-from tm_docs.loader import load_models
-from tm_docs.settings import Settings
+from tm_docs.analysis.settings import Settings
+from tm_docs.load.models import load_models
+from tm_docs.load.rules import load_rules
 
 from .conftest import EXAMPLE_MODELS, REPO
 
@@ -22,7 +23,7 @@ GOLDEN = REPO / "tests" / "golden" / "example-analysis.txt"
 def _summary() -> str:
     result = load_models([EXAMPLE_MODELS])
     assert result.ok, [str(p) for p in result.problems]
-    report = analyse(result.models, Settings())
+    report = analyse(result.models, Settings(), load_rules())
     lines = []
     for model in report.models:
         coverage = model.coverage

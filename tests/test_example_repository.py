@@ -19,8 +19,8 @@ import pytest
 
 from tm_docs.analysis.globs import matches_any
 from tm_docs.analysis.staleness import Staleness, State, staleness, watched
-from tm_docs.history import History, read_history
-from tm_docs.loader import LoadedModel, load_models
+from tm_docs.load.history import History, read_history
+from tm_docs.load.models import LoadedModel, load_models
 
 from .conftest import EXAMPLE_MODELS, REPO
 

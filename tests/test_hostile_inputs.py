@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from tm_docs.analysis.conditions import OPERATORS, compile_when
 from tm_docs.analysis.facts import FACT_VALUES, FACTS
 from tm_docs.analysis.globs import compile_glob
-from tm_docs.yaml_source import MAX_EXPANDED_CHARS, parse_document
+from tm_docs.load.yaml_source import MAX_EXPANDED_CHARS, parse_document
 
 from .conftest import EXAMPLE_MODELS, HEADER
 from .gitrepo import GitRepo
@@ -385,7 +385,7 @@ def test_site_build_with_a_broken_rule_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_markdown_of_a_model_is_budgeted_where_it_passes_the_limit() -> None:
-    from tm_docs.loader import load_text
+    from tm_docs.load.models import load_text
     from tm_docs.model import MAX_MARKDOWN_PER_MODEL
 
     text = "*a_" * 6_000  # 18,000 characters of emphasis noise, the costly kind to render

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tm_docs.loader import MAX_PROBLEMS_PER_FILE, discover, load_file, load_models
+from tm_docs.load.models import MAX_PROBLEMS_PER_FILE, discover, load_file, load_models
 from tm_docs.model import MAX_ITEMS, MitigationStatus, Stride, ThreatStatus
 
 from .conftest import EXAMPLE_MODELS, REPO

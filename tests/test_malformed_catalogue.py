@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from tm_docs.cli import main
-from tm_docs.loader import load_file
+from tm_docs.load.models import load_file
 
 CATALOGUE = Path(__file__).parent / "malformed"
 EXPECTED_FILE = Path(__file__).parent / "malformed-expected.txt"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tm_docs.analysis.portfolio import Portfolio
 from tm_docs.analysis.risk import RiskBands
-from tm_docs.loader import load_models
+from tm_docs.load.models import load_models
 
 BACKLOG_MODEL = """\
 components:

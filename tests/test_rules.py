@@ -17,9 +17,10 @@ import pytest
 
 from tm_docs.analysis.conditions import compile_when
 from tm_docs.analysis.facts import FLOW_FACTS
-from tm_docs.analysis.rules import RuleSet, load_rules
+from tm_docs.analysis.rules import RuleSet
 from tm_docs.analysis.suggest import Triage, stale_dismissals, suggestions
-from tm_docs.loader import load_file, load_models
+from tm_docs.load.models import load_file, load_models
+from tm_docs.load.rules import load_rules
 from tm_docs.model import (
     AssetKind,
     AuthMethod,

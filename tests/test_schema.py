@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from tm_docs.cli import main
+from tm_docs.load.yaml_source import read_document
 from tm_docs.schema import json_schema_text
-from tm_docs.yaml_source import read_document
 
 from .conftest import EXAMPLE_MODELS, REPO
 

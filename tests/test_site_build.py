@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tm_docs.loader import load_models
+from tm_docs.load.models import load_models
 
 from .gitrepo import GitRepo
 from .sites import REPO, build, content, make_site, page

@@ -9,8 +9,8 @@ import pytest
 
 from tm_docs.analysis.globs import matches_any
 from tm_docs.analysis.staleness import State, staleness
-from tm_docs.history import History, Unavailable, read_history
-from tm_docs.loader import load_models
+from tm_docs.load.history import History, Unavailable, read_history
+from tm_docs.load.models import load_models
 
 from .gitrepo import GitRepo
 

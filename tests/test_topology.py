@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tm_docs.analysis.topology import Topology
-from tm_docs.loader import load_file
+from tm_docs.load.models import load_file
 
 BODY = """\
 boundaries:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tm_docs import yaml_source
-from tm_docs.yaml_source import parse_document, read_document
+from tm_docs.load import yaml_source
+from tm_docs.load.yaml_source import parse_document, read_document
 
 
 def test_positions_of_keys_and_values_are_one_based() -> None:

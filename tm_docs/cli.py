@@ -21,15 +21,16 @@ import click
 
 from . import __version__
 from .analysis.report import Report, analyse
-from .analysis.rules import load_rules
+from .analysis.settings import Policy, Settings
 from .analysis.staleness import Staleness, State, staleness
 from .config import ConfigError, settings_from_file, site_path
 from .dfd.build import draw
 from .dfd.graphviz import GraphvizError
 from .dfd.render import DiagramRenderer, render_png
-from .gitcmd import GitError, RevisionError
-from .history import Unavailable, read_history
-from .loader import LoadedModel, LoadResult, ModelPathError, load_models
+from .load.git import GitError, RevisionError
+from .load.history import Unavailable, read_history
+from .load.models import LoadedModel, LoadResult, ModelPathError, load_models
+from .load.rules import load_rules
 from .problems import Problem, Severity, display_path
 from .render.escape import markdown_text as _md
 from .render.exports import backlog_csv, backlog_json, backlog_rows
@@ -40,7 +41,6 @@ from .render.review_report import as_json, as_markdown, as_text
 from .render.terminal import one_line
 from .review import ReviewResult, review, snapshot_at, snapshot_worktree
 from .schema import json_schema_text
-from .settings import Policy, Settings
 
 EXIT_OK = 0
 EXIT_INVALID = 1  # usage errors exit 2 through click

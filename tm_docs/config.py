@@ -15,9 +15,9 @@ from mkdocs.config import base
 from mkdocs.config import config_options as c
 
 from .analysis.risk import RiskBands
+from .analysis.settings import Policy, Settings
 from .analysis.stride import chart_from
 from .problems import one_line
-from .settings import Policy, Settings
 
 
 class RiskBandsConfig(base.Config):

@@ -21,19 +21,19 @@ from mkdocs.structure.pages import Page
 
 from .analysis.portfolio import Portfolio
 from .analysis.report import analyse
-from .analysis.rules import load_rules
+from .analysis.settings import Settings
 from .analysis.staleness import Staleness, staleness
 from .config import ConfigError, TmDocsConfig, to_settings
 from .dfd.build import draw
 from .dfd.graphviz import GraphvizError
 from .dfd.render import DiagramRenderer
 from .dfd.svg import natural_size
-from .history import History, Unavailable, read_history
-from .loader import LoadedModel, ModelPathError, load_models
+from .load.files import check_folder
+from .load.history import History, Unavailable, read_history
+from .load.models import LoadedModel, ModelPathError, load_models
+from .load.rules import load_rules
 from .problems import one_line
 from .render.pages import DiagramImage, GeneratedFile, SiteLayout, render_site
-from .safe_files import check_folder
-from .settings import Settings
 
 log = get_plugin_logger("tm_docs")
 

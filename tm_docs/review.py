@@ -15,18 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import gitcmd
 from .analysis.globs import matches_any
 from .analysis.risk import RiskBands, is_open
 from .analysis.rules import Rule
 from .analysis.staleness import watched
 from .analysis.suggest import Triage, suggestions
 from .analysis.topology import Topology
-from .gitcmd import RevisionError
-from .loader import MODEL_SUFFIXES, load_models, load_text
+from .load import git as gitcmd
+from .load.git import RevisionError
+from .load.models import MODEL_SUFFIXES, load_models, load_text
+from .load.yaml_source import MAX_FILE_BYTES
 from .model import COLLECTIONS, AuthMethod, Flow, ThreatModel
 from .problems import Problem, display_path
-from .yaml_source import MAX_FILE_BYTES
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from ..loader import LoadedModel
+from ..load.models import LoadedModel
 from ..model import (
     Asset,
     Classification,

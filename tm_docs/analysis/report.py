@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from ..loader import LoadedModel
+from ..load.models import LoadedModel
 from ..model import MitigationStatus, ThreatModel
 from ..problems import Problem
-from ..settings import Policy, Settings
 from .portfolio import ModelThreat, Portfolio
-from .rules import RuleSet, load_rules
+from .rules import RuleSet
+from .settings import Policy, Settings
 from .stride import Coverage, coverage
 from .suggest import Suggestion, Triage, stale_dismissals, suggestions
 
@@ -123,11 +123,8 @@ class Report:
         return found
 
 
-def analyse(
-    models: Sequence[LoadedModel], settings: Settings, rules: RuleSet | None = None
-) -> Report:
+def analyse(models: Sequence[LoadedModel], settings: Settings, rules: RuleSet) -> Report:
     """Coverage, suggestions and the portfolio for all models."""
-    rules = rules if rules is not None else load_rules(settings.rule_dirs)
     portfolio = Portfolio(models, settings.bands)
     reports = []
     for loaded in models:

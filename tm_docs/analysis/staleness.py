@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
-from ..history import Commit, History, Unavailable
-from ..loader import LoadedModel
+from ..load.history import Commit, History, Unavailable
+from ..load.models import LoadedModel
 from ..model import ThreatModel
 from .globs import compile_glob
 

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from ..load.yaml_source import SourceMap
 from ..model import Threat, ThreatModel
 from ..problems import Problem, Severity
-from ..yaml_source import SourceMap
 from .facts import Subject, subjects
 from .rules import Rule, rule_holds
 from .topology import Topology

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from . import gitcmd
-from .gitcmd import GitError
-from .problems import display_path
+from ..problems import display_path
+from . import git as gitcmd
+from .git import GitError
 
 _MARK = "tm-docs-commit"  # starts each commit's fields in the log output
 

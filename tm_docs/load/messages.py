@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from .model import COLLECTIONS, PATTERN_HELP, REFERRING, ThreatModel
-from .problems import Problem, did_you_mean
+from ..model import COLLECTIONS, PATTERN_HELP, REFERRING, ThreatModel
+from ..problems import Problem, did_you_mean
 from .yaml_source import DataPath, SourceMap
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .model import (
+from ..model import (
     COLLECTIONS,
     DATE_OR_COMMIT_NEEDED,
     MARKDOWN_FIELDS,
@@ -21,7 +21,7 @@ from .model import (
     REFERRING,
     RefTo,
 )
-from .problems import Problem, did_you_mean
+from ..problems import Problem, did_you_mean
 from .yaml_source import DataPath, SourceMap
 
 MAX_HINTED = 50

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from .analysis.risk import RiskBands
-from .analysis.stride import DEFAULT_CHART
-from .model import Stride
+from ..model import Stride
+from .risk import RiskBands
+from .stride import DEFAULT_CHART
 
 
 class Policy(str, Enum):

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .problems import Problem, display_path
+from ..problems import Problem, display_path
 
 MAX_PATH_CHARS = 1024  # longer paths are refused before they reach the file system
 MAX_FILES = 5_000  # files considered under one folder, so a crafted tree cannot take forever

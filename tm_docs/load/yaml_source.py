@@ -23,8 +23,8 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
-from .problems import Problem, one_line
-from .safe_files import Refused, TooLarge, read_regular
+from ..problems import Problem, one_line
+from .files import Refused, TooLarge, read_regular
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_NODES = 100_000

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from ..model import ThreatModel
+from ..problems import Problem, display_path, sort_problems
+from .files import Found, check_folder, find_files
 from .integrity import integrity_problems
 from .messages import describe_value, validation_problems
-from .model import ThreatModel
-from .problems import Problem, display_path, sort_problems
-from .safe_files import Found, check_folder, find_files
 from .yaml_source import Document, SourceMap, decode_document, read_document
 
 MODEL_SUFFIXES = (".yaml", ".yml")
