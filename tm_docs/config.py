@@ -42,7 +42,7 @@ class TmDocsConfig(base.Config):
     nav_title = c.Type(str, default="Threat models")
     nav_position = c.Choice(("end", "start"), default="end")
     # Folder whose templates replace the package's templates of the same name.
-    templates = c.Optional(c.Dir(exists=True))
+    templates = c.Optional(c.Type(str))
     risk_bands = c.SubConfig(RiskBandsConfig)
     # "Edit this page" on a model page opens the model file: repo_url + edit_uri
     # + the file's path from the folder of mkdocs.yml.  Derived from the site's
@@ -103,7 +103,13 @@ def site_path(value: str) -> str:
     return cleaned
 
 
-def to_settings(options: TmDocsConfig, root: Path, repo_url: str | None = None) -> Settings:
+def to_settings(
+    options: TmDocsConfig,
+    root: Path,
+    repo_url: str | None = None,
+    *,
+    use_directory_urls: bool = True,
+) -> Settings:
     """The analysis settings the options describe; paths are relative to `root`."""
     bands = options.risk_bands
     try:
@@ -111,6 +117,11 @@ def to_settings(options: TmDocsConfig, root: Path, repo_url: str | None = None) 
         chart = chart_from(options.stride_per_element)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    templates = root / options.templates if options.templates else None
+    if templates is not None and not templates.is_dir():
+        raise ConfigError(
+            f"tm-docs option 'templates': the folder {options.templates} does not exist"
+        )
     return Settings(
         root=root,
         site_path=site_path(options.path),
@@ -122,6 +133,11 @@ def to_settings(options: TmDocsConfig, root: Path, repo_url: str | None = None) 
         staleness=options.staleness,
         max_age_days=options.max_age_days,
         commit_url=options.commit_url or commit_url_for(repo_url),
+        template_dirs=(templates,) if templates else (),
+        diagrams=options.diagrams,
+        stylesheet=options.stylesheet,
+        cache_dir=root / options.cache_dir,
+        use_directory_urls=use_directory_urls,
     )
 
 
@@ -160,5 +176,11 @@ def settings_from_file(config_file: Path | None) -> Settings:
     if errors:
         name, error = errors[0]
         raise ConfigError(f"{config_file}: tm-docs option '{name}': {error}")
-    repo_url = _read(config_file).get("repo_url") if config_file else None
-    return to_settings(options, root, repo_url if isinstance(repo_url, str) else None)
+    site = _read(config_file) if config_file else {}
+    repo_url = site.get("repo_url")
+    return to_settings(
+        options,
+        root,
+        repo_url if isinstance(repo_url, str) else None,
+        use_directory_urls=site.get("use_directory_urls", True) is not False,
+    )

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urljoin
 
-from jinja2 import TemplateError
 from markupsafe import escape
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
@@ -19,26 +16,15 @@ from mkdocs.structure.files import File, Files, InclusionLevel
 from mkdocs.structure.nav import Navigation, Section
 from mkdocs.structure.pages import Page
 
-from .analysis.portfolio import Portfolio
-from .analysis.report import analyse
 from .analysis.settings import Settings
-from .analysis.staleness import Staleness, staleness
 from .config import ConfigError, TmDocsConfig, to_settings
-from .dfd.build import draw
-from .dfd.graphviz import GraphvizError
-from .dfd.render import DiagramRenderer
-from .dfd.svg import natural_size
 from .load.files import check_folder
-from .load.history import History, Unavailable, read_history
-from .load.models import LoadedModel, ModelPathError, load_models
-from .load.rules import load_rules
+from .load.models import LoadedModel
+from .pipeline import STYLESHEET, BuildError, Pipeline, SiteBuild
 from .problems import one_line
-from .render.pages import DiagramImage, GeneratedFile, SiteLayout, render_site
+from .render.pages import GeneratedFile, SiteLayout
 
 log = get_plugin_logger("tm_docs")
-
-STYLESHEET = "tm-docs.css"
-DIAGRAM_FILE = "dfd.svg"
 
 
 class TmDocsPlugin(BasePlugin[TmDocsConfig]):
@@ -48,15 +34,10 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
         pass
 
     def __init__(self) -> None:
-        self._renderer: DiagramRenderer | None = None
-        self._history: History | None = None  # kept across `mkdocs serve` rebuilds
-        self._warned: str | None = None
-        self._link_base = "./"
-        self._models_dir = Path("models")
-        self._layout = SiteLayout()
+        self._pipeline: Pipeline | None = None  # kept across `mkdocs serve` rebuilds
         self._settings = Settings()
-        self._generated: list[GeneratedFile] = []
-        self._model_files: dict[str, LoadedModel] = {}  # page path -> model
+        self._root = Path(".")
+        self._site: SiteBuild | None = None
 
     # --- configuration ----------------------------------------------------
 
@@ -64,31 +45,33 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
         root = Path(config.config_file_path or ".").resolve().parent
         self._root = root
         try:
-            self._settings = to_settings(self.config, root, config.repo_url)
+            settings = to_settings(
+                self.config, root, config.repo_url, use_directory_urls=config.use_directory_urls
+            )
         except ConfigError as exc:
             raise PluginError(f"tm-docs: {exc}") from None
-        self._layout = SiteLayout(root=self._settings.site_path)
-        self._models_dir = self._settings.models_dir
-        if self.config.templates:
-            refused = check_folder(Path(self.config.templates), root, "templates folder")
+        for folder in settings.template_dirs:
+            refused = check_folder(folder, root, "templates folder")
             if refused is not None:
                 raise PluginError(f"tm-docs: {refused}")
-        if self.config.stylesheet:
-            config.extra_css.append(self._layout.data_file(STYLESHEET))
-        cache_dir = root / self.config.cache_dir / "dfd"
-        if self._renderer is None or self._renderer.cache_dir != cache_dir:
-            self._renderer = DiagramRenderer(cache_dir)
-        # Diagram links point at anchors of the page that shows the diagram.
-        self._link_base = "./" if config.use_directory_urls else "index.html"
+        self._settings = settings
+        if self._pipeline is None:
+            self._pipeline = Pipeline(settings)
+        else:
+            self._pipeline.configure(settings)
+        if settings.stylesheet:
+            config.extra_css.append(SiteLayout(settings.site_path).data_file(STYLESHEET))
         return config
 
     # --- pages ------------------------------------------------------------
 
     def on_files(self, files: Files, *, config: MkDocsConfig) -> Files:
+        assert self._pipeline is not None
         try:
-            return self._add_files(files, config)
-        except PluginError:
-            raise
+            site = self._pipeline.build()
+        except BuildError as exc:
+            lines = "".join(f"\n{p}" for p in exc.problems)
+            raise PluginError(f"tm-docs: {exc}{':' if lines else ''}{lines}") from None
         except Exception as exc:
             # A bug of tm-docs, not a mistake in the models: one clear line (the
             # traceback at debug level, `mkdocs build -v`), never a crash dump.
@@ -97,56 +80,10 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
                 f"tm-docs: internal error ({type(exc).__name__}: {one_line(str(exc))[:300]}); "
                 "this is a bug in tm-docs, please report it (mkdocs build -v shows the details)"
             ) from None
-
-    def _add_files(self, files: Files, config: MkDocsConfig) -> Files:
-        try:
-            result = load_models([self._models_dir], root=self._root)
-        except ModelPathError:
-            raise PluginError(
-                f"tm-docs: the models folder '{self.config.models}' does not exist "
-                f"(looked in {self._models_dir}); create it or set the plugin's 'models' option"
-            ) from None
-        for problem in result.problems:
-            if not problem.is_error:
-                log.warning(str(problem))
-        if not result.ok:
-            lines = "\n".join(str(p) for p in result.errors)
-            raise PluginError(
-                f"tm-docs: {len(result.errors)} problem(s) in the threat models:\n{lines}"
-            )
-        if not result.models:
-            log.warning(f"no model files (*.yaml, *.yml) in {self.config.models}")
-
-        rules = load_rules(self._settings.rule_dirs, root=self._root)
-        if rules.problems:
-            lines = "\n".join(str(p) for p in rules.problems)
-            raise PluginError(f"tm-docs: problems in the threat rules:\n{lines}")
-        report = analyse(result.models, self._settings, rules)
-        for warning in report.warnings:
-            log.warning(str(warning))
-        diagrams = self._diagrams(report.portfolio)
-        stale = self._staleness(result.models)
-        template_dirs = [Path(self.config.templates)] if self.config.templates else []
-        try:
-            self._generated = render_site(
-                report,
-                self._layout,
-                template_dirs=template_dirs,
-                diagrams={
-                    model_id: DiagramImage(DIAGRAM_FILE, *natural_size(svg))
-                    for model_id, svg in diagrams.items()
-                },
-                staleness=stale,
-            )
-        except TemplateError as exc:
-            raise PluginError(f"tm-docs: a page template failed: {exc}") from None
-        self._model_files = {self._layout.model_page(m.model.id): m for m in result.models}
-        stylesheet = resources.files("tm_docs").joinpath("assets", STYLESHEET).read_text()
-        extra = [*self._generated, GeneratedFile(self._layout.data_file(STYLESHEET), stylesheet)]
-        for model_id, svg in diagrams.items():
-            folder = posixpath.dirname(self._layout.model_page(model_id))
-            extra.append(GeneratedFile(f"{folder}/{DIAGRAM_FILE}", svg))
-        for generated in extra:
+        self._site = site
+        for warning in site.warnings:
+            log.warning(warning)
+        for generated in site.files:
             if files.get_file_from_path(generated.path) is not None:
                 # A hand-written file of the same name wins; say so once.
                 log.warning(f"docs/{generated.path} exists, so tm-docs does not generate it")
@@ -158,47 +95,14 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
                     config, generated.path, content=generated.content, inclusion=inclusion
                 )
             )
-        log.info(f"{len(result.models)} threat models, {len(self._generated)} generated files")
+        for note in site.notes:
+            log.info(note)
         return files
 
-    def _staleness(self, models: Sequence[LoadedModel]) -> dict[str, Staleness]:
-        """Each model's staleness, from one read of the git history (reused per HEAD)."""
-        if not self._settings.staleness:
-            return {}
-        history = read_history(self._models_dir, self._history)
-        if isinstance(history, Unavailable):
-            if history.reason != self._warned:  # say a repeated warning once
-                log.warning(f"stale models cannot be found: {history.reason}")
-                self._warned = history.reason
-            self._history = None
-        else:
-            self._history = history
-        return {
-            m.model.id: staleness(m, history, max_age_days=self._settings.max_age_days)
-            for m in models
-        }
-
-    def _diagrams(self, portfolio: Portfolio) -> dict[str, bytes]:
-        """SVG of each model's data-flow diagram, drawn or taken from the cache."""
-        if not self.config.diagrams or self._renderer is None:
-            return {}
-        drawn = {
-            s.model.id: draw(s.model, self._settings.bands, link_base=self._link_base)
-            for s in portfolio.summaries
-        }
-        try:
-            svgs = self._renderer.render_all(drawn)
-        except GraphvizError as exc:
-            raise PluginError(
-                f"tm-docs: cannot draw the data-flow diagrams: {exc} "
-                "(or set 'diagrams: false' in the tm-docs plugin options)"
-            ) from None
-        stats = self._renderer.stats
-        log.info(f"data-flow diagrams: {stats.drawn} drawn, {stats.cached} from the cache")
-        return svgs
-
     def on_nav(self, nav: Navigation, *, config: MkDocsConfig, files: Files) -> Navigation:
-        ours = {g.path: g for g in self._generated if g.title is not None}
+        if self._site is None:
+            return nav
+        ours = {g.path: g for g in self._site.pages}
         if config.nav is not None and _mentions(nav.items, ours):
             return nav  # the site's own `nav:` places our pages; respect it
         nav.items = _without(nav.items, ours)
@@ -220,8 +124,9 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
             # The title comes from the page's front matter, where it is escaped.
             return Page(None, file, config)
 
-        model_paths = [p for p in ours if p in self._model_files]
-        site_pages = [page(p) for p in ours if p not in self._model_files]
+        model_files = self._site.model_pages if self._site else {}
+        model_paths = [p for p in ours if p in model_files]
+        site_pages = [page(p) for p in ours if p not in model_files]
         models = Section("Models", [page(p) for p in model_paths])
         # Themes print section titles as HTML.
         section = Section(str(escape(self.config.nav_title)), [*site_pages, models])
@@ -235,9 +140,11 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
         self, markdown: str, *, page: Page, config: MkDocsConfig, files: Files
     ) -> str:
         path = page.file.src_uri
-        if path in self._model_files:
-            page.edit_url = self._edit_url(self._model_files[path], config)
-        elif any(g.path == path for g in self._generated):
+        if self._site is None:
+            return markdown
+        if path in self._site.model_pages:
+            page.edit_url = self._edit_url(self._site.model_pages[path], config)
+        elif any(g.path == path for g in self._site.files):
             page.edit_url = None  # generated from all models: nothing to edit
         return markdown
 
@@ -265,10 +172,10 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
     def on_serve(
         self, server: LiveReloadServer, *, config: MkDocsConfig, builder: Any
     ) -> LiveReloadServer:
-        if self._models_dir.is_dir():
-            server.watch(str(self._models_dir))
-        if self.config.templates:
-            server.watch(str(self.config.templates))
+        if self._settings.models_dir.is_dir():
+            server.watch(str(self._settings.models_dir))
+        for folder in self._settings.template_dirs:
+            server.watch(str(folder))
         for folder in self._settings.rule_dirs:
             if folder.is_dir():
                 server.watch(str(folder))

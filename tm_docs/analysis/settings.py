@@ -51,3 +51,9 @@ class Settings:
     staleness: bool = True
     max_age_days: int | None = None
     commit_url: str | None = None  # e.g. "https://github.com/org/repo/commit/{sha}"
+    # How the site is published (the same for the plugin and `tm-docs generate`).
+    template_dirs: tuple[Path, ...] = ()  # searched before the package's templates
+    diagrams: bool = True
+    stylesheet: bool = True
+    cache_dir: Path | None = None  # None: diagrams are kept in memory only
+    use_directory_urls: bool = True

@@ -1,0 +1,202 @@
+"""One run from model files to every file of the threat-model site.
+
+`Pipeline.build()` loads the models and rules, analyses them, draws the
+diagrams, reads the staleness from git and renders the pages, once, and
+returns every file the site needs with the problems and warnings found on the
+way.  The MkDocs plugin turns those files into pages of a site; `tm-docs
+generate` writes the very same files to a folder for any other site
+generator; the other commands ask the same functions for the facts they print.
+
+A `Pipeline` object keeps what can be reused across `mkdocs serve` rebuilds
+(the diagram renderer's cache, the git history while HEAD does not move).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+
+from jinja2 import TemplateError
+
+from .analysis.report import Report, analyse
+from .analysis.settings import Settings
+from .analysis.staleness import Staleness, staleness
+from .dfd.build import draw
+from .dfd.graphviz import GraphvizError
+from .dfd.render import DiagramRenderer
+from .dfd.svg import natural_size
+from .load.history import History, Unavailable, read_history
+from .load.models import LoadedModel, LoadResult, ModelPathError, load_models
+from .load.rules import load_rules
+from .problems import Problem
+from .render.pages import DiagramImage, GeneratedFile, SiteLayout, render_site
+
+STYLESHEET = "tm-docs.css"
+DIAGRAM_FILE = "dfd.svg"
+
+
+class BuildError(Exception):
+    """The site cannot be built: the message says why (models, rules, templates, Graphviz)."""
+
+    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(message)
+        self.problems = tuple(problems)
+
+
+@dataclass(frozen=True)
+class SiteBuild:
+    """Every file of the threat-model section, and what the run found on the way."""
+
+    layout: SiteLayout
+    files: tuple[GeneratedFile, ...]
+    report: Report
+    staleness: dict[str, Staleness]
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # what was done, for the log
+    model_pages: dict[str, LoadedModel] = field(default_factory=dict)  # page path -> model
+
+    @property
+    def pages(self) -> list[GeneratedFile]:
+        """The files that are pages of the navigation, in their order."""
+        return [f for f in self.files if f.title is not None]
+
+    @property
+    def stylesheet(self) -> str | None:
+        path = self.layout.data_file(STYLESHEET)
+        return path if any(f.path == path for f in self.files) else None
+
+
+def load_checked(settings: Settings) -> LoadResult:
+    """The models of the configured folder; BuildError when any has an error."""
+    try:
+        result = load_models([settings.models_dir], root=settings.root)
+    except ModelPathError:
+        shown = os.path.relpath(settings.models_dir, settings.root)
+        raise BuildError(
+            f"the models folder '{shown}' does not exist; create it or set the 'models' option"
+        ) from None
+    if not result.ok:
+        errors = result.errors
+        raise BuildError(f"{len(errors)} problem(s) in the threat models", errors)
+    return result
+
+
+def report_of(settings: Settings, result: LoadResult) -> Report:
+    """The analysis of loaded models with the packaged and the repository's rules."""
+    rules = load_rules(settings.rule_dirs, root=settings.root)
+    if rules.problems:
+        raise BuildError("problems in the threat rules", rules.problems)
+    return analyse(result.models, settings, rules)
+
+
+class Pipeline:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._renderer = DiagramRenderer(
+            settings.cache_dir / "dfd" if settings.cache_dir is not None else None
+        )
+        self._history: History | None = None
+        self._said: set[str] = set()  # warnings said already (one per serve session)
+
+    def configure(self, settings: Settings) -> None:
+        """New settings for the next build (a `mkdocs serve` rebuild); caches are kept
+        when they still apply."""
+        if settings.cache_dir != self.settings.cache_dir:
+            self._renderer = DiagramRenderer(
+                settings.cache_dir / "dfd" if settings.cache_dir is not None else None
+            )
+        if settings.root != self.settings.root:
+            self._history = None
+        self.settings = settings
+
+    def history(self) -> History | Unavailable:
+        """The git history of the project, read once and reused while HEAD does not move."""
+        history = read_history(self.settings.root, self._history)
+        self._history = history if isinstance(history, History) else None
+        return history
+
+    def staleness(self, models: Sequence[LoadedModel]) -> tuple[dict[str, Staleness], list[str]]:
+        """Each model's staleness verdict, and the warning when history is unavailable."""
+        if not self.settings.staleness:
+            return {}, []
+        history = self.history()
+        warnings = []
+        if isinstance(history, Unavailable):
+            warnings.append(f"stale models cannot be found: {history.reason}")
+        verdicts = {
+            m.model.id: staleness(m, history, max_age_days=self.settings.max_age_days)
+            for m in models
+        }
+        return verdicts, warnings
+
+    def _diagrams(self, report: Report) -> tuple[dict[str, bytes], list[str]]:
+        if not self.settings.diagrams:
+            return {}, []
+        link_base = "./" if self.settings.use_directory_urls else "index.html"
+        drawn = {
+            s.model.id: draw(s.model, self.settings.bands, link_base=link_base)
+            for s in report.portfolio.summaries
+        }
+        try:
+            svgs = self._renderer.render_all(drawn)
+        except GraphvizError as exc:
+            raise BuildError(
+                f"cannot draw the data-flow diagrams: {exc} (or set 'diagrams: false' in the "
+                "tm-docs plugin options)"
+            ) from None
+        stats = self._renderer.stats
+        return svgs, [f"data-flow diagrams: {stats.drawn} drawn, {stats.cached} from the cache"]
+
+    def build(self) -> SiteBuild:
+        """Load, analyse, draw, read staleness and render: every file of the section."""
+        settings = self.settings
+        result = load_checked(settings)
+        warnings = [str(p) for p in result.problems if not p.is_error]
+        if not result.models:
+            warnings.append(f"no model files (*.yaml, *.yml) in {settings.models_dir.name}")
+        report = report_of(settings, result)
+        warnings += [str(w) for w in report.warnings]
+        svgs, notes = self._diagrams(report)
+        verdicts, stale_warnings = self.staleness(result.models)
+        # Said once while the reason stays the same (mkdocs serve rebuilds often).
+        warnings += [w for w in stale_warnings if w not in self._said]
+        self._said.update(stale_warnings)
+        layout = SiteLayout(root=settings.site_path)
+        try:
+            pages = render_site(
+                report,
+                layout,
+                template_dirs=settings.template_dirs,
+                diagrams={
+                    model_id: DiagramImage(DIAGRAM_FILE, *natural_size(svg))
+                    for model_id, svg in svgs.items()
+                },
+                staleness=verdicts,
+            )
+        except TemplateError as exc:
+            raise BuildError(f"a page template failed: {exc}") from None
+        files = list(pages)
+        if settings.stylesheet:
+            css = resources.files("tm_docs").joinpath("assets", STYLESHEET).read_text()
+            files.append(GeneratedFile(layout.data_file(STYLESHEET), css))
+        for model_id, svg in sorted(svgs.items()):
+            folder = posixpath.dirname(layout.model_page(model_id))
+            files.append(GeneratedFile(f"{folder}/{DIAGRAM_FILE}", svg))
+        notes.append(f"{len(result.models)} threat models, {len(files)} generated files")
+        return SiteBuild(
+            layout=layout,
+            files=tuple(files),
+            report=report,
+            staleness=verdicts,
+            warnings=tuple(warnings),
+            notes=tuple(notes),
+            model_pages={layout.model_page(m.model.id): m for m in result.models},
+        )
+
+
+def build_site(settings: Settings) -> SiteBuild:
+    """One build with fresh state: what `tm-docs generate` and tests use."""
+    return Pipeline(settings).build()
