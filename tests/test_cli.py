@@ -96,25 +96,3 @@ def test_version_option() -> None:
     result = CliRunner().invoke(main, ["--version"])
     assert result.exit_code == 0
     assert result.stdout.startswith("tm-docs, version ")
-
-
-def test_pages_writes_plain_markdown_for_other_site_generators(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["pages", str(EXAMPLE_MODELS), "-o", str(tmp_path)])
-    assert result.exit_code == 0, result.output
-    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.*"))
-    assert "threat-models/checkout/index.md" in written
-    assert "threat-models/backlog.csv" in written
-    checkout = (tmp_path / "threat-models/checkout/index.md").read_text(encoding="utf-8")
-    assert checkout.startswith("---\ntitle: Checkout\n")
-    assert "](#component-api-gateway)" in checkout
-    backlog = (tmp_path / "threat-models/backlog.md").read_text(encoding="utf-8")
-    assert "](checkout/index.md#mitigation-M-CHK-01)" in backlog
-
-
-def test_pages_refuses_invalid_models(write_model, tmp_path: Path) -> None:
-    path = write_model("colour: red\n")
-    out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["pages", str(path), "-o", str(out)])
-    assert result.exit_code == 1
-    assert "unknown key 'colour'" in result.stdout
-    assert not out.exists()

@@ -14,6 +14,7 @@ import datetime as dt
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,22 +23,23 @@ import click
 from . import __version__
 from .analysis.report import Report, analyse
 from .analysis.settings import Policy, Settings
-from .analysis.staleness import Staleness, State, staleness
-from .config import ConfigError, settings_from_file, site_path
+from .analysis.staleness import State, most_behind_first
+from .config import ConfigError, settings_from_file
 from .dfd.build import draw
 from .dfd.graphviz import GraphvizError
 from .dfd.render import DiagramRenderer, render_png
 from .load.git import GitError, RevisionError
-from .load.history import Unavailable, read_history
-from .load.models import LoadedModel, LoadResult, ModelPathError, load_models
+from .load.models import LoadResult, ModelPathError, load_models
 from .load.rules import load_rules
+from .pipeline import BuildError, Pipeline, SiteBuild, build_site
 from .problems import Problem, Severity, display_path
+from .render import stale_report
 from .render.escape import markdown_text as _md
 from .render.exports import backlog_csv, backlog_json, backlog_rows
 from .render.github import annotation
 from .render.json_text import dumps
-from .render.pages import SiteLayout, render_site
 from .render.review_report import as_json, as_markdown, as_text
+from .render.site_files import write_site
 from .render.terminal import one_line
 from .review import ReviewResult, review, snapshot_at, snapshot_worktree
 from .schema import json_schema_text
@@ -451,80 +453,23 @@ def stale(
     settings = _settings(config_file)
     result = _load_or_exit(paths, settings)
     _valid_or_exit(result)
-    targets = list(paths) or [settings.models_dir]
-    history = read_history(targets[0] if targets[0].is_dir() else targets[0].parent)
-    if isinstance(history, Unavailable):
-        click.echo(f"warning: {one_line(history.reason)}", err=True)
+    if max_age:
+        settings = replace(settings, max_age_days=max_age)
     since_utc = since.replace(tzinfo=dt.timezone.utc) if since else None
-    verdicts = [
-        (
-            m,
-            staleness(m, history, max_age_days=max_age or settings.max_age_days, since=since_utc),
-        )
-        for m in result.models
-    ]
-    # Most behind first: stale before unknown before fresh, oldest unreviewed change first.
-    order = {State.STALE: 0, State.UNKNOWN: 1, State.FRESH: 2}
-    far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
-    verdicts.sort(key=lambda v: (order[v[1].state], v[1].since or far, v[0].model.id))
+    found, warnings = Pipeline(settings).staleness(result.models, since=since_utc, always=True)
+    for warning in warnings:
+        click.echo(f"warning: {one_line(warning)}", err=True)
+    by_id = {m.model.id: m for m in result.models}
+    verdicts = [(by_id[model_id], v) for model_id, v in most_behind_first(found)]
     stale_count = sum(v.state is State.STALE for _, v in verdicts)
     if output_format == "json":
-        document = {
-            "stale": stale_count,
-            "models": [_staleness_json(m, v) for m, v in verdicts],
-        }
-        click.echo(dumps(document))
-    elif output_format == "markdown":
-        click.echo("| Model | State | Since | Commits since review | Last review |")
-        click.echo("|---|---|---|---|---|")
-        for loaded, verdict in verdicts:
-            cells = [
-                loaded.model.id,
-                verdict.state.value,
-                _day(verdict.since) if verdict.state is State.STALE else "",
-                str(len(verdict.changes)),
-                _day(verdict.review_time),
-            ]
-            click.echo("| " + " | ".join(_md(c) for c in cells) + " |")
+        click.echo(stale_report.as_json(verdicts))
     else:
-        for loaded, verdict in verdicts:
-            # The reason may name files; authors, subjects and paths come from
-            # commits, unchecked: all of it through the terminal escape.
-            click.echo(one_line(f"{loaded.model.id}: {verdict.state.value} - {verdict.reason}"))
-            for change in verdict.changes:
-                c = change.commit
-                files = ", ".join(change.files)
-                line = f"{c.short} {_day(c.time)} {c.author}: {c.subject} ({files})"
-                click.echo(f"    {one_line(line)}")
-        click.echo(f"{_plural(stale_count, 'stale model')} of {len(verdicts)}", err=True)
+        lines = stale_report.as_markdown if output_format == "markdown" else stale_report.as_text
+        click.echo("\n".join(lines(verdicts)))
+        if output_format != "markdown":
+            click.echo(f"{_plural(stale_count, 'stale model')} of {len(verdicts)}", err=True)
     sys.exit(EXIT_INVALID if stale_count else EXIT_OK)
-
-
-def _day(moment: dt.datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d") if moment else ""
-
-
-def _staleness_json(loaded: LoadedModel, verdict: Staleness) -> dict[str, Any]:
-    return {
-        "id": loaded.model.id,
-        "file": loaded.display_path,
-        "state": verdict.state.value,
-        "reason": verdict.reason,
-        "since": verdict.since.isoformat() if verdict.since and verdict.changes else None,
-        "review_time": verdict.review_time.isoformat() if verdict.review_time else None,
-        "review_commit": verdict.review_commit.sha if verdict.review_commit else None,
-        "too_old": verdict.too_old,
-        "commits": [
-            {
-                "sha": ch.commit.sha,
-                "date": ch.commit.time.isoformat(),
-                "author": ch.commit.author,
-                "subject": ch.commit.subject,
-                "files": list(ch.files),
-            }
-            for ch in verdict.changes
-        ],
-    }
 
 
 @main.command()
@@ -586,51 +531,49 @@ def backlog(paths: tuple[Path, ...], config_file: Path | None, output_format: st
             click.echo("")
 
 
-@main.command()
-@paths_argument
-@config_option
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Folder to write the pages into (e.g. the docs folder of another site generator).",
-)
-@click.option(
-    "--section",
-    default="threat-models",
-    show_default=True,
-    help="Subfolder of OUTPUT that holds the pages.",
-)
-def pages(paths: tuple[Path, ...], config_file: Path | None, output: Path, section: str) -> None:
-    """Write the threat-model pages as plain Markdown files, for any site generator.
-
-    The same pages the MkDocs plugin adds to a site, plus the backlog as CSV and
-    JSON. PATHS are model files or folders (default: the models folder).
-    """
-    report = _report(paths, config_file)
-    stale = {}
-    if report.settings.staleness:
-        history = read_history(report.settings.models_dir)
-        if isinstance(history, Unavailable):
-            click.echo(f"warning: {one_line(history.reason)}", err=True)
-        stale = {
-            m.model.id: staleness(m.loaded, history, max_age_days=report.settings.max_age_days)
-            for m in report.models
-        }
+def _build(config_file: Path | None) -> SiteBuild:
+    settings = _settings(config_file)
     try:
-        folder = site_path(section)
-    except ConfigError as exc:
-        raise click.UsageError(str(exc).replace("option 'path'", "--section")) from None
-    generated = render_site(report, SiteLayout(root=folder), staleness=stale)
-    for file in generated:
-        target = output / file.path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(file.content, bytes):
-            target.write_bytes(file.content)
-        else:
-            target.write_text(file.content, encoding="utf-8")
-    click.echo(f"wrote {len(generated)} files to {output / section}", err=True)
+        site = build_site(settings)
+    except BuildError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem))
+        click.echo(one_line(str(exc)), err=True)
+        sys.exit(EXIT_INVALID)
+    for warning in site.warnings:
+        click.echo(f"warning: {one_line(warning)}", err=True)
+    return site
+
+
+@main.command()
+@click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+@config_option
+def generate(outdir: Path, config_file: Path | None) -> None:
+    """Write the files the MkDocs plugin adds to a site into OUTDIR, for any site generator.
+
+    OUTDIR is the docs folder of the site to publish them in: the pages, the
+    data-flow diagrams, the stylesheet and the backlog as CSV and JSON go into
+    its subfolder named by the plugin's 'path' option (default threat-models),
+    exactly as the plugin serves them, with the tm-docs options of mkdocs.yml.
+    """
+    site = _build(config_file)
+    written = write_site(site.files, site.layout.root, outdir)
+    click.echo(f"wrote {written} files to {display_path(outdir / site.layout.root)}", err=True)
+    if site.stylesheet:
+        click.echo(
+            f"style them: add '{site.stylesheet}' to extra_css in mkdocs.yml "
+            "(or link it from your site's pages)",
+            err=True,
+        )
+
+
+@main.command(hidden=True)
+@config_option
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.pass_context
+def pages(ctx: click.Context, config_file: Path | None, output: Path) -> None:
+    """Old name of 'generate' (tm-docs pages -o DIR is tm-docs generate DIR)."""
+    ctx.invoke(generate, outdir=output, config_file=config_file)
 
 
 @main.command()

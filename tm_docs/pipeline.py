@@ -13,6 +13,7 @@ A `Pipeline` object keeps what can be reused across `mkdocs serve` rebuilds
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import posixpath
 from collections.abc import Sequence
@@ -118,16 +119,25 @@ class Pipeline:
         self._history = history if isinstance(history, History) else None
         return history
 
-    def staleness(self, models: Sequence[LoadedModel]) -> tuple[dict[str, Staleness], list[str]]:
-        """Each model's staleness verdict, and the warning when history is unavailable."""
-        if not self.settings.staleness:
+    def staleness(
+        self,
+        models: Sequence[LoadedModel],
+        *,
+        since: dt.datetime | None = None,
+        always: bool = False,
+    ) -> tuple[dict[str, Staleness], list[str]]:
+        """Each model's staleness verdict, and the warning when history is unavailable.
+
+        `always`: also when the site turns staleness off (`tm-docs stale` asks anyway).
+        """
+        if not (self.settings.staleness or always):
             return {}, []
         history = self.history()
         warnings = []
         if isinstance(history, Unavailable):
             warnings.append(f"stale models cannot be found: {history.reason}")
         verdicts = {
-            m.model.id: staleness(m, history, max_age_days=self.settings.max_age_days)
+            m.model.id: staleness(m, history, max_age_days=self.settings.max_age_days, since=since)
             for m in models
         }
         return verdicts, warnings

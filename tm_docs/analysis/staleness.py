@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -76,6 +76,31 @@ def watched(model: ThreatModel) -> list[str]:
     return [*model.watch, *(p for c in model.components for p in c.paths)]
 
 
+def _end_of(day: dt.date) -> dt.datetime:
+    """The last second of a day, UTC: a review marker's day covers all of it."""
+    return dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=dt.timezone.utc)
+
+
+def _marker_time(model: ThreatModel, now: dt.datetime) -> dt.datetime | None:
+    marker = model.review
+    if marker is None or marker.date is None or marker.date > now.date():
+        return None
+    return _end_of(marker.date)
+
+
+_STATE_ORDER = {State.STALE: 0, State.UNKNOWN: 1, State.FRESH: 2}
+_FAR = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+
+
+def most_behind_first(verdicts: Mapping[str, Staleness]) -> list[tuple[str, Staleness]]:
+    """The one order of models by staleness, for every face: stale before unknown
+    before fresh, the one stale the longest first, then by model id."""
+    return sorted(
+        verdicts.items(),
+        key=lambda item: (_STATE_ORDER[item[1].state], item[1].since or _FAR, item[0]),
+    )
+
+
 def staleness(
     loaded: LoadedModel,
     history: History | Unavailable,
@@ -84,13 +109,21 @@ def staleness(
     since: dt.datetime | None = None,
     now: dt.datetime | None = None,
 ) -> Staleness:
-    """The staleness verdict of one model."""
-    if isinstance(history, Unavailable):
-        return Staleness(State.UNKNOWN, history.reason)
+    """The staleness verdict of one model, with its review point.
+
+    The review point is the one fact every face shows as "last review": without
+    history it is the review marker's day, when there is one.
+    """
     now = now or dt.datetime.now(dt.timezone.utc)
+    if isinstance(history, Unavailable):
+        return Staleness(State.UNKNOWN, history.reason, _marker_time(loaded.model, now))
     path = history.relative(loaded.path)
     if path is None:
-        return Staleness(State.UNKNOWN, "the model file is outside the git repository")
+        return Staleness(
+            State.UNKNOWN,
+            "the model file is outside the git repository",
+            _marker_time(loaded.model, now),
+        )
     model = loaded.model
     last, names = history.last_change(path)
     if any(name in history.dirty for name in names):
@@ -105,9 +138,7 @@ def staleness(
         notes.append(f"the review date {marker.date} is in the future and is ignored")
         marker = marker.model_copy(update={"date": None})
     if marker is not None and marker.date is not None:
-        end_of_day = dt.datetime.combine(
-            marker.date + dt.timedelta(days=1), dt.time.min, tzinfo=dt.timezone.utc
-        )
+        end_of_day = _end_of(marker.date)
         if review_time is None or end_of_day > review_time:
             review_time, review_commit = end_of_day, None
     if marker is not None and marker.commit is not None:

@@ -34,12 +34,33 @@ _URL_SCHEMES = {"http", "https", "mailto"}
 _URL_SAFE = ":/?#@=&;+,~.-_%!$"
 
 
+# Characters that Markdown or HTML would read as syntax anywhere in a line: written as
+# character references, which every Markdown processor and every HTML context (text
+# and attribute values) decodes back to the character.  Braces too, so template
+# plugins (mkdocs-macros) find no {{ }} in model text; line breaks, so a value
+# stays inside its table cell or list item.
+_SYNTAX = {ch: f"&#{ord(ch)};" for ch in "&<>\"'`*_[]|~{}\\!$\n\r"}
+_TRANSLATE = str.maketrans(_SYNTAX)
+# ... and these only where a line (or a table cell, a list item) starts: headings,
+# quotes, lists, setext underlines, tables.
+_LINE_START = re.compile(r"^[#>+=:-]|^\d+[.)]")
+
+
 def plain(value: Any) -> Any:
-    """Escape a plain-text value for any Markdown or HTML context."""
+    """Escape a plain-text value for any Markdown or HTML context.
+
+    Exactly what would otherwise be read as Markdown or HTML is escaped; other
+    punctuation (dates, paths, hyphens, dots) stays as written, so the Markdown
+    reads well on any site generator.
+    """
     if value is None or isinstance(value, Markup | bool | int | float):
         return value
-    text = str(value)
-    return Markup("".join(ch if ch.isalnum() or ch == " " else f"&#{ord(ch)};" for ch in text))
+    text = str(value).translate(_TRANSLATE)
+    match = _LINE_START.match(text.lstrip(" "))
+    if match is not None:
+        start = len(text) - len(text.lstrip(" ")) + match.end() - 1
+        text = text[:start] + f"&#{ord(text[start])};" + text[start + 1 :]
+    return Markup(text)
 
 
 # Kept as they are in text for Markdown outside the site: harmless anywhere in a line.

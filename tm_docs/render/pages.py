@@ -20,7 +20,7 @@ from markupsafe import Markup, escape
 
 from .. import __version__
 from ..analysis.report import Report
-from ..analysis.staleness import Staleness
+from ..analysis.staleness import Staleness, most_behind_first
 from ..model import (
     AssetKind,
     Classification,
@@ -120,6 +120,7 @@ def environment(template_dirs: Sequence[Path] = ()) -> Environment:
     env.globals["STRIDE_MEANING"] = STRIDE_MEANING
     env.globals["Stride"] = Stride
     env.globals["version"] = __version__
+    env.globals["most_behind_first"] = most_behind_first
     return env
 
 
