@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from . import __version__
+from .analysis.diff import fails
 from .analysis.report import Report, analyse
 from .analysis.settings import Policy, Settings
 from .analysis.staleness import State, most_behind_first
@@ -31,7 +32,7 @@ from .dfd.render import DiagramRenderer, render_png
 from .load.git import GitError, RevisionError
 from .load.models import LoadResult, ModelPathError, load_models
 from .load.rules import load_rules
-from .pipeline import BuildError, Pipeline, SiteBuild, build_site
+from .pipeline import BuildError, Pipeline, SiteBuild, build_site, review, review_diagrams
 from .problems import Problem, Severity, display_path
 from .render import stale_report
 from .render.escape import markdown_text as _md
@@ -41,7 +42,6 @@ from .render.json_text import dumps
 from .render.review_report import as_json, as_markdown, as_text
 from .render.site_files import write_site
 from .render.terminal import one_line
-from .review import ReviewResult, review, snapshot_at, snapshot_worktree
 from .schema import json_schema_text
 
 EXIT_OK = 0
@@ -343,23 +343,14 @@ def diff(
     change makes stale by touching their architecture without updating them.
     """
     settings = _settings(config_file)
-    rules = load_rules(settings.rule_dirs, root=settings.root)
-    if rules.problems:
-        # The same rules as `check`: a broken rule file fails the review as it fails the check.
-        for problem in rules.problems:
-            click.echo(str(problem))
-        click.echo("problems in the threat rules", err=True)
-        sys.exit(EXIT_INVALID)
     try:
-        result = review(
-            settings.models_dir,
-            settings.models_dir,
-            base,
-            head,
-            settings.bands,
-            rules.rules,
-            root=settings.root,
-        )
+        result = review(settings, base, head)
+    except BuildError as exc:
+        # The same rules as `check`: a broken rule file fails the review as it fails the check.
+        for problem in exc.problems:
+            click.echo(str(problem))
+        click.echo(one_line(str(exc)), err=True)
+        sys.exit(EXIT_INVALID)
     except RevisionError as exc:
         raise _usage_error(exc) from None
     except GitError as exc:
@@ -370,46 +361,17 @@ def diff(
     render = {"markdown": as_markdown, "json": as_json}.get(output_format, as_text)
     click.echo(render(result), nl=False)
     if diagrams_dir is not None:
-        _diff_diagrams(result, settings, diagrams_dir, base, head)
-    failing = _diff_fails(result, fail_on, settings)
+        try:
+            pictures = review_diagrams(result, settings)
+        except GraphvizError as exc:
+            raise click.ClickException(str(exc)) from None
+        diagrams_dir.mkdir(parents=True, exist_ok=True)
+        for name, svg in pictures.items():
+            (diagrams_dir / name).write_bytes(svg)
+        click.echo(f"wrote diagrams to {diagrams_dir}", err=True)
+    failing = fails(result, fail_on, settings.bands)
     broken = any(p.is_error for p in result.problems)
     sys.exit(EXIT_INVALID if failing or broken else EXIT_OK)
-
-
-ADDED_COLOR = "#2E7D32"
-REMOVED_COLOR = "#C62828"
-
-
-def _diff_diagrams(
-    result: ReviewResult, settings: Settings, folder: Path, base: str, head: str | None
-) -> None:
-    before = snapshot_at(settings.models_dir, settings.models_dir, base)
-    after = (
-        snapshot_at(settings.models_dir, settings.models_dir, head)
-        if head
-        else snapshot_worktree(settings.models_dir, settings.root)
-    )
-    folder.mkdir(parents=True, exist_ok=True)
-    renderer = DiagramRenderer()
-    for model_diff in result.changed:
-        added = {c.id: ADDED_COLOR for c in model_diff.changes if c.action == "added"}
-        removed = {c.id: REMOVED_COLOR for c in model_diff.changes if c.action == "removed"}
-        for label, snapshot, marks in (("before", before, removed), ("after", after, added)):
-            entry = snapshot.models.get(model_diff.model_id)
-            if entry is None:
-                continue
-            drawn = draw(entry[0], settings.bands, highlight=marks)
-            try:
-                svg = renderer.render(drawn)
-            except GraphvizError as exc:
-                raise click.ClickException(str(exc)) from None
-            (folder / f"{model_diff.model_id}-{label}.svg").write_bytes(svg)
-    click.echo(f"wrote diagrams to {folder}", err=True)
-
-
-def _diff_fails(result: ReviewResult, fail_on: str, settings: Settings) -> bool:
-    if fail_on == "none":
-        return False
     threshold = settings.bands.named(fail_on).low
     for model_diff in result.models:
         if model_diff.weakened:

@@ -22,6 +22,7 @@ from importlib import resources
 
 from jinja2 import TemplateError
 
+from .analysis.diff import ReviewResult, compare
 from .analysis.report import Report, analyse
 from .analysis.settings import Settings
 from .analysis.staleness import Staleness, staleness
@@ -31,6 +32,7 @@ from .dfd.render import DiagramRenderer
 from .dfd.svg import natural_size
 from .load.history import History, Unavailable, read_history
 from .load.models import LoadedModel, LoadResult, ModelPathError, load_models
+from .load.revisions import changed_files, snapshot_at, snapshot_worktree
 from .load.rules import load_rules
 from .problems import Problem
 from .render.pages import DiagramImage, GeneratedFile, SiteLayout, render_site
@@ -210,3 +212,44 @@ class Pipeline:
 def build_site(settings: Settings) -> SiteBuild:
     """One build with fresh state: what `tm-docs generate` and tests use."""
     return Pipeline(settings).build()
+
+
+def review(settings: Settings, base: str, head: str | None) -> ReviewResult:
+    """What the change from `base` to `head` (default: the working tree) does to the
+    models: read both sides from git, with the same rules as `check` and the site."""
+    rules = load_rules(settings.rule_dirs, root=settings.root)
+    if rules.problems:
+        raise BuildError("problems in the threat rules", rules.problems)
+    models_dir = settings.models_dir
+    before = snapshot_at(models_dir, models_dir, base)
+    after = (
+        snapshot_at(models_dir, models_dir, head)
+        if head
+        else snapshot_worktree(models_dir, settings.root)
+    )
+    changed = changed_files(models_dir, base, head)
+    return compare(before, after, changed, settings.bands, rules.rules)
+
+
+ADDED_COLOR = "#2E7D32"
+REMOVED_COLOR = "#C62828"
+
+
+def review_diagrams(result: ReviewResult, settings: Settings) -> dict[str, bytes]:
+    """Before/after diagrams of each changed model (added elements green, removed red),
+    by file name."""
+    renderer = DiagramRenderer()
+    pictures = {}
+    for model_diff in result.changed:
+        added = {c.id: ADDED_COLOR for c in model_diff.changes if c.action == "added"}
+        removed = {c.id: REMOVED_COLOR for c in model_diff.changes if c.action == "removed"}
+        for label, snapshot, marks in (
+            ("before", result.before, removed),
+            ("after", result.after, added),
+        ):
+            entry = snapshot.models.get(model_diff.model_id) if snapshot else None
+            if entry is None:
+                continue
+            drawn = draw(entry[0], settings.bands, highlight=marks)
+            pictures[f"{model_diff.model_id}-{label}.svg"] = renderer.render(drawn)
+    return pictures

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from ..review import ReviewResult
+from ..analysis.diff import ReviewResult
 from .escape import markdown_text as _md
 from .json_text import dumps
 from .terminal import one_line

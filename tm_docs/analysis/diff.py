@@ -1,143 +1,26 @@
-"""What a change does to the threat models: a semantic diff between two revisions.
+"""What a change does to the threat models: a semantic diff of two sets of models.
 
-Models are read at BASE straight from git objects (no checkout) and at HEAD from
-git objects too, or from the working tree when HEAD is not given.  The diff is
-by element id, field by field, and names what a reviewer cares about first:
-new open high or critical risks, boundary-crossing flows that lost
-authentication or encryption, new ingress points, and models that the change
-makes stale because it touches their architecture without touching them.
+Pure: the models of both sides come in (read by load/revisions.py), the diff
+comes out — by element id, field by field, naming what a reviewer cares about
+first: new open high or critical risks, boundary-crossing flows that lost
+authentication or encryption, new ingress points, suggested threats introduced.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from .analysis.globs import matches_any
-from .analysis.risk import RiskBands, is_open
-from .analysis.rules import Rule
-from .analysis.staleness import watched
-from .analysis.suggest import Triage, suggestions
-from .analysis.topology import Topology
-from .load import git as gitcmd
-from .load.git import RevisionError
-from .load.models import MODEL_SUFFIXES, load_models, load_text
-from .load.yaml_source import MAX_FILE_BYTES
-from .model import COLLECTIONS, AuthMethod, Flow, ThreatModel
-from .problems import Problem, display_path
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """The models of one revision, by id, with the file each came from."""
-
-    label: str
-    models: dict[str, tuple[ThreatModel, str]]
-    problems: tuple[Problem, ...] = ()
-    invalid: frozenset[str] = frozenset()  # paths of model files that did not load
-
-
-def repository_root(start: Path) -> Path:
-    root = gitcmd.toplevel(start)
-    if root is None:
-        raise RevisionError(f"{display_path(start)} is not inside a git repository")
-    return root
-
-
-def _folder_in(root: Path, models_dir: Path) -> str:
-    try:
-        return models_dir.resolve().relative_to(root).as_posix()
-    except ValueError:
-        raise RevisionError(f"{display_path(models_dir)} is outside the repository") from None
-
-
-def snapshot_at(start: Path, models_dir: Path, revision: str) -> Snapshot:
-    """The models under `models_dir` as they are in `revision`, read from git objects."""
-    root = repository_root(start)
-    commit = gitcmd.resolve_commit(root, revision)
-    folder = _folder_in(root, models_dir)
-    listing = gitcmd.run(
-        root,
-        ["ls-tree", "-r", "-z", "--full-tree", commit, "--", *([folder] if folder != "." else [])],
-    )
-    blobs: list[tuple[str, str]] = []  # (object id, path)
-    for entry in gitcmd.split_z(listing):
-        if not entry:
-            continue
-        meta, _, path = entry.partition("\t")
-        mode, kind, object_id = [*meta.split(" "), "", "", ""][:3]
-        # Regular files only: a symbolic link (mode 120000) is refused as it is on disk.
-        if kind != "blob" or mode not in ("100644", "100755"):
-            continue
-        if not path.endswith(MODEL_SUFFIXES):
-            continue
-        if any(part.startswith(".") for part in path.split("/")):
-            continue
-        blobs.append((object_id, path))
-    models: dict[str, tuple[ThreatModel, str]] = {}
-    problems: list[Problem] = []
-    invalid: set[str] = set()
-    for (_, path), data in zip(blobs, _read_blobs(root, [b[0] for b in blobs]), strict=True):
-        display = f"{revision}:{path}"
-        model, found, _ = load_text(data, display)
-        problems.extend(found)
-        if model is not None:
-            models[model.id] = (model, path)
-        else:
-            invalid.add(path)
-    return Snapshot(revision, models, tuple(problems), frozenset(invalid))
-
-
-def _read_blobs(root: Path, object_ids: list[str]) -> list[bytes]:
-    """The contents of blobs, in one `git cat-file --batch` run; over-large ones are cut
-    one byte past the loader's limit (which then refuses them)."""
-    if not object_ids:
-        return []
-    out = gitcmd.run(
-        root, ["cat-file", "--batch"], stdin="".join(f"{o}\n" for o in object_ids).encode()
-    )
-    contents = []
-    at = 0
-    for _ in object_ids:
-        header_end = out.index(b"\n", at)
-        header = out[at:header_end].split(b" ")
-        size = int(header[2]) if len(header) == 3 else 0
-        start = header_end + 1
-        contents.append(out[start : start + min(size, MAX_FILE_BYTES + 1)])
-        at = start + size + 1  # the content is followed by a newline
-    return contents
-
-
-def snapshot_worktree(models_dir: Path, root: Path | None = None) -> Snapshot:
-    result = load_models([models_dir], root=root)
-    top = repository_root(models_dir)
-
-    def relative(path: Path) -> str:
-        try:
-            return path.resolve().relative_to(top).as_posix()
-        except ValueError:
-            return path.as_posix()
-
-    models = {m.model.id: (m.model, relative(m.path)) for m in result.models}
-    valid = {relative(m.path) for m in result.models}
-    invalid = {relative(p) for p in result.files} - valid
-    return Snapshot("working tree", models, result.problems, frozenset(invalid))
-
-
-def changed_files(start: Path, base: str, head: str | None) -> list[str]:
-    """Paths changed between `base` and `head` (or the working tree), any byte kept."""
-    root = repository_root(start)
-    revisions = [gitcmd.resolve_commit(root, r) for r in ([base, head] if head else [base])]
-    names = gitcmd.split_z(
-        gitcmd.run(root, ["diff", "--name-only", "-z", "--no-renames", *revisions, "--"])
-    )
-    if head is None:
-        names += gitcmd.split_z(
-            gitcmd.run(root, ["ls-files", "-z", "--others", "--exclude-standard"])
-        )
-    return sorted({name for name in names if name})
+from ..load.revisions import Snapshot
+from ..model import COLLECTIONS, AuthMethod, Flow, ThreatModel
+from ..problems import Problem
+from .globs import matches_any
+from .risk import RiskBands, is_open
+from .rules import Rule
+from .staleness import watched
+from .suggest import Triage, suggestions
+from .topology import Topology
 
 
 @dataclass(frozen=True)
@@ -191,6 +74,9 @@ class ReviewResult:
     stale: dict[str, list[str]]  # model id -> files changed that it watches
     problems: tuple[Problem, ...] = ()
     headline_from: int = 10  # lowest risk that makes the headline (the high band)
+    # The two sides, for drawing them (not part of the reported diff).
+    before: Snapshot | None = field(default=None, repr=False, compare=False)
+    after: Snapshot | None = field(default=None, repr=False, compare=False)
 
     @property
     def changed(self) -> list[ModelDiff]:
@@ -317,18 +203,15 @@ def diff_models(
     return result
 
 
-def review(
-    start: Path,
-    models_dir: Path,
-    base: str,
-    head: str | None,
+def compare(
+    before: Snapshot,
+    after: Snapshot,
+    changed: Sequence[str],
     bands: RiskBands,
     rules: Sequence[Rule] = (),
-    root: Path | None = None,
 ) -> ReviewResult:
-    """The semantic diff of the models between `base` and `head` (default: working tree)."""
-    before = snapshot_at(start, models_dir, base)
-    after = snapshot_at(start, models_dir, head) if head else snapshot_worktree(models_dir, root)
+    """The semantic diff of two revisions' models, and the models the changed files make
+    stale (they touch a model's architecture and leave the model file alone)."""
     diffs = []
     for model_id in sorted(set(before.models) | set(after.models)):
         old = before.models.get(model_id)
@@ -342,15 +225,36 @@ def review(
             diff.status = "invalid"  # the file is still there but does not load
             diff.changes = []
         diffs.append(diff)
-    files = changed_files(start, base, head)
     stale: dict[str, list[str]] = {}
     for model_id, (model, path) in after.models.items():
         old_path = before.models.get(model_id, (None, None))[1]
-        if path in files or (old_path is not None and old_path in files):
+        if path in changed or (old_path is not None and old_path in changed):
             continue  # the change updates the model itself
-        touched = [f for f in files if matches_any(f, watched(model))]
+        touched = [f for f in changed if matches_any(f, watched(model))]
         if touched:
             stale[model_id] = touched
     return ReviewResult(
-        base, head or "working tree", diffs, stale, before.problems + after.problems
+        before.label,
+        after.label,
+        diffs,
+        stale,
+        before.problems + after.problems,
+        before=before,
+        after=after,
     )
+
+
+def fails(result: ReviewResult, fail_on: str, bands: RiskBands) -> bool:
+    """Whether the change breaks the `--fail-on` policy: a weakened crossing flow, or an
+    open risk or a suggested threat added or raised into the band or above."""
+    if fail_on == "none":
+        return False
+    threshold = bands.named(fail_on).low
+    for model_diff in result.models:
+        if model_diff.weakened:
+            return True
+        if any(rise.risk >= threshold for rise in model_diff.risk_rises):
+            return True
+        if any(risk >= threshold for risk in model_diff.suggestion_risks.values()):
+            return True
+    return False

@@ -1,0 +1,129 @@
+"""The models of a git revision, read straight from git objects (no checkout).
+
+Used by the semantic diff: BASE and HEAD are read from the object store in one
+`git ls-tree` and one `git cat-file --batch` each; the working tree is read from
+disk with the same loader as everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..model import ThreatModel
+from ..problems import Problem, display_path
+from . import git as gitcmd
+from .git import RevisionError
+from .models import MODEL_SUFFIXES, load_models, load_text
+from .yaml_source import MAX_FILE_BYTES
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The models of one revision, by id, with the file each came from."""
+
+    label: str
+    models: dict[str, tuple[ThreatModel, str]]
+    problems: tuple[Problem, ...] = ()
+    invalid: frozenset[str] = frozenset()  # paths of model files that did not load
+
+
+def repository_root(start: Path) -> Path:
+    root = gitcmd.toplevel(start)
+    if root is None:
+        raise RevisionError(f"{display_path(start)} is not inside a git repository")
+    return root
+
+
+def _folder_in(root: Path, models_dir: Path) -> str:
+    try:
+        return models_dir.resolve().relative_to(root).as_posix()
+    except ValueError:
+        raise RevisionError(f"{display_path(models_dir)} is outside the repository") from None
+
+
+def snapshot_at(start: Path, models_dir: Path, revision: str) -> Snapshot:
+    """The models under `models_dir` as they are in `revision`, read from git objects."""
+    root = repository_root(start)
+    commit = gitcmd.resolve_commit(root, revision)
+    folder = _folder_in(root, models_dir)
+    listing = gitcmd.run(
+        root,
+        ["ls-tree", "-r", "-z", "--full-tree", commit, "--", *([folder] if folder != "." else [])],
+    )
+    blobs: list[tuple[str, str]] = []  # (object id, path)
+    for entry in gitcmd.split_z(listing):
+        if not entry:
+            continue
+        meta, _, path = entry.partition("\t")
+        mode, kind, object_id = [*meta.split(" "), "", "", ""][:3]
+        # Regular files only: a symbolic link (mode 120000) is refused as it is on disk.
+        if kind != "blob" or mode not in ("100644", "100755"):
+            continue
+        if not path.endswith(MODEL_SUFFIXES):
+            continue
+        if any(part.startswith(".") for part in path.split("/")):
+            continue
+        blobs.append((object_id, path))
+    models: dict[str, tuple[ThreatModel, str]] = {}
+    problems: list[Problem] = []
+    invalid: set[str] = set()
+    for (_, path), data in zip(blobs, _read_blobs(root, [b[0] for b in blobs]), strict=True):
+        display = f"{revision}:{path}"
+        model, found, _ = load_text(data, display)
+        problems.extend(found)
+        if model is not None:
+            models[model.id] = (model, path)
+        else:
+            invalid.add(path)
+    return Snapshot(revision, models, tuple(problems), frozenset(invalid))
+
+
+def _read_blobs(root: Path, object_ids: list[str]) -> list[bytes]:
+    """The contents of blobs, in one `git cat-file --batch` run; over-large ones are cut
+    one byte past the loader's limit (which then refuses them)."""
+    if not object_ids:
+        return []
+    out = gitcmd.run(
+        root, ["cat-file", "--batch"], stdin="".join(f"{o}\n" for o in object_ids).encode()
+    )
+    contents = []
+    at = 0
+    for _ in object_ids:
+        header_end = out.index(b"\n", at)
+        header = out[at:header_end].split(b" ")
+        size = int(header[2]) if len(header) == 3 else 0
+        start = header_end + 1
+        contents.append(out[start : start + min(size, MAX_FILE_BYTES + 1)])
+        at = start + size + 1  # the content is followed by a newline
+    return contents
+
+
+def snapshot_worktree(models_dir: Path, root: Path | None = None) -> Snapshot:
+    result = load_models([models_dir], root=root)
+    top = repository_root(models_dir)
+
+    def relative(path: Path) -> str:
+        try:
+            return path.resolve().relative_to(top).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+    models = {m.model.id: (m.model, relative(m.path)) for m in result.models}
+    valid = {relative(m.path) for m in result.models}
+    invalid = {relative(p) for p in result.files} - valid
+    return Snapshot("working tree", models, result.problems, frozenset(invalid))
+
+
+def changed_files(start: Path, base: str, head: str | None) -> list[str]:
+    """Paths changed between `base` and `head` (or the working tree), any byte kept."""
+    root = repository_root(start)
+    revisions = [gitcmd.resolve_commit(root, r) for r in ([base, head] if head else [base])]
+    names = gitcmd.split_z(
+        gitcmd.run(root, ["diff", "--name-only", "-z", "--no-renames", *revisions, "--"])
+    )
+    if head is None:
+        names += gitcmd.split_z(
+            gitcmd.run(root, ["ls-files", "-z", "--others", "--exclude-standard"])
+        )
+    return sorted({name for name in names if name})
