@@ -23,10 +23,11 @@ from .analysis.portfolio import Portfolio
 from .analysis.report import analyse
 from .analysis.rules import load_rules
 from .analysis.staleness import Staleness, staleness
+from .cache import CacheFolder, CacheRefused
 from .config import ConfigError, TmDocsConfig, to_settings
 from .dfd.build import draw
 from .dfd.graphviz import GraphvizError
-from .dfd.render import DiagramRenderer
+from .dfd.render import DiagramRenderer, open_diagram_cache
 from .dfd.svg import natural_size
 from .history import History, Unavailable, read_history
 from .loader import LoadedModel, ModelPathError, load_models
@@ -49,6 +50,7 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
         self._renderer: DiagramRenderer | None = None
         self._history: History | None = None  # kept across `mkdocs serve` rebuilds
         self._warned: str | None = None
+        self._cache_warnings: set[str] = set()  # each refused cache folder is named once
         self._link_base = "./"
         self._models_dir = Path("models")
         self._layout = SiteLayout()
@@ -69,12 +71,23 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
         self._models_dir = self._settings.models_dir
         if self.config.stylesheet:
             config.extra_css.append(self._layout.data_file(STYLESHEET))
-        cache_dir = root / self.config.cache_dir / "dfd"
-        if self._renderer is None or self._renderer.cache_dir != cache_dir:
-            self._renderer = DiagramRenderer(cache_dir)
+        if self._renderer is None:
+            self._renderer = DiagramRenderer()
+        # Checked on every build: a folder fixed during `mkdocs serve` is used again.
+        self._renderer.cache = self._diagram_cache(root) if self.config.diagrams else None
         # Diagram links point at anchors of the page that shows the diagram.
         self._link_base = "./" if config.use_directory_urls else "index.html"
         return config
+
+    def _diagram_cache(self, root: Path) -> CacheFolder | None:
+        opened = open_diagram_cache(root, self.config.cache_dir)
+        if isinstance(opened, CacheRefused):
+            message = str(opened)
+            if message not in self._cache_warnings:
+                log.warning(message)
+                self._cache_warnings.add(message)
+            return None
+        return opened
 
     # --- pages ------------------------------------------------------------
 
@@ -175,6 +188,14 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
             ) from None
         stats = self._renderer.stats
         log.info(f"data-flow diagrams: {stats.drawn} drawn, {stats.cached} from the cache")
+        if stats.rejected:
+            log.info(
+                f"{len(stats.rejected)} cached diagram(s) failed the safety check and were "
+                f"drawn again ({'; '.join(stats.rejected)})"
+            )
+        removed = self._renderer.prune()
+        if removed:
+            log.debug(f"{removed} unused diagram(s) removed from the cache")
         return svgs
 
     def on_nav(self, nav: Navigation, *, config: MkDocsConfig, files: Files) -> Navigation:
