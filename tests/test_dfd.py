@@ -16,7 +16,8 @@ from click.testing import CliRunner
 
 from tm_docs.cli import main
 from tm_docs.dfd.build import CROSSING_COLOR, INGRESS_COLOR, draw
-from tm_docs.dfd.render import DiagramRenderer
+from tm_docs.dfd.render import DiagramRenderer, open_diagram_cache
+from tm_docs.load.cache import CacheFolder
 from tm_docs.load.models import load_file
 
 from .conftest import EXAMPLE_MODELS
@@ -165,12 +166,18 @@ def test_any_characters_in_labels_are_drawn_as_text(write_model) -> None:
     assert "/etc/passwd" not in [e.get(XLINK) for e in root.iter(f"{SVG}image")]
 
 
+def _cache(root: Path) -> CacheFolder:
+    opened = open_diagram_cache(root, "cache")
+    assert isinstance(opened, CacheFolder), opened
+    return opened
+
+
 def test_cache_key_follows_what_is_drawn(tmp_path: Path) -> None:
     model = _checkout()
-    renderer = DiagramRenderer(tmp_path / "cache")
+    renderer = DiagramRenderer(_cache(tmp_path))
     first = renderer.render(draw(model))
     assert renderer.stats.drawn == 1
-    again = DiagramRenderer(tmp_path / "cache")  # a new process, same folder
+    again = DiagramRenderer(_cache(tmp_path))  # a new process, same folder
     assert again.render(draw(model)) == first
     assert (again.stats.drawn, again.stats.cached) == (0, 1)
     # A threat's description is not drawn: same picture, same key.

@@ -28,8 +28,9 @@ from .analysis.settings import Settings
 from .analysis.staleness import Staleness, staleness
 from .dfd.build import draw
 from .dfd.graphviz import GraphvizError
-from .dfd.render import DiagramRenderer
+from .dfd.render import DiagramRenderer, open_diagram_cache
 from .dfd.svg import natural_size
+from .load.cache import CacheFolder, CacheRefused
 from .load.history import History, Unavailable, read_history
 from .load.models import LoadedModel, LoadResult, ModelPathError, load_models
 from .load.revisions import changed_files, snapshot_at, snapshot_worktree
@@ -98,22 +99,29 @@ def report_of(settings: Settings, result: LoadResult) -> Report:
 class Pipeline:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._renderer = DiagramRenderer(
-            settings.cache_dir / "dfd" if settings.cache_dir is not None else None
-        )
+        self._renderer = DiagramRenderer()  # its memory is kept across serve rebuilds
         self._history: History | None = None
         self._said: set[str] = set()  # warnings said already (one per serve session)
 
     def configure(self, settings: Settings) -> None:
         """New settings for the next build (a `mkdocs serve` rebuild); caches are kept
         when they still apply."""
-        if settings.cache_dir != self.settings.cache_dir:
-            self._renderer = DiagramRenderer(
-                settings.cache_dir / "dfd" if settings.cache_dir is not None else None
-            )
         if settings.root != self.settings.root:
             self._history = None
         self.settings = settings
+
+    def _diagram_cache(self) -> tuple[CacheFolder | None, list[str]]:
+        """The disk cache of diagrams, checked on every build (a folder fixed during
+        `mkdocs serve` is used again), or why it is not used."""
+        settings = self.settings
+        if settings.cache_dir is None or not settings.diagrams:
+            return None, []
+        opened = open_diagram_cache(
+            settings.root, os.path.relpath(settings.cache_dir, settings.root)
+        )
+        if isinstance(opened, CacheRefused):
+            return None, [str(opened)]
+        return opened, []
 
     def history(self) -> History | Unavailable:
         """The git history of the project, read once and reused while HEAD does not move."""
@@ -144,9 +152,11 @@ class Pipeline:
         }
         return verdicts, warnings
 
-    def _diagrams(self, report: Report) -> tuple[dict[str, bytes], list[str]]:
+    def _diagrams(self, report: Report) -> tuple[dict[str, bytes], list[str], list[str]]:
+        """The SVG of each model's diagram, notes for the log, and warnings."""
         if not self.settings.diagrams:
-            return {}, []
+            return {}, [], []
+        self._renderer.cache, warnings = self._diagram_cache()
         link_base = "./" if self.settings.use_directory_urls else "index.html"
         drawn = {
             s.model.id: draw(s.model, self.settings.bands, link_base=link_base)
@@ -160,7 +170,16 @@ class Pipeline:
                 "tm-docs plugin options)"
             ) from None
         stats = self._renderer.stats
-        return svgs, [f"data-flow diagrams: {stats.drawn} drawn, {stats.cached} from the cache"]
+        notes = [f"data-flow diagrams: {stats.drawn} drawn, {stats.cached} from the cache"]
+        if stats.rejected:
+            notes.append(
+                f"{len(stats.rejected)} cached diagram(s) failed the safety check and were "
+                f"drawn again ({'; '.join(stats.rejected)})"
+            )
+        removed = self._renderer.prune()
+        if removed:
+            notes.append(f"{removed} unused diagram(s) removed from the cache")
+        return svgs, notes, warnings
 
     def build(self) -> SiteBuild:
         """Load, analyse, draw, read staleness and render: every file of the section."""
@@ -171,11 +190,12 @@ class Pipeline:
             warnings.append(f"no model files (*.yaml, *.yml) in {settings.models_dir.name}")
         report = report_of(settings, result)
         warnings += [str(w) for w in report.warnings]
-        svgs, notes = self._diagrams(report)
+        svgs, notes, cache_warnings = self._diagrams(report)
         verdicts, stale_warnings = self.staleness(result.models)
         # Said once while the reason stays the same (mkdocs serve rebuilds often).
-        warnings += [w for w in stale_warnings if w not in self._said]
-        self._said.update(stale_warnings)
+        once = [*cache_warnings, *stale_warnings]
+        warnings += [w for w in once if w not in self._said]
+        self._said.update(once)
         layout = SiteLayout(root=settings.site_path)
         try:
             pages = render_site(

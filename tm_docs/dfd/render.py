@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -12,20 +11,36 @@ from pathlib import Path
 from threading import Lock
 
 from .. import __version__
+from ..load.cache import CacheFolder, CacheRefused, open_cache
 from .build import DrawnDiagram
-from .graphviz import dot_identity, run_dot
+from .graphviz import GraphvizError, dot_identity, run_dot
 from .svg import embed_images
+from .verify import UnsafeSvg, check_svg
 
 # Bump when the rendering pipeline changes in a way the DOT source does not show.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"
+# The diagrams' folder in the project's cache folder, and the limits of an entry.
+CACHE_KIND = "dfd"
+ENTRY_SUFFIX = ".svg"
+MAX_DIAGRAM_BYTES = 32 * 1024 * 1024
+
+
+def open_diagram_cache(root: Path, cache_dir: str) -> CacheFolder | CacheRefused:
+    """The diagram cache of the project in `root`, or why it cannot be used."""
+    return open_cache(root, cache_dir, CACHE_KIND, suffix=ENTRY_SUFFIX, max_bytes=MAX_DIAGRAM_BYTES)
 
 
 @dataclass
 class RenderStats:
-    """What the last `render_all` did: how many diagrams it laid out and reused."""
+    """What the last `render_all` did: how many diagrams it laid out and reused.
+
+    `rejected` lists why cached diagrams failed the safety check (each was
+    drawn again and counts as drawn).
+    """
 
     drawn: int = 0
     cached: int = 0
+    rejected: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -35,14 +50,16 @@ class DiagramRenderer:
     A result is stored under a hash of everything that affects the picture:
     the DOT source (all the model content that is drawn), the tm-docs version
     and pipeline version, and the identity of the Graphviz executable.  The
-    cache lives in `cache_dir` (kept across builds) and in memory (kept across
-    `mkdocs serve` rebuilds).
+    cache lives in `cache` (kept across builds) and in memory (kept across
+    `mkdocs serve` rebuilds).  Every diagram, drawn or read from the disk
+    cache, passes `check_svg` before it is used.
     """
 
-    cache_dir: Path | None = None
+    cache: CacheFolder | None = None
     workers: int = field(default_factory=lambda: os.cpu_count() or 2)
     stats: RenderStats = field(default_factory=RenderStats)
     _memory: dict[str, bytes] = field(default_factory=dict, repr=False)
+    _used: set[str] = field(default_factory=set, repr=False)
     _lock: Lock = field(default_factory=Lock, repr=False)
 
     def key(self, drawn: DrawnDiagram) -> str:
@@ -54,32 +71,34 @@ class DiagramRenderer:
 
     def _cached(self, key: str) -> bytes | None:
         if key in self._memory:
-            return self._memory[key]
-        if self.cache_dir is not None:
-            path = self.cache_dir / f"{key}.svg"
-            try:
-                data = path.read_bytes()
-            except OSError:
-                return None
-            self._memory[key] = data
-            return data
-        return None
+            return self._memory[key]  # only checked diagrams are kept in memory
+        if self.cache is None:
+            return None
+        data = self.cache.get(key)
+        if data is None:
+            return None
+        try:
+            check_svg(data)
+        except UnsafeSvg as exc:
+            # Drawn again below, and the bad entry overwritten.
+            self.stats.rejected.append(f"{key[:12]}{ENTRY_SUFFIX}: {exc}")
+            return None
+        self._memory[key] = data
+        return data
 
     def _store(self, key: str, data: bytes) -> None:
         with self._lock:
             self._memory[key] = data
-        if self.cache_dir is None:
-            return
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        # Write to a temporary file and rename, so a crash never leaves half a file.
-        fd, tmp = tempfile.mkstemp(dir=self.cache_dir, suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, self.cache_dir / f"{key}.svg")
+        if self.cache is not None:
+            self.cache.put(key, data)
 
     def _render(self, key: str, drawn: DrawnDiagram) -> bytes:
         svg = run_dot(drawn.source, "svg").decode("utf-8")
         data = embed_images(svg, drawn.icons).encode("utf-8")
+        try:
+            check_svg(data)
+        except UnsafeSvg as exc:
+            raise GraphvizError(f"a drawn diagram failed the safety check: {exc}") from None
         self._store(key, data)
         return data
 
@@ -88,8 +107,10 @@ class DiagramRenderer:
         self.stats = RenderStats()
         results: dict[str, bytes] = {}
         todo: dict[str, tuple[str, DrawnDiagram]] = {}
+        self._used = set()
         for name, drawn in diagrams.items():
             key = self.key(drawn)
+            self._used.add(key)
             cached = self._cached(key)
             if cached is not None:
                 results[name] = cached
@@ -107,6 +128,11 @@ class DiagramRenderer:
                     results[name] = future.result()
             self.stats.drawn = len(todo)
         return results
+
+    def prune(self) -> int:
+        """Forget the diagrams the last `render_all` did not use; the disk entries removed."""
+        self._memory = {k: v for k, v in self._memory.items() if k in self._used}
+        return self.cache.prune(self._used) if self.cache is not None else 0
 
     def render(self, drawn: DrawnDiagram) -> bytes:
         return self.render_all({"diagram": drawn})["diagram"]
