@@ -3,7 +3,7 @@
 Globs come from model files, so from pull requests; a regular expression built
 from them could be made to backtrack for minutes on one path.  This matcher runs
 the glob as a small automaton instead: each character of a path moves a set of
-at most len(glob) + 1 states, so matching costs at most len(path) x len(glob)
+at most 2 x len(glob) + 1 states, so matching costs at most len(path) x len(glob)
 steps whatever the glob and the path hold (any byte, a newline included).
 
 Syntax: `**` crosses folders (`**/` also matches no folder at all), `*` and `?`
@@ -52,28 +52,32 @@ class Glob:
             return path == self.pattern or path.startswith(self.pattern + "/")
         tokens = self.tokens
         end = len(tokens)
+        # A state is the index of the next token to match; a `**/` that has read part
+        # of its text is the state -(index + 1): it may only be left after a '/'.
         states = self._closure({0})
         for char in path:
             moved: set[int] = set()
             for state in states:
-                if state == end:
+                inside = state < 0
+                index = -state - 1 if inside else state
+                if index == end:
                     continue
-                kind, literal = tokens[state]
+                kind, literal = tokens[index]
                 if kind == _LITERAL:
                     if char == literal:
-                        moved.add(state + 1)
+                        moved.add(index + 1)
                 elif kind == _ONE:
                     if char != "/":
-                        moved.add(state + 1)
+                        moved.add(index + 1)
                 elif kind == _STAR:
                     if char != "/":
-                        moved.add(state)
+                        moved.add(index)
                 elif kind == _ANY:
-                    moved.add(state)
+                    moved.add(index)
                 else:  # _FOLDERS: any text that ends with '/', then the rest of the glob
-                    moved.add(state)
+                    moved.add(-index - 1)
                     if char == "/":
-                        moved.add(state + 1)
+                        moved.add(index + 1)
             if not moved:
                 return False
             states = self._closure(moved)
@@ -82,7 +86,7 @@ class Glob:
     def _closure(self, states: set[int]) -> set[int]:
         """The states reachable without reading a character (wildcards matching nothing)."""
         result = set(states)
-        todo = list(states)
+        todo = [s for s in states if s >= 0]
         while todo:
             state = todo.pop()
             if state < len(self.tokens) and self.tokens[state][0] in (_STAR, _ANY, _FOLDERS):
