@@ -34,8 +34,7 @@ from .load.models import LoadResult, ModelPathError, load_models
 from .load.rules import load_rules
 from .pipeline import BuildError, Pipeline, SiteBuild, build_site, review, review_diagrams
 from .problems import Problem, Severity, display_path
-from .render import stale_report
-from .render.escape import markdown_text as _md
+from .render import backlog_report, stale_report
 from .render.exports import backlog_csv, backlog_json, backlog_rows
 from .render.github import annotation
 from .render.json_text import dumps
@@ -455,42 +454,11 @@ def backlog(paths: tuple[Path, ...], config_file: Path | None, output_format: st
         click.echo(backlog_json(portfolio), nl=False)
         return
     rows = backlog_rows(portfolio)
-    owners = list(dict.fromkeys(row["owner"] for row in rows))
-    if not rows:
-        click.echo("The backlog is empty: every mitigation is done.")
+    if output_format == "markdown":
+        click.echo("\n".join(backlog_report.as_markdown(rows)))
         return
-    for owner in owners:
-        mine = [row for row in rows if row["owner"] == owner]
-        if output_format == "markdown":
-            click.echo(f"## {_md(owner)}\n")
-            click.echo("| # | Risk | Mitigation | Status | Sprint | Ticket | Threats | Model |")
-            click.echo("|---|---|---|---|---|---|---|---|")
-            for row in mine:
-                cells = [
-                    str(row["rank"]),
-                    f"{row['risk']} {row['band'] or ''}".strip(),
-                    f"{row['mitigation']} {row['title']}",
-                    row["status"].replace("_", " "),
-                    row["sprint"] or "",
-                    row["ticket"] or "",
-                    ", ".join(t["id"] for t in row["threats"]),
-                    row["model"],
-                ]
-                click.echo("| " + " | ".join(_md(c) for c in cells) + " |")
-            click.echo("")
-        else:
-            # Every value through the terminal escape, and our words first on each line.
-            click.echo(click.style(f"owner: {one_line(owner)}", bold=True))
-            for row in mine:
-                risk = f"{row['risk']:>2} {row['band'] or '-':<8}"
-                plan = " ".join(p for p in (row["sprint"], row["ticket"]) if p)
-                threats = ", ".join(t["id"] for t in row["threats"]) or "no open threat"
-                line = (
-                    f"{row['mitigation']} {row['title']} "
-                    f"[{row['status'].replace('_', ' ')}] {plan} ({threats}; {row['model']})"
-                )
-                click.echo(f"  {row['rank']:>3}. {risk} {one_line(line)}")
-            click.echo("")
+    for line, bold in backlog_report.as_text(rows):
+        click.echo(click.style(line, bold=True) if bold else line)
 
 
 def _build(config_file: Path | None) -> SiteBuild:
