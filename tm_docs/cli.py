@@ -34,10 +34,9 @@ from .load.models import LoadResult, ModelPathError, load_models
 from .load.rules import load_rules
 from .pipeline import BuildError, Pipeline, SiteBuild, build_site, review, review_diagrams
 from .problems import Problem, Severity, display_path
-from .render import backlog_report, stale_report
+from .render import backlog_report, check_report, stale_report
 from .render.exports import backlog_csv, backlog_json, backlog_rows
 from .render.github import annotation
-from .render.json_text import dumps
 from .render.review_report import as_json, as_markdown, as_text
 from .render.site_files import write_site
 from .render.terminal import one_line
@@ -180,16 +179,7 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, output_format: s
     result = _load_or_exit(paths, _settings(config_file))
     errors = result.errors
     if output_format == "json":
-        report = {
-            "ok": result.ok,
-            "files": [display_path(p) for p in result.files],
-            "models": [
-                {"id": m.model.id, "title": m.model.title, "file": m.display_path}
-                for m in result.models
-            ],
-            "problems": [_problem_json(p) for p in result.problems],
-        }
-        click.echo(dumps(report))
+        click.echo(check_report.validation_json(result))
     else:
         for problem in result.problems:
             click.echo(_show(problem, output_format, "tm-docs validate"))
@@ -203,16 +193,6 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, output_format: s
         else:
             click.echo(f"{_plural(len(result.models), 'model')} OK")
     sys.exit(EXIT_OK if result.ok else EXIT_INVALID)
-
-
-def _problem_json(problem: Problem) -> dict[str, Any]:
-    return {
-        "file": problem.file,
-        "line": problem.line,
-        "column": problem.column,
-        "severity": problem.severity.value,
-        "message": problem.message,
-    }
 
 
 @main.command()
@@ -250,29 +230,7 @@ def check(
     findings = report.findings()
     failing = [f for f in findings if f.policy in policies]
     if output_format == "json":
-        document = {
-            "ok": not failing,
-            "fail_on": sorted(p.value for p in policies),
-            "models": [
-                {
-                    "id": r.model.id,
-                    "file": r.loaded.display_path,
-                    "coverage": r.coverage.percent,
-                    "untriaged": [s.key for s in r.untriaged],
-                }
-                for r in report.models
-            ],
-            "findings": [
-                {
-                    **_problem_json(f.problem),
-                    "severity": "error" if f.policy in policies else "warning",
-                    "policy": f.policy.value,
-                    "fails": f.policy in policies,
-                }
-                for f in findings
-            ],
-        }
-        click.echo(dumps(document))
+        click.echo(check_report.check_json(report, findings, policies))
     else:
         for finding in findings:
             # A finding the policy fails on is an error; any other is a warning.
