@@ -63,3 +63,60 @@ def test_editing_a_model_rebuilds_its_page(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def _serve(config: Path, root: Path) -> tuple[subprocess.Popen[str], int]:
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mkdocs", "serve", "-f", str(config), "-a", f"127.0.0.1:{port}"],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    return server, port
+
+
+def test_a_broken_model_shows_an_error_page_and_fixing_it_brings_the_site_back(
+    tmp_path: Path,
+) -> None:
+    config = make_site(tmp_path)
+    server, port = _serve(config, tmp_path)
+    try:
+        overview = f"http://127.0.0.1:{port}/threat-models/"
+        _wait_for(overview, "Checkout")
+        model = tmp_path / "models" / "checkout.yaml"
+        text = model.read_text(encoding="utf-8")
+        model.write_text(text.replace("kind: process", "kind: <b>proces</b>", 1), encoding="utf-8")
+        page = _wait_for(overview, "The threat models have errors")
+        assert "models/checkout.yaml:" in page and "is not one of the allowed values" in page
+        assert "<b>proces</b>" not in page  # the problem's text is escaped
+        _wait_for(f"http://127.0.0.1:{port}/", "Home")  # the rest of the site still answers
+        model.write_text(text, encoding="utf-8")
+        _wait_for(overview, "Checkout")
+        assert "have errors" not in _fetch(overview)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_a_new_commit_refreshes_staleness_while_serving(tmp_path: Path) -> None:
+    from .gitrepo import GitRepo
+
+    config = make_site(tmp_path)
+    repo = GitRepo.__new__(GitRepo)
+    repo.root = tmp_path
+    server, port = _serve(config, tmp_path)
+    try:
+        page = f"http://127.0.0.1:{port}/threat-models/stale/"
+        _wait_for(page, "No model is stale")
+        repo.commit(
+            "Notifications: a new provider",
+            "2026-11-20T10:00:00Z",
+            {"example/services/notifications/extra.js": "// example\n"},
+        )
+        _wait_for(page, "Notifications: a new provider")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -19,10 +19,11 @@ from mkdocs.structure.pages import Page
 from .analysis.settings import Settings
 from .config import ConfigError, TmDocsConfig, to_settings
 from .load.files import check_folder
+from .load.git import head_files
 from .load.models import LoadedModel
 from .pipeline import STYLESHEET, BuildError, Pipeline, SiteBuild
 from .problems import one_line
-from .render.pages import GeneratedFile, SiteLayout
+from .render.pages import GeneratedFile, SiteLayout, render_error_page
 
 log = get_plugin_logger("tm_docs")
 
@@ -31,13 +32,14 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
     def on_startup(self, *, command: str, dirty: bool) -> None:
         # Defining on_startup makes MkDocs keep this instance across `mkdocs
         # serve` rebuilds, and with it the renderer's in-memory diagram cache.
-        pass
+        self._serving = command == "serve"
 
     def __init__(self) -> None:
         self._pipeline: Pipeline | None = None  # kept across `mkdocs serve` rebuilds
         self._settings = Settings()
         self._root = Path(".")
         self._site: SiteBuild | None = None
+        self._serving = False
 
     # --- configuration ----------------------------------------------------
 
@@ -71,7 +73,12 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
             site = self._pipeline.build()
         except BuildError as exc:
             lines = "".join(f"\n{p}" for p in exc.problems)
-            raise PluginError(f"tm-docs: {exc}{':' if lines else ''}{lines}") from None
+            if not self._serving:
+                raise PluginError(f"tm-docs: {exc}{':' if lines else ''}{lines}") from None
+            # While serving, a broken model must not stop the server: the section
+            # becomes one page that lists the problems until the files are fixed.
+            log.error(f"tm-docs: {exc}{':' if lines else ''}{lines}")
+            return self._error_page(files, config, exc)
         except Exception as exc:
             # A bug of tm-docs, not a mistake in the models: one clear line (the
             # traceback at debug level, `mkdocs build -v`), never a crash dump.
@@ -97,6 +104,14 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
             )
         for note in site.notes:
             log.info(note)
+        return files
+
+    def _error_page(self, files: Files, config: MkDocsConfig, exc: BuildError) -> Files:
+        layout = SiteLayout(self._settings.site_path)
+        page = render_error_page(layout, str(exc), exc.problems, self._settings.template_dirs)
+        self._site = None
+        if files.get_file_from_path(page.path) is None:
+            files.append(File.generated(config, page.path, content=page.content))
         return files
 
     def on_nav(self, nav: Navigation, *, config: MkDocsConfig, files: Files) -> Navigation:
@@ -176,6 +191,9 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
             server.watch(str(self._settings.models_dir))
         for folder in self._settings.template_dirs:
             server.watch(str(folder))
+        # A new commit (HEAD moves) changes staleness: watch what git changes then.
+        for path in head_files(self._root):
+            server.watch(str(path))
         for folder in self._settings.rule_dirs:
             if folder.is_dir():
                 server.watch(str(folder))

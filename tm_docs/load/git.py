@@ -130,3 +130,14 @@ def _shown(text: str) -> str:
 def split_z(output: bytes) -> list[str]:
     """NUL-separated git output as text, every byte kept (surrogate escapes)."""
     return [os.fsdecode(part) for part in output.split(b"\0")]
+
+
+def head_files(start: Path) -> list[Path]:
+    """The files git changes when HEAD moves (a commit, a checkout), to watch while serving."""
+    try:
+        out = run(start, ["rev-parse", "--absolute-git-dir"])
+    except GitError:
+        return []
+    folder = Path(os.fsdecode(out.strip()))
+    candidates = [folder / "HEAD", folder / "refs" / "heads", folder / "packed-refs"]
+    return [p for p in candidates if p.exists()]

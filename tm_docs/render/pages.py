@@ -243,3 +243,20 @@ def render_site(
     files.append(GeneratedFile(layout.data_file("backlog.csv"), backlog_csv(portfolio)))
     files.append(GeneratedFile(layout.data_file("backlog.json"), backlog_json(portfolio)))
     return files
+
+
+def render_error_page(
+    layout: SiteLayout, message: str, problems: Sequence[Any], template_dirs: Sequence[Path] = ()
+) -> GeneratedFile:
+    """The page `mkdocs serve` shows in place of the section while the models are broken."""
+    path = layout.page("index")
+    text = (
+        environment(template_dirs)
+        .get_template("error.md.j2")
+        .render(
+            front_matter=_front_matter("Threat models: errors", ()),
+            message=message,
+            problems=problems,
+        )
+    )
+    return GeneratedFile(path, text, "Threat models: errors")
