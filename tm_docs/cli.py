@@ -329,15 +329,6 @@ def diff(
     failing = fails(result, fail_on, settings.bands)
     broken = any(p.is_error for p in result.problems)
     sys.exit(EXIT_INVALID if failing or broken else EXIT_OK)
-    threshold = settings.bands.named(fail_on).low
-    for model_diff in result.models:
-        if model_diff.weakened:
-            return True
-        if any(rise.risk >= threshold for rise in model_diff.risk_rises):
-            return True
-        if any(risk >= threshold for risk in model_diff.suggestion_risks.values()):
-            return True
-    return False
 
 
 @main.command()
