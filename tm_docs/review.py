@@ -303,7 +303,7 @@ def diff_models(
             if model is None:
                 return {}
             found = suggestions(model, rules)
-            return {s.key: s.rule.risk for s in found if s.triage is Triage.UNTRIAGED}
+            return {s.key: s.risk for s in found if s.triage is Triage.UNTRIAGED}
 
         before_keys, after_risks = set(pending(old)), pending(new)
         after_keys = set(after_risks)
