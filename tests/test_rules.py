@@ -799,8 +799,10 @@ components:
 components:
   - {id: api, title: API, kind: process, technology: docker container}
 """,
-        ("technology: docker container}", "technology: docker container, "
-         "pinned_dependencies: true}"),
+        (
+            "technology: docker container}",
+            "technology: docker container, pinned_dependencies: true}",
+        ),
         "api",
     ),
     # Contributors reach the source repository from the internet.
@@ -820,8 +822,10 @@ flows:
 components:
   - {id: git, title: Git server, kind: data_store, delivery_role: source_repository}
 """,
-        ("delivery_role: source_repository}", "delivery_role: source_repository, "
-         "secrets_in_vault: true}"),
+        (
+            "delivery_role: source_repository}",
+            "delivery_role: source_repository, secrets_in_vault: true}",
+        ),
         "git",
     ),
 }
@@ -985,20 +989,20 @@ threats:
 def test_severity_follows_the_classification_of_the_data(
     library: RuleSet, write_model: WriteModel
 ) -> None:
-    body = CASES["unsafe-deserialisation"].fires
+    body = CASES["xml-external-entities"].fires
     restricted = body.replace(
-        "accepts: [serialized_objects]}",
-        "accepts: [serialized_objects], data: [k]}\n"
+        "accepts: [xml, json]}",
+        "accepts: [xml, json], data: [k]}\n"
         "assets:\n  - {id: k, title: K, kind: data_set, classification: restricted}",
     )
     internal = restricted.replace("classification: restricted", "classification: internal")
 
     def risk(text: str) -> int:
         found = suggestions(_model(write_model, text), library.rules)
-        (mine,) = [s for s in found if s.rule.id == "unsafe-deserialisation"]
+        (mine,) = [s for s in found if s.rule.id == "xml-external-entities"]
         return mine.risk
 
-    rule = library.by_id()["unsafe-deserialisation"]
+    rule = library.by_id()["xml-external-entities"]
     assert risk(body) == rule.risk
     assert risk(restricted) > rule.risk > risk(internal)
 
@@ -1304,7 +1308,7 @@ def test_rule_file_mistakes_are_reported_with_file_and_line(
         "public, internal, confidential, restricted",
         "rules/b-key.yaml:7:5: rule 'extra-key': unknown key 'severity'; allowed keys: id, "
         "title, applies_to, when, categories, cwe, capec, impact, likelihood, explanation, "
-        "mitigation",
+        "mitigation, lists",
         "rules/c-dup.yaml:3:9: rule id 'cleartext-crossing' is already defined in "
         "tm_docs/rules/flows.yaml",
     ]

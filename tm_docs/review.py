@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from . import gitcmd
 from .analysis.globs import matches_any
 from .analysis.risk import RiskBands, is_open
@@ -202,6 +204,8 @@ def _label(item: Any) -> str:
 
 
 def _value(value: Any) -> str:
+    if isinstance(value, BaseModel):  # a nested part such as a flow's authentication
+        return _value({k: v for k, v in value if v not in (None, [], "")})
     if hasattr(value, "value"):
         return str(value.value)
     if isinstance(value, list):
@@ -221,6 +225,10 @@ def _fields(old: Any, new: Any) -> list[str]:
             continue
         if name == "description" or name == "note":
             details.append(f"{name} changed")
+        elif isinstance(getattr(old, name), BaseModel) and isinstance(
+            getattr(new, name), BaseModel
+        ):
+            details += [f"{name}.{d}" for d in _fields(getattr(old, name), getattr(new, name))]
         else:
             details.append(f"{name}: {_value(getattr(old, name))} → {_value(getattr(new, name))}")
     return details

@@ -41,7 +41,7 @@ class Suggestion:
     @property
     def impact(self) -> int:
         """The rule's impact, moved by the classification of the data at stake."""
-        shift = _CLASSIFICATION_SHIFT.get(self.subject.facts.get("classification"), 0)
+        shift = _CLASSIFICATION_SHIFT.get(str(self.subject.facts.get("classification")), 0)
         return max(1, min(5, self.rule.impact + shift))
 
     @property
