@@ -116,7 +116,7 @@ def test_each_kind_of_change_is_reported(example: GitRepo) -> None:
     models = {m["model_id"]: m for m in document["models"]}
     assert models["checkout"]["weakened"] == ["f1: lost authentication"]
     changed = [c for c in models["checkout"]["changes"] if c["id"] == "f1"]
-    assert changed and "authentication: " in changed[0]["details"][0]
+    assert changed and "authentication.method: jwt → none" in changed[0]["details"]
     assert models["identity"]["status"] == "renamed"
     assert models["identity"]["new_path"] == "models/identity-and-admin.yaml"
     assert models["notifications"]["risk_rises"] == [
