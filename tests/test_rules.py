@@ -851,7 +851,21 @@ def _model(write_model: WriteModel, body: str, **kwargs: Any) -> ThreatModel:
 
 
 def _keys(model: ThreatModel, rules: RuleSet) -> set[str]:
-    return {s.key for s in suggestions(model, rules.rules)}
+    """Keys of the rules that fire, also those folded into another rule's suggestion."""
+    found = suggestions(model, rules.rules)
+    return {s.key for s in found} | {f"{r}@{s.subject.id}" for s in found for r in s.folded}
+
+
+def test_one_suggestion_per_element_and_weakness(library: RuleSet, write_model: WriteModel) -> None:
+    """A source repository reachable from outside is one finding, not two (CWE-284)."""
+    case = CASES["delivery-system-reachable-from-outside"]
+    found = [s for s in suggestions(_model(write_model, case.fires), library.rules)]
+    on_git = {s.rule.id: s for s in found if s.subject.id == "git"}
+    assert "store-reachable-from-outside" in on_git
+    assert "delivery-system-reachable-from-outside" not in on_git
+    assert on_git["store-reachable-from-outside"].folded == (
+        "delivery-system-reachable-from-outside",
+    )
 
 
 def test_every_rule_of_the_library_has_a_case(library: RuleSet) -> None:

@@ -9,7 +9,7 @@ leaves that rule and element in place.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from ..model import Threat, ThreatModel
@@ -33,6 +33,7 @@ class Suggestion:
     triage: Triage = Triage.UNTRIAGED
     threat: Threat | None = None  # the threat that accepted it
     reason: str | None = None  # why it was dismissed
+    folded: tuple[str, ...] = ()  # ids of rules whose suggestion for the element this one holds
 
     @property
     def key(self) -> str:
@@ -93,7 +94,34 @@ def suggestions(
                 found.append(Suggestion(rule, subject, Triage.ACCEPTED, threat=covering))
             else:
                 found.append(Suggestion(rule, subject))
-    return sorted(found, key=lambda s: (-s.risk, s.rule.id, s.subject.id))
+    return _fold(sorted(found, key=lambda s: (-s.risk, s.rule.id, s.subject.id)))
+
+
+def _fold(found: list[Suggestion]) -> list[Suggestion]:
+    """One untriaged suggestion per element and weakness.
+
+    When untriaged suggestions of several rules for one element share a CWE id, the
+    riskiest (the first, as `found` is sorted) stands for them and names the others.
+    Triaged suggestions are kept as they are: the model answered each of them.
+    """
+    kept: list[Suggestion] = []
+    for suggestion in found:
+        host = next(
+            (
+                i
+                for i, k in enumerate(kept)
+                if k.triage is Triage.UNTRIAGED
+                and suggestion.triage is Triage.UNTRIAGED
+                and k.subject.id == suggestion.subject.id
+                and set(k.rule.cwe) & set(suggestion.rule.cwe)
+            ),
+            None,
+        )
+        if host is None:
+            kept.append(suggestion)
+        else:
+            kept[host] = replace(kept[host], folded=(*kept[host].folded, suggestion.rule.id))
+    return kept
 
 
 def _covering_threat(
