@@ -974,6 +974,17 @@ def test_data_a_flow_exists_to_deliver_is_no_leak(
     assert "sensitive-data-to-third-party@f1" not in _keys(_model(write_model, body), library)
 
 
+def test_a_flow_delivers_only_what_it_carries(write_model: WriteModel) -> None:
+    body = CASES["sensitive-data-to-third-party"].fires.replace(
+        "data: [customers],", "delivers: [customers],"
+    )
+    model, problems = load_file(write_model(body))
+    assert model is None
+    assert any(
+        "delivers 'customers', which the flow does not carry" in p.message for p in problems
+    ), [str(p) for p in problems]
+
+
 def test_a_threat_the_model_has_for_the_weakness_covers_the_suggestion(
     library: RuleSet, write_model: WriteModel
 ) -> None:

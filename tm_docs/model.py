@@ -523,6 +523,16 @@ class Flow(_Strict):
     )
     description: Markdown = ""
 
+    @model_validator(mode="after")
+    def _delivers_what_it_carries(self) -> Flow:
+        extra = [a for a in self.delivers if a not in self.data]
+        if extra:
+            raise ValueError(
+                f"delivers {', '.join(repr(a) for a in extra)}, which the flow does not carry; "
+                "add it to 'data' or remove it from 'delivers'"
+            )
+        return self
+
 
 NEEDS_REASON = ("accepted", "transferred", "false_positive")
 # Rules between fields, phrased once: the model validators raise them, and the
