@@ -66,7 +66,7 @@ def test_default_policy_fails_on_open_critical_threat_without_a_plan(project: Pa
     ) in result.stdout
     # The untriaged suggestion is reported, but only as a warning.
     assert (
-        "models/shop.yaml:12:9: warning: suggested threat 'token-audience-not-checked@f1'"
+        "models/shop.yaml:12:9: warning: suggested threat 'token-checks-incomplete@f1'"
     ) in result.stdout
     assert "FAIL: 1 finding that fail the check (fail on: critical-unplanned)" in result.stderr
 
@@ -93,7 +93,7 @@ def test_policy_from_the_command_line_and_from_mkdocs_yml(project: Path) -> None
     model.write_text(
         MODEL.replace("status: proposed", "status: planned").replace(
             "    mitigations: [M1]\n",
-            "    mitigations: [M1]\n    from_suggestion: token-audience-not-checked@f1\n",
+            "    mitigations: [M1]\n    from_suggestion: token-checks-incomplete@f1\n",
         )
     )
     result = run("check", "--format", "json")

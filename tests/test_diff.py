@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -11,7 +12,10 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
+from tm_docs.analysis.diff import diff_models
+from tm_docs.analysis.risk import RiskBands
 from tm_docs.cli import main
+from tm_docs.model import ThreatModel
 
 from .conftest import EXAMPLE_MODELS, REPO
 from .gitrepo import GitRepo
@@ -112,7 +116,7 @@ def test_each_kind_of_change_is_reported(example: GitRepo) -> None:
     models = {m["model_id"]: m for m in document["models"]}
     assert models["checkout"]["weakened"] == ["f1: lost authentication"]
     changed = [c for c in models["checkout"]["changes"] if c["id"] == "f1"]
-    assert changed and "authentication: " in changed[0]["details"][0]
+    assert changed and "authentication.method: jwt → none" in changed[0]["details"]
     assert models["identity"]["status"] == "renamed"
     assert models["identity"]["new_path"] == "models/identity-and-admin.yaml"
     assert models["notifications"]["risk_rises"] == [
@@ -201,3 +205,36 @@ def test_moves_statuses_mitigations_and_new_crossings(example: GitRepo) -> None:
     assert ("added", "mitigation", "M-NEW") in changes
     assert model["new_crossings"] == ["f98: orders-db → secrets-manager crosses payments-zone"]
     assert [r["threat_id"] for r in model["risk_rises"]] == ["T-CHK-07"]
+
+
+def test_the_facts_rules_need_show_in_the_semantic_diff() -> None:
+    """New model facts are reported field by field, nested authentication facts included."""
+    base = {
+        "format_version": 1,
+        "id": "shop",
+        "title": "Shop",
+        "owner": "team",
+        "components": [
+            {"id": "staff", "title": "Staff", "kind": "external_entity"},
+            {"id": "api", "title": "API", "kind": "process"},
+        ],
+        "flows": [
+            {
+                "id": "f1",
+                "source": "staff",
+                "destination": "api",
+                "authentication": {"method": "oidc"},
+            }
+        ],
+    }
+    old = ThreatModel.model_validate(base)
+    changed = copy.deepcopy(base)
+    changed["components"][1].update({"accepts": ["xml"], "delivery_role": "build_server"})
+    changed["flows"][0]["authentication"].update({"client": "human", "second_factor": True})
+    new = ThreatModel.model_validate(changed)
+    details = {c.id: c.details for c in diff_models(old, new, RiskBands()).changes}
+    assert details["api"] == ("accepts: not set → [xml]", "delivery_role: not set → build_server")
+    assert details["f1"] == (
+        "authentication.client: not set → human",
+        "authentication.second_factor: not set → True",
+    )

@@ -49,7 +49,7 @@ def test_example_analysis_matches_the_golden_file() -> None:
 def test_article_threats_are_accepted_suggestions() -> None:
     text = GOLDEN.read_text(encoding="utf-8")
     for key in (
-        "token-audience-not-checked@f1",
+        "token-checks-incomplete@f1",
         "unsigned-webhook@f7",
         "unbounded-queue-consumer@payment-worker",
     ):

@@ -25,8 +25,12 @@ from tm_docs.model import (
     AssetKind,
     AuthMethod,
     Classification,
+    ClientKind,
     ComponentKind,
+    DeliveryRole,
+    Deployment,
     FlowKind,
+    InputFormat,
     ThreatModel,
     TokenCheck,
     TrustLevel,
@@ -176,7 +180,9 @@ assets:
         ("kind: secret", "kind: data_set"),
         "f1",
     ),
-    "token-audience-not-checked": Case(
+    # A customer presents a JWT whose audience the API does not check; with every
+    # check made there is nothing to suggest.
+    "token-checks-incomplete": Case(
         """\
 components:
   - {id: customer, title: Customer, kind: external_entity}
@@ -188,49 +194,6 @@ flows:
     authentication: {method: jwt, checks: [signature, expiry, issuer]}
 """,
         ("checks: [signature, expiry, issuer]", "checks: [signature, expiry, issuer, audience]"),
-        "f1",
-    ),
-    "token-issuer-not-checked": Case(
-        """\
-components:
-  - {id: customer, title: Customer, kind: external_entity}
-  - {id: api, title: API, kind: process}
-flows:
-  - id: f1
-    source: customer
-    destination: api
-    authentication: {method: oauth2, checks: [signature, expiry, audience]}
-""",
-        ("checks: [signature, expiry, audience]", "checks: [signature, expiry, audience, issuer]"),
-        "f1",
-    ),
-    "token-signature-not-verified": Case(
-        """\
-components:
-  - {id: customer, title: Customer, kind: external_entity}
-  - {id: api, title: API, kind: process}
-flows:
-  - id: f1
-    source: customer
-    destination: api
-    authentication: {method: oidc, checks: [expiry, audience, issuer]}
-""",
-        ("checks: [expiry, audience, issuer]", "checks: [expiry, audience, issuer, signature]"),
-        "f1",
-    ),
-    # A JWT whose expiry is not checked; a session cookie is not a bearer token.
-    "token-expiry-not-checked": Case(
-        """\
-components:
-  - {id: customer, title: Customer, kind: external_entity}
-  - {id: api, title: API, kind: process}
-flows:
-  - id: f1
-    source: customer
-    destination: api
-    authentication: {method: jwt, checks: [signature, audience, issuer]}
-""",
-        ("method: jwt", "method: session"),
         "f1",
     ),
     # Provider webhooks with nothing recorded about a signature; a verified
@@ -382,6 +345,68 @@ flows:
         ("source: partner\n    destination: api", "source: api\n    destination: partner"),
         "f1",
     ),
+    # Staff (people) sign in to a console holding customer records without a second
+    # factor; requiring one silences it.
+    "human-without-second-factor": Case(
+        """\
+components:
+  - {id: staff, title: Staff, kind: external_entity}
+  - {id: console, title: Console, kind: process, data: [customers]}
+flows:
+  - id: f1
+    source: staff
+    destination: console
+    authentication: {method: oidc, client: human, second_factor: false}
+assets:
+  - {id: customers, title: Customer records, kind: data_set, classification: confidential}
+""",
+        ("second_factor: false", "second_factor: true"),
+        "f1",
+    ),
+    # The BFF calls the orders service as itself, the user's identity stays behind;
+    # forwarding it silences the rule.
+    "user-identity-not-propagated": Case(
+        """\
+components:
+  - {id: bff, title: BFF, kind: process}
+  - {id: orders, title: Orders, kind: process, data: [order-data]}
+flows:
+  - id: f1
+    source: bff
+    destination: orders
+    authentication: {method: mtls, on_behalf_of_user: false}
+assets:
+  - {id: order-data, title: Orders, kind: data_set, classification: confidential}
+""",
+        ("on_behalf_of_user: false", "on_behalf_of_user: true"),
+        "f1",
+    ),
+    # The registry hands images to the cluster, which runs them unverified; a cluster
+    # that verifies signatures is silent.
+    "unchecked-deployment": Case(
+        """\
+components:
+  - {id: registry, title: Registry, kind: data_store, delivery_role: artifact_registry}
+  - {id: cluster, title: Cluster, kind: process, delivery_role: deploy_target}
+flows:
+  - {id: f1, source: registry, destination: cluster}
+""",
+        ("destination: cluster}", "destination: cluster, signed: true}"),
+        "f1",
+    ),
+    # The build server pushes to production; a target that pulls is silent.
+    "push-deployment": Case(
+        """\
+components:
+  - {id: ci, title: CI, kind: process, delivery_role: build_server}
+  - {id: prod, title: Production, kind: process, delivery_role: deploy_target,
+     deployment: push}
+flows:
+  - {id: f1, source: ci, destination: prod, signed: true}
+""",
+        ("deployment: push", "deployment: pull"),
+        "f1",
+    ),
 }
 
 # --- component rules ------------------------------------------------------
@@ -509,18 +534,18 @@ flows:
         ("logs_sensitive_data: true", "logs_sensitive_data: false"),
         "api",
     ),
-    # A process handling confidential data; nobody has checked what it logs.
+    # A process holding an API key; nobody has checked what it logs.
     "log-content-unrecorded-for-sensitive-process": Case(
         """\
 components:
   - {id: shop, title: Shop, kind: process}
-  - {id: profiles, title: Profiles, kind: process, data: [customers]}
+  - {id: profiles, title: Profiles, kind: process, data: [key]}
 flows:
   - {id: f1, source: shop, destination: profiles}
 assets:
-  - {id: customers, title: Customer records, kind: data_set, classification: confidential}
+  - {id: key, title: CRM API key, kind: secret, classification: confidential}
 """,
-        ("data: [customers]}", "data: [customers], logs_sensitive_data: false}"),
+        ("data: [key]}", "data: [key], logs_sensitive_data: false}"),
         "profiles",
     ),
     # A privileged Kubernetes CronJob; a privileged long-running deployment is not a job.
@@ -671,6 +696,139 @@ assets:
         ("classification: restricted", "classification: confidential"),
         "gateway",
     ),
+    # A service queries PostgreSQL and nobody recorded parameterised queries; a
+    # recorded safe query builder silences it.
+    "sql-injection": Case(
+        """\
+components:
+  - {id: orders, title: Orders, kind: process}
+  - {id: db, title: Orders DB, kind: data_store, technology: postgresql}
+flows:
+  - {id: f1, source: orders, destination: db}
+""",
+        ("kind: process}", "kind: process, escapes_input: true}"),
+        "orders",
+    ),
+    # A login service searches the directory; calling a database instead is not LDAP.
+    "ldap-injection": Case(
+        """\
+components:
+  - {id: login, title: Login, kind: process}
+  - {id: dir, title: Directory, kind: data_store, technology: openldap}
+flows:
+  - {id: f1, source: login, destination: dir}
+""",
+        ("technology: openldap", "technology: redis"),
+        "login",
+    ),
+    # Reports written to a shared file system; safe path handling silences it.
+    "path-traversal": Case(
+        """\
+components:
+  - {id: reports, title: Reports, kind: process, escapes_input: false}
+  - {id: share, title: Share, kind: data_store, technology: nfs file share}
+flows:
+  - {id: f1, source: reports, destination: share}
+""",
+        ("escapes_input: false", "escapes_input: true"),
+        "reports",
+    ),
+    "unsafe-deserialisation": Case(
+        """\
+components:
+  - {id: api, title: API, kind: process, accepts: [serialized_objects]}
+""",
+        ("accepts: [serialized_objects]", "accepts: [json]"),
+        "api",
+    ),
+    "xml-external-entities": Case(
+        """\
+components:
+  - {id: api, title: SOAP API, kind: process, accepts: [xml, json]}
+""",
+        ("accepts: [xml, json]", "accepts: [json]"),
+        "api",
+    ),
+    "unvalidated-file-upload": Case(
+        """\
+components:
+  - {id: api, title: Uploads, kind: process, accepts: [files]}
+""",
+        ("accepts: [files]", "accepts: [form]"),
+        "api",
+    ),
+    "server-side-request-forgery": Case(
+        """\
+components:
+  - {id: preview, title: Link preview, kind: process, fetches_input_urls: true}
+""",
+        ("fetches_input_urls: true", "fetches_input_urls: false"),
+        "preview",
+    ),
+    # The worker keeps its own API key; once it comes from a vault there is nothing to say.
+    "secrets-outside-vault": Case(
+        """\
+components:
+  - {id: worker, title: Worker, kind: process}
+assets:
+  - {id: key, title: API key, kind: secret, classification: restricted, location: [worker]}
+""",
+        ("kind: process}", "kind: process, secrets_in_vault: true}"),
+        "worker",
+    ),
+    "unhardened-high-value-component": Case(
+        """\
+components:
+  - {id: ledger, title: Ledger, kind: process, data: [money], hardened: false}
+assets:
+  - {id: money, title: Balances, kind: data_set, classification: restricted}
+""",
+        ("hardened: false", "hardened: true"),
+        "ledger",
+    ),
+    # A build server is a way into every release; a deploy target is not this rule's.
+    "build-system-backdooring": Case(
+        """\
+components:
+  - {id: ci, title: CI, kind: process, delivery_role: build_server}
+""",
+        ("delivery_role: build_server", "delivery_role: deploy_target"),
+        "ci",
+    ),
+    "unpinned-base-images": Case(
+        """\
+components:
+  - {id: api, title: API, kind: process, technology: docker container}
+""",
+        (
+            "technology: docker container}",
+            "technology: docker container, pinned_dependencies: true}",
+        ),
+        "api",
+    ),
+    # Contributors reach the source repository from the internet.
+    "delivery-system-reachable-from-outside": Case(
+        """\
+components:
+  - {id: dev, title: Developer, kind: external_entity}
+  - {id: git, title: Git server, kind: data_store, delivery_role: source_repository}
+flows:
+  - {id: f1, source: dev, destination: git}
+""",
+        ("delivery_role: source_repository", "delivery_role: deploy_target"),
+        "git",
+    ),
+    "secrets-leak-from-repository": Case(
+        """\
+components:
+  - {id: git, title: Git server, kind: data_store, delivery_role: source_repository}
+""",
+        (
+            "delivery_role: source_repository}",
+            "delivery_role: source_repository, secrets_in_vault: true}",
+        ),
+        "git",
+    ),
 }
 
 CASES: dict[str, Case] = {**FLOW_CASES, **COMPONENT_CASES}
@@ -694,7 +852,21 @@ def _model(write_model: WriteModel, body: str, **kwargs: Any) -> ThreatModel:
 
 
 def _keys(model: ThreatModel, rules: RuleSet) -> set[str]:
-    return {s.key for s in suggestions(model, rules.rules)}
+    """Keys of the rules that fire, also those folded into another rule's suggestion."""
+    found = suggestions(model, rules.rules)
+    return {s.key for s in found} | {f"{r}@{s.subject.id}" for s in found for r in s.folded}
+
+
+def test_one_suggestion_per_element_and_weakness(library: RuleSet, write_model: WriteModel) -> None:
+    """A source repository reachable from outside is one finding, not two (CWE-284)."""
+    case = CASES["delivery-system-reachable-from-outside"]
+    found = [s for s in suggestions(_model(write_model, case.fires), library.rules)]
+    on_git = {s.rule.id: s for s in found if s.subject.id == "git"}
+    assert "store-reachable-from-outside" in on_git
+    assert "delivery-system-reachable-from-outside" not in on_git
+    assert on_git["store-reachable-from-outside"].folded == (
+        "delivery-system-reachable-from-outside",
+    )
 
 
 def test_every_rule_of_the_library_has_a_case(library: RuleSet) -> None:
@@ -751,6 +923,116 @@ assets:
 """
 
 
+def test_a_token_that_is_obtained_not_presented_is_not_checked_for(
+    library: RuleSet, write_model: WriteModel
+) -> None:
+    """An authorisation-code exchange obtains tokens; nobody presents one to the provider."""
+    body = CASES["token-checks-incomplete"].fires.replace(
+        "checks: [signature, expiry, issuer]", "presents_token: false"
+    )
+    assert "token-checks-incomplete@f1" not in _keys(_model(write_model, body), library)
+
+
+def test_the_token_suggestion_lists_what_is_unchecked_or_asks_for_the_checks(
+    library: RuleSet, write_model: WriteModel
+) -> None:
+    case = CASES["token-checks-incomplete"]
+    (found,) = [
+        s
+        for s in suggestions(_model(write_model, case.fires), library.rules)
+        if s.rule.id.startswith("token")
+    ]
+    assert found.listed == ["audience"]
+    assert found.unrecorded == ["presents_token"]
+    body = case.fires.replace(", checks: [signature, expiry, issuer]", "")
+    (asked,) = [
+        s
+        for s in suggestions(_model(write_model, body), library.rules)
+        if s.rule.id.startswith("token")
+    ]
+    assert asked.listed == []
+    assert asked.unrecorded == ["checks_complete", "presents_token"]
+
+
+def test_a_person_with_a_second_factor_is_not_weak_auth_into_restricted(
+    library: RuleSet, write_model: WriteModel
+) -> None:
+    case = CASES["weak-auth-into-restricted"]
+    human = case.fires.replace(
+        "authentication: {method: api_key}",
+        "authentication: {method: oidc, client: human, second_factor: true}",
+    )
+    assert "weak-auth-into-restricted@f1" in _keys(_model(write_model, case.fires), library)
+    assert "weak-auth-into-restricted@f1" not in _keys(_model(write_model, human), library)
+
+
+def test_data_a_flow_exists_to_deliver_is_no_leak(
+    library: RuleSet, write_model: WriteModel
+) -> None:
+    body = CASES["sensitive-data-to-third-party"].fires.replace(
+        "data: [customers],", "data: [customers], delivers: [customers],"
+    )
+    assert "sensitive-data-to-third-party@f1" not in _keys(_model(write_model, body), library)
+
+
+def test_a_flow_delivers_only_what_it_carries(write_model: WriteModel) -> None:
+    body = CASES["sensitive-data-to-third-party"].fires.replace(
+        "data: [customers],", "delivers: [customers],"
+    )
+    model, problems = load_file(write_model(body))
+    assert model is None
+    assert any(
+        "delivers 'customers', which the flow does not carry" in p.message for p in problems
+    ), [str(p) for p in problems]
+
+
+def test_a_threat_the_model_has_for_the_weakness_covers_the_suggestion(
+    library: RuleSet, write_model: WriteModel
+) -> None:
+    threat = """\
+threats:
+  - {id: T1, title: Forged tokens, categories: [spoofing], targets: [f1], impact: 4,
+     likelihood: 3, references: [CWE-287]}
+"""
+    body = CASES["token-checks-incomplete"].fires + threat
+    (found,) = [
+        s
+        for s in suggestions(_model(write_model, body), library.rules)
+        if s.key == "token-checks-incomplete@f1"
+    ]
+    assert found.triage is Triage.ACCEPTED
+    assert found.threat is not None and found.threat.id == "T1"
+    # A threat on another element or of another weakness covers nothing.
+    other = body.replace("references: [CWE-287]", "references: [CWE-400]")
+    (still,) = [
+        s
+        for s in suggestions(_model(write_model, other), library.rules)
+        if s.key == "token-checks-incomplete@f1"
+    ]
+    assert still.triage is Triage.UNTRIAGED
+
+
+def test_severity_follows_the_classification_of_the_data(
+    library: RuleSet, write_model: WriteModel
+) -> None:
+    body = CASES["xml-external-entities"].fires
+    restricted = body.replace(
+        "accepts: [xml, json]}",
+        "accepts: [xml, json], data: [k]}\n"
+        "assets:\n  - {id: k, title: K, kind: data_set, classification: restricted}",
+    )
+    internal = restricted.replace("classification: restricted", "classification: internal")
+
+    def risk(text: str) -> int:
+        found = suggestions(_model(write_model, text), library.rules)
+        (mine,) = [s for s in found if s.rule.id == "xml-external-entities"]
+        return mine.risk
+
+    rule = library.by_id()["xml-external-entities"]
+    assert risk(body) == rule.risk
+    assert risk(restricted) > rule.risk > risk(internal)
+
+
 def test_calling_out_with_our_key_is_no_credential_guessing(
     library: RuleSet, write_model: WriteModel
 ) -> None:
@@ -795,6 +1077,18 @@ FACT_VALUES: dict[str, dict[str, set[Any] | None]] = {
         "destination_kind": _values(ComponentKind),
         "destination_trust": _values(TrustLevel, "unknown"),
         "bidirectional": _BOOL,
+        "presents_token": _KNOWN,
+        "checks_complete": _KNOWN,
+        "unchecked": {"signature", "expiry", "audience", "issuer"},
+        "client": _values(ClientKind, "unknown"),
+        "second_factor": _KNOWN,
+        "on_behalf_of_user": _KNOWN,
+        "beyond_purpose_classification": _values(Classification, "unknown"),
+        "destination_classification": _values(Classification, "unknown"),
+        "destination_technology": None,  # free text
+        "source_delivery_role": _values(DeliveryRole, "unknown"),
+        "destination_delivery_role": _values(DeliveryRole, "unknown"),
+        "destination_deployment": _values(Deployment, "unknown"),
     },
     "component": {
         "kind": _values(ComponentKind),
@@ -815,6 +1109,17 @@ FACT_VALUES: dict[str, dict[str, set[Any] | None]] = {
         "privileged": _KNOWN,
         "rate_limited": _KNOWN,
         "bounded_consumption": _KNOWN,
+        "keeps": _values(AssetKind),
+        "own_secrets": _BOOL,
+        "accepts": _values(InputFormat),
+        "escapes_input": _KNOWN,
+        "fetches_input_urls": _KNOWN,
+        "secrets_in_vault": _KNOWN,
+        "hardened": _KNOWN,
+        "delivery_role": _values(DeliveryRole, "unknown"),
+        "deployment": _values(Deployment, "unknown"),
+        "pinned_dependencies": _KNOWN,
+        "calls": None,  # free text
     },
 }
 
@@ -1029,7 +1334,7 @@ def test_rule_file_mistakes_are_reported_with_file_and_line(
         "public, internal, confidential, restricted",
         "rules/b-key.yaml:7:5: rule 'extra-key': unknown key 'severity'; allowed keys: id, "
         "title, applies_to, when, categories, cwe, capec, impact, likelihood, explanation, "
-        "mitigation",
+        "mitigation, lists",
         "rules/c-dup.yaml:3:9: rule id 'cleartext-crossing' is already defined in "
         "tm_docs/rules/flows.yaml",
     ]

@@ -260,6 +260,41 @@ class TokenCheck(str, Enum):
     SCOPE = "scope"
 
 
+class ClientKind(str, Enum):
+    """Who is on the calling side of a flow."""
+
+    HUMAN = "human"
+    SERVICE = "service"
+
+
+class InputFormat(str, Enum):
+    """Formats of input a component accepts and parses."""
+
+    JSON = "json"
+    XML = "xml"
+    YAML = "yaml"
+    SERIALIZED_OBJECTS = "serialized_objects"
+    FILES = "files"
+    FORM = "form"
+    TEXT = "text"
+
+
+class DeliveryRole(str, Enum):
+    """A component's part in delivering software to production."""
+
+    SOURCE_REPOSITORY = "source_repository"
+    BUILD_SERVER = "build_server"
+    ARTIFACT_REGISTRY = "artifact_registry"
+    DEPLOY_TARGET = "deploy_target"
+
+
+class Deployment(str, Enum):
+    """How new versions reach a deploy target."""
+
+    PULL = "pull"
+    PUSH = "push"
+
+
 class ThreatStatus(str, Enum):
     OPEN = "open"
     MITIGATED = "mitigated"
@@ -386,6 +421,46 @@ class Component(_Strict):
         None,
         description="As a consumer of queues or streams: bounds concurrency, fan-out and retries.",
     )
+    accepts: list[InputFormat] | None = Field(
+        None,
+        description="Formats of input it parses (json, xml, yaml, serialized_objects, files, "
+        "form, text); leave out if not known.",
+    )
+    escapes_input: Fact = Field(
+        None,
+        description="Builds queries, commands, file paths and markup from input only through "
+        "parameterised APIs or strict validation, never by pasting input into them.",
+    )
+    fetches_input_urls: Fact = Field(
+        None,
+        description="Makes outbound requests to addresses that input can choose or influence "
+        "(URL previews, webhooks, imports from a link).",
+    )
+    secrets_in_vault: Fact = Field(
+        None,
+        description="The secrets it uses come from a secrets manager or vault at run time, not "
+        "from code, images, configuration files or the repository.",
+    )
+    hardened: Fact = Field(
+        None,
+        description="Runs on a hardened, regularly checked baseline (CIS benchmark or similar "
+        "for its host, image or cloud account).",
+    )
+    delivery_role: DeliveryRole | None = Field(
+        None,
+        description="Its part in delivering software: source_repository, build_server, "
+        "artifact_registry or deploy_target.",
+    )
+    deployment: Deployment | None = Field(
+        None,
+        description="For a deploy target: whether it pulls new versions or the pipeline pushes "
+        "them with credentials to it.",
+    )
+    pinned_dependencies: Fact = Field(
+        None,
+        description="Base images and dependencies are pinned by digest or hash and updates "
+        "are reviewed.",
+    )
 
 
 class Authentication(_Strict):
@@ -393,9 +468,27 @@ class Authentication(_Strict):
     identity: ShortText | None = Field(
         None, description="The identity the destination learns, e.g. 'customer'."
     )
-    checks: list[TokenCheck] = Field(
-        default_factory=list,
-        description="For tokens (jwt, oauth2, oidc): what the destination verifies.",
+    checks: list[TokenCheck] | None = Field(
+        None,
+        description="For tokens (jwt, oauth2, oidc): what the destination verifies; "
+        "leave out if not known, write [] if it verifies nothing.",
+    )
+    presents_token: Fact = Field(
+        None,
+        description="For tokens: the source presents a bearer token that the destination "
+        "accepts as proof; false for a flow that obtains tokens (an authorisation-code "
+        "exchange) rather than presenting one.",
+    )
+    client: ClientKind | None = Field(
+        None, description="Who authenticates: a human (through a client) or a service."
+    )
+    second_factor: Fact = Field(
+        None, description="For human clients: a second factor is required to sign in."
+    )
+    on_behalf_of_user: Fact = Field(
+        None,
+        description="The end user's identity travels with the call and the destination "
+        "authorises each request against it.",
     )
     note: Text | None = None
 
@@ -422,7 +515,23 @@ class Flow(_Strict):
     signed: Fact = Field(
         None, description="The destination verifies a signature over each message or payload."
     )
+    delivers: Annotated[list[ElementId], RefTo("assets")] = Field(
+        default_factory=list,
+        description="Ids of the assets the flow exists to hand to the destination, whose job "
+        "is to process them (an e-mail address sent to the e-mail provider); "
+        "sending them is the flow's purpose, not a leak.",
+    )
     description: Markdown = ""
+
+    @model_validator(mode="after")
+    def _delivers_what_it_carries(self) -> Flow:
+        extra = [a for a in self.delivers if a not in self.data]
+        if extra:
+            raise ValueError(
+                f"delivers {', '.join(repr(a) for a in extra)}, which the flow does not carry; "
+                "add it to 'data' or remove it from 'delivers'"
+            )
+        return self
 
 
 NEEDS_REASON = ("accepted", "transferred", "false_positive")

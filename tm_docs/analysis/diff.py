@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+
 from ..load.revisions import Snapshot
 from ..model import COLLECTIONS, AuthMethod, Flow, ThreatModel
 from ..problems import Problem
@@ -88,6 +90,8 @@ def _label(item: Any) -> str:
 
 
 def _value(value: Any) -> str:
+    if isinstance(value, BaseModel):  # a nested part such as a flow's authentication
+        return _value({k: v for k, v in value if v not in (None, [], "")})
     if hasattr(value, "value"):
         return str(value.value)
     if isinstance(value, list):
@@ -107,6 +111,10 @@ def _fields(old: Any, new: Any) -> list[str]:
             continue
         if name == "description" or name == "note":
             details.append(f"{name} changed")
+        elif isinstance(getattr(old, name), BaseModel) and isinstance(
+            getattr(new, name), BaseModel
+        ):
+            details += [f"{name}.{d}" for d in _fields(getattr(old, name), getattr(new, name))]
         else:
             details.append(f"{name}: {_value(getattr(old, name))} → {_value(getattr(new, name))}")
     return details
@@ -189,7 +197,7 @@ def diff_models(
             if model is None:
                 return {}
             found = suggestions(model, rules)
-            return {s.key: s.rule.risk for s in found if s.triage is Triage.UNTRIAGED}
+            return {s.key: s.risk for s in found if s.triage is Triage.UNTRIAGED}
 
         before_keys, after_risks = set(pending(old)), pending(new)
         after_keys = set(after_risks)

@@ -15,10 +15,14 @@ from ..model import (
     AssetKind,
     AuthMethod,
     Classification,
+    ClientKind,
     Component,
     ComponentKind,
+    DeliveryRole,
+    Deployment,
     Flow,
     FlowKind,
+    InputFormat,
     ThreatModel,
     TokenCheck,
 )
@@ -26,6 +30,8 @@ from .topology import Topology
 
 _JOB = re.compile(r"\b(cron ?jobs?|jobs?|scheduler|batch)\b", re.IGNORECASE)
 TOKEN_METHODS = {AuthMethod.JWT, AuthMethod.OAUTH2, AuthMethod.OIDC}
+# What a receiver must verify of a bearer token before it trusts it.
+REQUIRED_CHECKS = (TokenCheck.SIGNATURE, TokenCheck.EXPIRY, TokenCheck.AUDIENCE, TokenCheck.ISSUER)
 
 # Ordered scales: a rule can ask for a level "at least" some value.
 ORDERED: dict[str, list[str]] = {
@@ -52,6 +58,21 @@ FLOW_FACTS: dict[str, str] = {
     "destination_kind": "text: kind of the destination component",
     "destination_trust": "level: trust of the destination's boundary",
     "bidirectional": "bool: data goes both ways",
+    "presents_token": "bool or unknown: the source presents a bearer token to the destination",
+    "checks_complete": "bool or unknown: the destination verifies signature, expiry, "
+    "audience and issuer of the token (unknown when its checks are not recorded)",
+    "unchecked": "set: what the destination does not verify of the token (of signature, "
+    "expiry, audience, issuer; empty when the checks are not recorded)",
+    "client": "text or unknown: who authenticates, human or service",
+    "second_factor": "bool or unknown: a human client needs a second factor",
+    "on_behalf_of_user": "bool or unknown: the end user's identity travels with the call",
+    "beyond_purpose_classification": "level: highest classification of the data carried "
+    "that is neither a secret nor among the assets the flow delivers",
+    "destination_classification": "level: highest classification the destination holds",
+    "destination_technology": "text: the destination's technology, lowercase",
+    "source_delivery_role": "text or unknown: the source's part in delivering software",
+    "destination_delivery_role": "text or unknown: the destination's part in delivering software",
+    "destination_deployment": "text or unknown: whether the destination pulls or is pushed to",
 }
 COMPONENT_FACTS: dict[str, str] = {
     "kind": "text: external_entity, process, data_store or queue",
@@ -64,6 +85,9 @@ COMPONENT_FACTS: dict[str, str] = {
     "callers": "number: distinct components with a flow that ends here",
     "classification": "level: highest classification of the assets it holds or handles",
     "assets": "set: kinds of the assets it holds or handles",
+    "keeps": "set: kinds of the assets whose location is this component",
+    "own_secrets": "bool: a secret is located here and at no external party (so it is the "
+    "system's own credential, not a caller's token passing through)",
     "technology": "text: its technology, lowercase",
     "background_job": "bool: holds a background-job asset, or its technology names a job",
     "encrypted_at_rest": "bool or unknown",
@@ -72,6 +96,15 @@ COMPONENT_FACTS: dict[str, str] = {
     "privileged": "bool or unknown",
     "rate_limited": "bool or unknown",
     "bounded_consumption": "bool or unknown",
+    "accepts": "set: input formats it parses (empty when not recorded)",
+    "escapes_input": "bool or unknown: builds queries, commands and paths from input safely",
+    "fetches_input_urls": "bool or unknown: calls out to addresses that input influences",
+    "secrets_in_vault": "bool or unknown: its secrets come from a vault at run time",
+    "hardened": "bool or unknown: runs on a hardened, checked baseline",
+    "delivery_role": "text or unknown: its part in delivering software",
+    "deployment": "text or unknown: pull or push, for a deploy target",
+    "pinned_dependencies": "bool or unknown: base images and dependencies are pinned",
+    "calls": "text: technologies of the components it sends flows to, lowercase",
 }
 FACTS = {"flow": FLOW_FACTS, "component": COMPONENT_FACTS}
 
@@ -105,6 +138,17 @@ FACT_VALUES: dict[str, dict[str, list[Any]]] = {
         "source_kind": _KINDS,
         "destination_kind": _KINDS,
         "destination_trust": ORDERED["trust"] + ["unknown"],
+        "presents_token": _TRI,
+        "checks_complete": _TRI,
+        "unchecked": [c.value for c in REQUIRED_CHECKS],
+        "client": [c.value for c in ClientKind] + ["unknown"],
+        "second_factor": _TRI,
+        "on_behalf_of_user": _TRI,
+        "beyond_purpose_classification": ORDERED["classification"] + ["unknown"],
+        "destination_classification": ORDERED["classification"] + ["unknown"],
+        "source_delivery_role": [r.value for r in DeliveryRole] + ["unknown"],
+        "destination_delivery_role": [r.value for r in DeliveryRole] + ["unknown"],
+        "destination_deployment": [d.value for d in Deployment] + ["unknown"],
     },
     "component": {
         **{
@@ -115,6 +159,7 @@ FACT_VALUES: dict[str, dict[str, list[Any]]] = {
                 "background_job",
                 "receives_credentials_from_external",
                 "consumes_queue",
+                "own_secrets",
             )
         },
         **{
@@ -126,12 +171,21 @@ FACT_VALUES: dict[str, dict[str, list[Any]]] = {
                 "privileged",
                 "rate_limited",
                 "bounded_consumption",
+                "escapes_input",
+                "fetches_input_urls",
+                "secrets_in_vault",
+                "hardened",
+                "pinned_dependencies",
             )
         },
+        "accepts": [f.value for f in InputFormat],
+        "delivery_role": [r.value for r in DeliveryRole] + ["unknown"],
+        "deployment": [d.value for d in Deployment] + ["unknown"],
         "kind": _KINDS,
         "trust": ORDERED["trust"] + ["unknown"],
         "classification": ORDERED["classification"] + ["unknown"],
         "assets": _ASSET_KINDS,
+        "keeps": _ASSET_KINDS,
     },
 }
 
@@ -164,6 +218,21 @@ def _presents_credentials(flow: Flow, assets: dict[str, Any]) -> bool:
     return carries_secret and (auth is None or auth.method not in _DERIVED_PROOF)
 
 
+def _token_facts(flow: Flow) -> dict[str, Any]:
+    """Who presents a token, and what the receiver leaves unchecked (None: not recorded)."""
+    auth = flow.authentication
+    if auth is None or auth.method not in TOKEN_METHODS:
+        return {"presents_token": False, "checks_complete": None, "unchecked": set()}
+    if auth.checks is None:
+        return {"presents_token": auth.presents_token, "checks_complete": None, "unchecked": set()}
+    missing = {c.value for c in REQUIRED_CHECKS if c not in auth.checks}
+    return {
+        "presents_token": auth.presents_token,
+        "checks_complete": not missing,
+        "unchecked": missing,
+    }
+
+
 def _highest(values: list[Classification]) -> str | None:
     order = list(Classification)
     return max(values, key=order.index).value if values else None
@@ -193,6 +262,10 @@ def subjects(model: ThreatModel, topology: Topology | None = None) -> list[Subje
         for component_id in asset.location:
             located.setdefault(component_id, set()).add(asset.id)
     result: list[Subject] = []
+    held_by = {c.id: located.get(c.id, set()) | set(c.data) for c in model.components}
+
+    def value(item: Any) -> str | None:
+        return item.value if item is not None else None
 
     for component in model.components:
         held = located.get(component.id, set()) | set(component.data)
@@ -212,6 +285,12 @@ def subjects(model: ThreatModel, topology: Topology | None = None) -> list[Subje
             "callers": len({f.source for f in inbound}),
             "classification": _highest([assets[a].classification for a in held]),
             "assets": {assets[a].kind.value for a in held},
+            "keeps": {assets[a].kind.value for a in located.get(component.id, set())},
+            "own_secrets": any(
+                assets[a].kind is AssetKind.SECRET
+                and not any(topology.is_external(components[c]) for c in assets[a].location)
+                for a in located.get(component.id, set())
+            ),
             "technology": (component.technology or "").lower(),
             "background_job": any(assets[a].kind.value == "background_job" for a in held)
             or bool(_JOB.search(component.technology or "")),
@@ -221,6 +300,19 @@ def subjects(model: ThreatModel, topology: Topology | None = None) -> list[Subje
             "privileged": component.privileged,
             "rate_limited": component.rate_limited,
             "bounded_consumption": component.bounded_consumption,
+            "accepts": {f.value for f in component.accepts or ()},
+            "escapes_input": component.escapes_input,
+            "fetches_input_urls": component.fetches_input_urls,
+            "secrets_in_vault": component.secrets_in_vault,
+            "hardened": component.hardened,
+            "delivery_role": value(component.delivery_role),
+            "deployment": value(component.deployment),
+            "pinned_dependencies": component.pinned_dependencies,
+            "calls": " ".join(
+                (components[f.destination].technology or "").lower()
+                for f in model.flows
+                if f.source == component.id
+            ),
         }
         result.append(Subject("component", component, facts))
 
@@ -241,7 +333,7 @@ def subjects(model: ThreatModel, topology: Topology | None = None) -> list[Subje
             "to_external": topology.is_external(destination),
             "authentication": auth.method.value if auth else None,
             "token": auth is not None and auth.method in TOKEN_METHODS,
-            "checks": {c.value for c in auth.checks} if auth else set(),
+            "checks": {c.value for c in auth.checks or ()} if auth else set(),
             "encrypted": flow.encrypted,
             "signed": flow.signed,
             "kind": flow.kind.value,
@@ -251,6 +343,24 @@ def subjects(model: ThreatModel, topology: Topology | None = None) -> list[Subje
             "destination_kind": destination.kind.value,
             "destination_trust": destination_trust.value if destination_trust else None,
             "bidirectional": flow.bidirectional,
+            **_token_facts(flow),
+            "client": value(auth.client) if auth else None,
+            "second_factor": auth.second_factor if auth else None,
+            "on_behalf_of_user": auth.on_behalf_of_user if auth else None,
+            "beyond_purpose_classification": _highest(
+                [
+                    assets[a].classification
+                    for a in flow.data
+                    if a not in flow.delivers and assets[a].kind is not AssetKind.SECRET
+                ]
+            ),
+            "destination_classification": _highest(
+                [assets[a].classification for a in held_by[destination.id]]
+            ),
+            "destination_technology": (destination.technology or "").lower(),
+            "source_delivery_role": value(source.delivery_role),
+            "destination_delivery_role": value(destination.delivery_role),
+            "destination_deployment": value(destination.deployment),
         }
         result.append(Subject("flow", flow, facts))
     return result

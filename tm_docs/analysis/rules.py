@@ -34,6 +34,7 @@ from pydantic import (
 from ..model import LINE_PATTERN, TEXT_PATTERN, Stride
 from ..problems import Problem
 from .conditions import Condition, all_hold, compile_when
+from .facts import FACTS
 
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 RuleText = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=TEXT_PATTERN)]
@@ -56,6 +57,11 @@ class Rule(BaseModel):
     likelihood: int = Field(ge=1, le=5)
     explanation: RuleText
     mitigation: RuleText
+    lists: str | None = Field(
+        None,
+        description="A set fact whose values the suggestion names, e.g. the token checks "
+        "that are not made.",
+    )
 
     @property
     def risk(self) -> int:
@@ -71,6 +77,11 @@ class Rule(BaseModel):
 
     def model_post_init(self, context: Any, /) -> None:
         self._conditions, self._condition_problems = compile_when(self.applies_to, self.when)
+        facts = FACTS[self.applies_to]
+        if self.lists is not None and not facts.get(self.lists, "").startswith("set"):
+            self._condition_problems.append(
+                ("lists", f"'lists' must name a set fact of a {self.applies_to}")
+            )
 
     @property
     def condition_problems(self) -> list[tuple[str, str]]:

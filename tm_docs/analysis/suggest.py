@@ -9,7 +9,7 @@ leaves that rule and element in place.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from ..load.yaml_source import SourceMap
@@ -33,10 +33,38 @@ class Suggestion:
     triage: Triage = Triage.UNTRIAGED
     threat: Threat | None = None  # the threat that accepted it
     reason: str | None = None  # why it was dismissed
+    folded: tuple[str, ...] = ()  # ids of rules whose suggestion for the element this one holds
 
     @property
     def key(self) -> str:
         return suggestion_key(self.rule.id, self.subject.id)
+
+    @property
+    def impact(self) -> int:
+        """The rule's impact, moved by the classification of the data at stake."""
+        shift = _CLASSIFICATION_SHIFT.get(str(self.subject.facts.get("classification")), 0)
+        return max(1, min(5, self.rule.impact + shift))
+
+    @property
+    def risk(self) -> int:
+        return self.impact * self.rule.likelihood
+
+    @property
+    def unrecorded(self) -> list[str]:
+        """Facts the rule tests that the model leaves out: the suggestion asks, not asserts."""
+        return sorted(n for n in self.rule.when if self.subject.facts.get(n) is None)
+
+    @property
+    def listed(self) -> list[str]:
+        """The values of the fact the rule lists (for example the token checks not made)."""
+        if self.rule.lists is None:
+            return []
+        return sorted(str(v) for v in self.subject.facts.get(self.rule.lists) or ())
+
+
+# Severity follows the data: restricted data raises a rule's impact, internal or public
+# data lowers it; an element without classified data keeps the rule's own.
+_CLASSIFICATION_SHIFT = {"restricted": 1, "confidential": 0, "internal": -1, "public": -1}
 
 
 def suggestion_key(rule_id: str, element_id: str) -> str:
@@ -49,19 +77,75 @@ def suggestions(
     """Every suggestion the rules make for the model, with its triage state."""
     accepted = {t.from_suggestion: t for t in model.threats if t.from_suggestion}
     dismissed = {d.suggestion: d.reason for d in model.dismissed}
+    by_id = {r.id: r for r in rules}
     found = []
     for subject in subjects(model, topology):
         for rule in rules:
             if rule.applies_to != subject.kind or not rule_holds(rule, subject.facts):
                 continue
             key = suggestion_key(rule.id, subject.id)
+            # The model's own answer first; then a threat it already has for the same
+            # element and weakness counts as accepting the suggestion.
             if key in accepted:
                 found.append(Suggestion(rule, subject, Triage.ACCEPTED, threat=accepted[key]))
             elif key in dismissed:
                 found.append(Suggestion(rule, subject, Triage.DISMISSED, reason=dismissed[key]))
+            elif covering := _covering_threat(model, rule, subject.id, by_id):
+                found.append(Suggestion(rule, subject, Triage.ACCEPTED, threat=covering))
             else:
                 found.append(Suggestion(rule, subject))
-    return sorted(found, key=lambda s: (-s.rule.risk, s.rule.id, s.subject.id))
+    return _fold(sorted(found, key=lambda s: (-s.risk, s.rule.id, s.subject.id)))
+
+
+def _fold(found: list[Suggestion]) -> list[Suggestion]:
+    """One untriaged suggestion per element and weakness.
+
+    When untriaged suggestions of several rules for one element share a CWE id, the
+    riskiest (the first, as `found` is sorted) stands for them and names the others.
+    Triaged suggestions are kept as they are: the model answered each of them.
+    """
+    kept: list[Suggestion] = []
+    for suggestion in found:
+        host = next(
+            (
+                i
+                for i, k in enumerate(kept)
+                if k.triage is Triage.UNTRIAGED
+                and suggestion.triage is Triage.UNTRIAGED
+                and k.subject.id == suggestion.subject.id
+                and set(k.rule.cwe) & set(suggestion.rule.cwe)
+            ),
+            None,
+        )
+        if host is None:
+            kept.append(suggestion)
+        else:
+            kept[host] = replace(kept[host], folded=(*kept[host].folded, suggestion.rule.id))
+    return kept
+
+
+def _covering_threat(
+    model: ThreatModel, rule: Rule, element: str, rules: dict[str, Rule]
+) -> Threat | None:
+    """A threat the model already has for this element and weakness, if any.
+
+    It names the element as a target and either cites one of the rule's CWE ids or
+    accepted a suggestion of another rule with one of them for the same element.
+    """
+    weaknesses = {f"CWE-{n}" for n in rule.cwe}
+    if not weaknesses:
+        return None
+    for threat in model.threats:
+        if element not in threat.targets:
+            continue
+        if weaknesses & set(threat.references):
+            return threat
+        origin = threat.from_suggestion
+        if origin is not None and origin.endswith(f"@{element}"):
+            sibling = rules.get(origin.split("@", 1)[0])
+            if sibling is not None and set(sibling.cwe) & set(rule.cwe):
+                return threat
+    return None
 
 
 def stale_dismissals(

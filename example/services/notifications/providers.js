@@ -4,7 +4,12 @@ async function sendEmail(address, event) {
 }
 
 async function sendSms(number, event) {
-  return post("https://api.sms-provider.example/messages", { to: number, text: event.summary });
+  // Messages show the shop's name as the sender instead of a shared short code.
+  return post("https://api.sms-provider.example/messages", {
+    from: "SHOP",
+    to: number,
+    text: event.summary,
+  });
 }
 
 module.exports = { sendEmail, sendSms };
