@@ -27,7 +27,7 @@ from .config import ConfigError, TmDocsConfig, to_settings
 from .dfd.build import draw
 from .dfd.graphviz import GraphvizError
 from .dfd.render import DiagramRenderer
-from .dfd.svg import natural_size
+from .dfd.svg import natural_size, smallest_font
 from .history import History, Unavailable, read_history
 from .loader import LoadedModel, ModelPathError, load_models
 from .problems import one_line
@@ -38,6 +38,7 @@ from .settings import Settings
 log = get_plugin_logger("tm_docs")
 
 STYLESHEET = "tm-docs.css"
+SCRIPT = "tm-docs.js"  # the full-screen diagram viewer
 DIAGRAM_FILE = "dfd.svg"
 
 
@@ -75,6 +76,7 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
                 raise PluginError(f"tm-docs: {refused}")
         if self.config.stylesheet:
             config.extra_css.append(self._layout.data_file(STYLESHEET))
+            config.extra_javascript.append(self._layout.data_file(SCRIPT))
         cache_dir = root / self.config.cache_dir / "dfd"
         if self._renderer is None or self._renderer.cache_dir != cache_dir:
             self._renderer = DiagramRenderer(cache_dir)
@@ -133,7 +135,7 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
                 self._layout,
                 template_dirs=template_dirs,
                 diagrams={
-                    model_id: DiagramImage(DIAGRAM_FILE, *natural_size(svg))
+                    model_id: DiagramImage(DIAGRAM_FILE, *natural_size(svg), smallest_font(svg))
                     for model_id, svg in diagrams.items()
                 },
                 staleness=stale,
@@ -142,7 +144,12 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
             raise PluginError(f"tm-docs: a page template failed: {exc}") from None
         self._model_files = {self._layout.model_page(m.model.id): m for m in result.models}
         stylesheet = resources.files("tm_docs").joinpath("assets", STYLESHEET).read_text()
-        extra = [*self._generated, GeneratedFile(self._layout.data_file(STYLESHEET), stylesheet)]
+        script = resources.files("tm_docs").joinpath("assets", SCRIPT).read_text()
+        extra = [
+            *self._generated,
+            GeneratedFile(self._layout.data_file(STYLESHEET), stylesheet),
+            GeneratedFile(self._layout.data_file(SCRIPT), script),
+        ]
         for model_id, svg in diagrams.items():
             folder = posixpath.dirname(self._layout.model_page(model_id))
             extra.append(GeneratedFile(f"{folder}/{DIAGRAM_FILE}", svg))

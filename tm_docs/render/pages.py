@@ -31,8 +31,9 @@ from ..model import (
     ThreatModel,
     ThreatStatus,
 )
-from .escape import markdown_html, plain, safe_url
+from .escape import inline_html, markdown_html, plain, safe_url
 from .exports import backlog_csv, backlog_json
+from .views import SiteView, legend
 
 _SAFE_ANCHOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
@@ -97,6 +98,15 @@ class DiagramImage:
     src: str
     width: float
     height: float
+    smallest_font: float = 9.0  # in the drawing's units
+
+    # The smallest label must come out at least this many CSS pixels tall.
+    READABLE_PX = 11.0
+
+    @property
+    def readable_width(self) -> int:
+        """CSS pixels wide at which the smallest label is READABLE_PX."""
+        return int(self.width * self.READABLE_PX / self.smallest_font) + 1
 
 
 def environment(template_dirs: Sequence[Path] = ()) -> Environment:
@@ -115,6 +125,7 @@ def environment(template_dirs: Sequence[Path] = ()) -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["markdown"] = markdown_html
+    env.filters["inline"] = inline_html
     env.filters["url"] = safe_url
     env.filters["label"] = lambda value: LABELS.get(value, str(value))
     env.globals["STRIDE_MEANING"] = STRIDE_MEANING
@@ -153,7 +164,7 @@ def anchor(kind: str, element_id: str) -> Markup:
     return Markup(f"{kind}-{element_id}")
 
 
-def _front_matter(title: str, tags: Sequence[str]) -> Markup:
+def _front_matter(title: str, tags: Sequence[str], hide: Sequence[str] = ()) -> Markup:
     """YAML front matter with the page title and tags, HTML-escaped.
 
     MkDocs themes treat titles and tags as HTML and print them unescaped (in the
@@ -164,6 +175,8 @@ def _front_matter(title: str, tags: Sequence[str]) -> Markup:
     meta: dict[str, Any] = {"title": str(escape(title))}
     if tags:
         meta["tags"] = [str(escape(t)) for t in dict.fromkeys(tags)]
+    if hide:  # Material's page layout switches, e.g. "toc" for a wide diagram
+        meta["hide"] = list(hide)
     dumped = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False)
     return Markup(f"---\n{dumped}---\n\n")
 
@@ -197,10 +210,16 @@ def render_site(
     layout = layout or SiteLayout()
     portfolio = report.portfolio
     env = environment(template_dirs)
+    site = SiteView(report)
     files: list[GeneratedFile] = []
 
     def page(
-        path: str, template: str, title: str, tags: Sequence[str] = (), **context: Any
+        path: str,
+        template: str,
+        title: str,
+        tags: Sequence[str] = (),
+        hide: Sequence[str] = (),
+        **context: Any,
     ) -> None:
         text = env.get_template(template).render(
             report=report,
@@ -208,7 +227,8 @@ def render_site(
             bands=portfolio.bands,
             link=_Linker(layout, path),
             anchor=anchor,
-            front_matter=_front_matter(title, tags),
+            front_matter=_front_matter(title, tags, hide),
+            views=site,
             diagrams=diagrams or {},
             staleness=staleness or {},
             **context,
@@ -230,7 +250,10 @@ def render_site(
             "model.md.j2",
             model.title,
             tags=[model.owner, *categories],
+            hide=["toc"] if model.id in (diagrams or {}) else [],
             summary=summary,
+            view=site.models[model.id],
+            legend=legend(model, portfolio.topology(model), portfolio.bands),
             model=model,
             links=portfolio.links(model),
             topology=portfolio.topology(model),
