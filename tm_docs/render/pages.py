@@ -126,6 +126,7 @@ def environment(template_dirs: Sequence[Path] = ()) -> Environment:
     )
     env.filters["markdown"] = markdown_html
     env.filters["inline"] = inline_html
+    env.filters["slug"] = _slug
     env.filters["url"] = safe_url
     env.filters["label"] = lambda value: LABELS.get(value, str(value))
     env.globals["STRIDE_MEANING"] = STRIDE_MEANING
@@ -151,6 +152,11 @@ class _Linker:
     def model(self, model: ThreatModel | str, anchor: str | None = None) -> Markup:
         model_id = model if isinstance(model, str) else model.id
         return self.to(self.layout.model_page(model_id), anchor)
+
+
+def _slug(text: str) -> Markup:
+    """Letters and digits of a free text (an owner's name), for an HTML id."""
+    return Markup(re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-") or "x")
 
 
 def anchor(kind: str, element_id: str) -> Markup:
