@@ -7,6 +7,7 @@ any other Markdown site generator.
 
 from __future__ import annotations
 
+import math
 import posixpath
 import re
 from collections.abc import Sequence
@@ -106,7 +107,8 @@ class DiagramImage:
     @property
     def readable_width(self) -> int:
         """CSS pixels wide at which the smallest label is READABLE_PX."""
-        return int(self.width * self.READABLE_PX / self.smallest_font) + 1
+        # One unit more: the width in points is rounded, the drawing is not.
+        return math.ceil((self.width + 1) * self.READABLE_PX / self.smallest_font)
 
 
 def environment(template_dirs: Sequence[Path] = ()) -> Environment:
