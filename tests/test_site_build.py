@@ -230,6 +230,11 @@ def test_the_repository_example_site_builds_strictly(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert (root / "site" / "guide" / "review" / "index.html").is_file()
     assert (root / "site" / "threat-models" / "stale" / "index.html").is_file()
+    # The home page lists the models from the data, not from hand-written text.
+    home = content(page(root / "site", "index.html"))
+    listed = [a["href"] for a in home.select("li strong a")]
+    assert "threat-models/checkout/" in listed and "threat-models/tm-docs/" in listed
+    assert "tm-docs: models" not in home.get_text()
 
 
 def test_no_model_id_can_take_a_site_wide_page() -> None:

@@ -20,7 +20,7 @@ from mkdocs.structure.nav import Navigation, Section
 from mkdocs.structure.pages import Page
 
 from .analysis.portfolio import Portfolio
-from .analysis.report import analyse
+from .analysis.report import Report, analyse
 from .analysis.rules import load_rules
 from .analysis.staleness import Staleness, staleness
 from .config import ConfigError, TmDocsConfig, to_settings
@@ -31,7 +31,14 @@ from .dfd.svg import natural_size, smallest_font
 from .history import History, Unavailable, read_history
 from .loader import LoadedModel, ModelPathError, load_models
 from .problems import one_line
-from .render.pages import DiagramImage, GeneratedFile, SiteLayout, render_site
+from .render.pages import (
+    MODEL_LIST_MARKER,
+    DiagramImage,
+    GeneratedFile,
+    SiteLayout,
+    model_list,
+    render_site,
+)
 from .safe_files import check_folder
 from .settings import Settings
 
@@ -58,6 +65,8 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
         self._settings = Settings()
         self._generated: list[GeneratedFile] = []
         self._model_files: dict[str, LoadedModel] = {}  # page path -> model
+        self._report: Report | None = None  # for the model list of hand-written pages
+        self._template_dirs: list[Path] = []
 
     # --- configuration ----------------------------------------------------
 
@@ -129,6 +138,7 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
         diagrams = self._diagrams(report.portfolio)
         stale = self._staleness(result.models)
         template_dirs = [Path(self.config.templates)] if self.config.templates else []
+        self._report, self._template_dirs = report, template_dirs
         try:
             self._generated = render_site(
                 report,
@@ -246,6 +256,9 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
             page.edit_url = self._edit_url(self._model_files[path], config)
         elif any(g.path == path for g in self._generated):
             page.edit_url = None  # generated from all models: nothing to edit
+        elif MODEL_LIST_MARKER in markdown and self._report is not None:
+            listed = model_list(self._report, self._layout, path, self._template_dirs)
+            markdown = markdown.replace(MODEL_LIST_MARKER, listed)
         return markdown
 
     def _edit_url(self, loaded: LoadedModel, config: MkDocsConfig) -> str | None:

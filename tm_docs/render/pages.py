@@ -273,3 +273,25 @@ def render_site(
     files.append(GeneratedFile(layout.data_file("backlog.csv"), backlog_csv(portfolio)))
     files.append(GeneratedFile(layout.data_file("backlog.json"), backlog_json(portfolio)))
     return files
+
+
+# A hand-written page that contains this line gets the list of models in its place.
+MODEL_LIST_MARKER = "<!-- tm-docs: models -->"
+
+
+def model_list(
+    report: Report, layout: SiteLayout, page: str, template_dirs: Sequence[Path] = ()
+) -> str:
+    """The models, riskiest first, as a Markdown list for the hand-written page `page`."""
+    return env_render(
+        environment(template_dirs),
+        "model_list.md.j2",
+        views=SiteView(report),
+        link=_Linker(layout, page),
+        anchor=anchor,
+        report=report,
+    )
+
+
+def env_render(env: Environment, template: str, **context: Any) -> str:
+    return env.get_template(template).render(**context)
