@@ -15,9 +15,17 @@ from markupsafe import Markup, escape
 from ..analysis.portfolio import BacklogItem, ModelSummary, ModelThreat, Portfolio
 from ..analysis.report import Report
 from ..analysis.risk import Band, RiskBands, by_residual_risk, is_closed
-from ..dfd.icons import icon_for
-from ..model import ComponentKind, Mitigation, MitigationStatus, ThreatModel, TrustLevel
 from ..analysis.topology import Topology
+from ..dfd.icons import icon_for
+from ..model import (
+    ComponentKind,
+    Mitigation,
+    MitigationStatus,
+    Stride,
+    Threat,
+    ThreatModel,
+    TrustLevel,
+)
 
 # Band colours, the one place outside the stylesheet that needs them (the SVG charts).
 BAND_COLORS = {"critical": "#b71c1c", "high": "#ef6c00", "medium": "#f9a825", "low": "#2e7d32"}
@@ -31,7 +39,7 @@ class ThreatRow:
     mitigations: tuple[Mitigation, ...]
 
     @property
-    def threat(self) -> object:
+    def threat(self) -> Threat:
         return self.rated.threat
 
     @property
@@ -86,7 +94,8 @@ def legend(model: ThreatModel, topology: Topology, bands: RiskBands) -> LegendVi
     for flow in model.flows:
         if topology.crosses_boundary(flow):
             auth = flow.authentication
-            weak = weak or flow.encrypted is False or (auth is not None and auth.method.value == "none")
+            unauthenticated = auth is not None and auth.method.value == "none"
+            weak = weak or flow.encrypted is False or unauthenticated
     risky = any(
         not is_closed(t) and bands.band_of(t).name in ("high", "critical") for t in model.threats
     )
@@ -260,10 +269,8 @@ class SiteView:
         return list(self.portfolio.backlog)
 
     @cached_property
-    def stride(self) -> list[tuple[object, list[ModelThreat], list[ModelThreat]]]:
+    def stride(self) -> list[tuple[Stride, list[ModelThreat], list[ModelThreat]]]:
         """Per category: open threats and closed ones, each by residual risk."""
-        from ..model import Stride
-
         result = []
         for category in Stride:
             rated = sorted(
@@ -284,7 +291,5 @@ class SiteView:
         asset = next(a for a in model.assets if a.id == asset_id)
         places = {asset.id, *asset.location}
         places.update(f.id for f in model.flows if asset.id in f.data)
-        rated = [
-            self.portfolio.rated(model, t) for t in model.threats if places & set(t.targets)
-        ]
+        rated = [self.portfolio.rated(model, t) for t in model.threats if places & set(t.targets)]
         return sorted(rated, key=lambda r: by_residual_risk(r.residual, r.threat.risk, r.threat.id))
