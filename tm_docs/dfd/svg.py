@@ -55,9 +55,7 @@ def embed_images(svg: str, allowed: Iterable[str]) -> str:
     body = _IMAGE.sub(replace, svg)
     # Graphviz writes the space between a flow id and its protocol as a leading
     # space of the next <text>; browsers drop it unless told to keep spaces.
-    body = _SVG_OPEN.sub(
-        lambda m: m.group(0) + "\n<style>text { white-space: pre; }</style>", body, count=1
-    )
+    body = _SVG_OPEN.sub(lambda m: m.group(0)[:-1] + ' style="white-space: pre">', body, count=1)
     definitions = []
     for href, symbol in symbols.items():
         uri, width, height = _icon(href)
