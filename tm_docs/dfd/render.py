@@ -17,7 +17,7 @@ from .graphviz import dot_identity, run_dot
 from .svg import embed_images
 
 # Bump when the rendering pipeline changes in a way the DOT source does not show.
-PIPELINE_VERSION = "3"  # 3: spaces kept in labels
+PIPELINE_VERSION = "4"  # 3: spaces kept in labels
 
 
 @dataclass

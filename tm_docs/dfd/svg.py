@@ -54,8 +54,8 @@ def embed_images(svg: str, allowed: Iterable[str]) -> str:
 
     body = _IMAGE.sub(replace, svg)
     # Graphviz writes the space between a flow id and its protocol as a leading
-    # space of the next <text>; browsers drop it unless told to keep spaces.
-    body = _SVG_OPEN.sub(lambda m: m.group(0)[:-1] + ' style="white-space: pre">', body, count=1)
+    # space of the next <text>; browsers drop it unless each text keeps its spaces.
+    body = body.replace("<text ", '<text style="white-space: pre" ')
     definitions = []
     for href, symbol in symbols.items():
         uri, width, height = _icon(href)
