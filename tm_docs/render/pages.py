@@ -244,7 +244,8 @@ def render_site(
         files.append(GeneratedFile(path, text, title))
 
     page(layout.page("index"), "index.md.j2", "Overview")
-    page(layout.page("backlog"), "backlog.md.j2", "Mitigation backlog")
+    # The backlog is one wide table and has no sections: it takes the table of contents' room.
+    page(layout.page("backlog"), "backlog.md.j2", "Mitigation backlog", hide=["toc"])
     page(layout.page("heatmap"), "heatmap.md.j2", "Risk heatmap")
     page(layout.page("stride"), "stride.md.j2", "STRIDE threats")
     page(layout.page("assets"), "assets.md.j2", "Asset inventory")

@@ -27,9 +27,6 @@ from ..model import (
     TrustLevel,
 )
 
-# Band colours, the one place outside the stylesheet that needs them (the SVG charts).
-BAND_COLORS = {"critical": "#b71c1c", "high": "#ef6c00", "medium": "#f9a825", "low": "#2e7d32"}
-
 
 @dataclass(frozen=True)
 class ThreatRow:
@@ -170,26 +167,20 @@ class OverviewRow:
 
 
 def band_chart(counts: list[tuple[Band, int]], label: str) -> Markup:
-    """A small horizontal stacked bar of open threats per band, as inline SVG."""
+    """A small stacked bar of open threats per band, as HTML spans sized in percent.
+
+    Spans rather than inline SVG: the pages' own check is that no page content
+    holds an <svg>, so nothing a model says could ever hide in one.
+    """
     total = sum(n for _, n in counts)
-    width, height = 120, 14
-    parts = [
-        f'<svg class="tm-chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'role="img" aria-label="{escape(label)}">'
-    ]
-    if total == 0:
-        parts.append(f'<rect width="{width}" height="{height}" fill="#eceff1"/>')
-    x = 0.0
+    parts = [f'<span class="tm-chart" role="img" aria-label="{escape(label)}">']
     for band, n in counts:
-        if not n:
-            continue
-        w = width * n / total
-        parts.append(
-            f'<rect x="{x:.1f}" width="{w:.1f}" height="{height}" '
-            f'fill="{BAND_COLORS.get(band.name, "#607d8b")}"><title>{n} {band.name}</title></rect>'
-        )
-        x += w
-    parts.append("</svg>")
+        if n:
+            parts.append(
+                f'<span class="tm-chart__part tm-risk--{escape(band.name)}" '
+                f'style="width: {100 * n / total:.1f}%" title="{n} {escape(band.name)}"></span>'
+            )
+    parts.append("</span>")
     return Markup("".join(parts))
 
 
