@@ -44,7 +44,7 @@ ARGS = [
 # (file name, page of the site, element to scroll to the top or None)
 SHOTS = [
     ("stale-banner.png", "threat-models/notifications/", None),
-    ("model-page.png", "threat-models/checkout/", "figure.tm-dfd"),
+    ("model-page.png", "threat-models/checkout/", None),
     ("backlog.png", "threat-models/backlog/", None),
     ("stale-models.png", "threat-models/stale/", None),
 ]

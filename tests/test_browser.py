@@ -87,16 +87,16 @@ def test_reader_goes_from_index_to_model_to_category_to_backlog_and_back(
     page.wait_for_url("**/threat-models/checkout/")
     assert page.locator("h1").first.inner_text().startswith("Checkout")
 
-    # The table of contents leads to a STRIDE category of this model.
-    page.locator(".md-sidebar--secondary a", has_text="Spoofing").first.click()
-    page.wait_for_url("**/threat-models/checkout/#spoofing")
-    assert page.locator("#spoofing").is_visible()
+    # The fix-first table leads to the threat's row in the threats table.
+    page.locator("#fix-first ~ .md-typeset__scrollwrap a", has_text="T-CHK-01").first.click()
+    page.wait_for_url("**/threat-models/checkout/#threat-T-CHK-01")
+    assert page.locator("#threat-T-CHK-01").is_visible()
 
     # From a threat to the site-wide STRIDE page, through the navigation.
     page.locator("nav.md-nav--primary a", has_text="STRIDE threats").first.click()
     page.wait_for_url("**/threat-models/stride/")
     first = page.locator("#spoofing ~ .md-typeset__scrollwrap table tbody tr").first
-    assert "20" in first.inner_text()
+    assert "20 · Critical" in first.inner_text()
 
     page.locator("nav.md-nav--primary a", has_text="Mitigation backlog").first.click()
     page.wait_for_url("**/threat-models/backlog/")
@@ -113,10 +113,10 @@ def test_heatmap_cell_links_to_its_threats(browser: Browser, example_url: str) -
     page = browser.new_page()
     watch = Watch(page)
     page.goto(example_url + "threat-models/heatmap/")
-    cell = page.locator('td[data-impact="5"][data-likelihood="4"] a')
+    cell = page.locator('table[data-kind="inherent"] td[data-impact="5"][data-likelihood="4"] a')
     cell.click()
-    page.wait_for_url("**/heatmap/#cell-5-4")
-    heading = page.locator("h2:has(#cell-5-4)")
+    page.wait_for_url("**/heatmap/#inherent-5-4")
+    heading = page.locator("h3:has(#inherent-5-4)")
     assert heading.is_visible()
     assert heading.evaluate("h => h.getBoundingClientRect().top") < 300  # scrolled to it
     listed = heading.locator("xpath=following-sibling::ul[1]").inner_text()
@@ -142,7 +142,9 @@ def test_hostile_model_executes_nothing(browser: Browser, hostile_url: str) -> N
     for path in paths:
         page.goto(hostile_url + "threat-models/" + path)
         page.wait_for_load_state("networkidle")
-        # Hover and click whatever the model's text produced, to trigger handlers.
+        # Open what is collapsed (closed threats), then hover whatever the model's
+        # text produced, to trigger handlers.
+        page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
         for link in page.locator("article a").all()[:40]:
             link.hover()
         assert page.evaluate("window.__pwned") is None, path
@@ -207,4 +209,91 @@ def test_diagram_displays_and_links_to_the_page(browser: Browser, example_url: s
     # A component in the diagram leads to its row in the components table.
     frame.locator("a[*|href='./#component-orders-db']").first.click()
     page.wait_for_url("**/threat-models/checkout/#component-orders-db")
+    assert watch.errors == []
+
+
+SITE_PAGES = ["", "backlog/", "heatmap/", "stride/", "assets/", "coverage/", "stale/"]
+MODEL_PAGES = ["checkout/", "identity/", "notifications/", "tm-docs/"]
+
+
+def test_every_page_fits_a_phone_and_logs_no_errors(browser: Browser, example_url: str) -> None:
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    watch = Watch(page)
+    for path in ["../", *SITE_PAGES, *MODEL_PAGES]:
+        page.goto(example_url + "threat-models/" + path, wait_until="load")
+        # Only tables and the diagram frame may scroll sideways, never the page.
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, path
+    # On a phone the diagram opens on the middle of the drawing, not its left edge.
+    page.goto(example_url + "threat-models/checkout/", wait_until="load")
+    frame = page.locator(".tm-dfd__frame")
+    scroll = frame.evaluate("f => [f.scrollLeft, f.scrollWidth - f.clientWidth]")
+    assert scroll[1] > 0 and abs(scroll[0] - scroll[1] / 2) <= 2
+    assert page.locator(".tm-dfd__cue").is_visible()  # and says it scrolls
+    assert watch.errors == [] and watch.dialogs == []
+
+
+def test_model_page_is_risk_first_with_readable_diagram(browser: Browser, example_url: str) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    watch = Watch(page)
+    for model in MODEL_PAGES:
+        page.goto(example_url + "threat-models/" + model, wait_until="load")
+        fix = page.locator("#fix-first ~ .md-typeset__scrollwrap table").first.bounding_box()
+        figure = page.locator("figure.tm-dfd").bounding_box()
+        assert fix is not None and figure is not None
+        assert fix["y"] + fix["height"] < figure["y"], model  # the table comes first
+        diagram = next(f for f in page.frames if f.url.endswith(f"/{model}dfd.svg"))
+        # Drawing units to CSS pixels, times the smallest font size drawn.
+        smallest = diagram.evaluate(
+            """() => {
+                const scale = document.documentElement.getScreenCTM().a;
+                const sizes = [...document.querySelectorAll('text')]
+                    .map(t => parseFloat(getComputedStyle(t).fontSize));
+                return Math.min(...sizes) * scale;
+            }"""
+        )
+        assert smallest >= 11, (model, smallest)
+        # Spaces between a flow id and its protocol survive ("f1 HTTPS", not "f1HTTPS").
+        widths = diagram.evaluate(
+            "() => [...document.querySelectorAll('text')].filter(t => "
+            "t.textContent.startsWith(' ')).map(t => t.getComputedTextLength())"
+        )
+        assert widths and all(w > 0 for w in widths)
+    # Closed threats look closed: grey, never a band colour; open ones keep theirs.
+    page.goto(example_url + "threat-models/checkout/", wait_until="load")
+    page.locator("details.tm-closed-threats > summary").click()
+    closed = page.locator("tr.tm-threat--closed .tm-risk").first
+    opened = page.locator("tr.tm-threat:not(.tm-threat--closed) .tm-risk--critical").first
+    assert closed.is_visible()
+    grey = closed.evaluate("e => getComputedStyle(e).backgroundColor")
+    red = opened.evaluate("e => getComputedStyle(e).backgroundColor")
+    assert grey == "rgb(236, 239, 241)" and red == "rgb(183, 28, 28)"
+    assert watch.errors == []
+
+
+def test_full_screen_diagram_opens_zooms_and_closes(browser: Browser, example_url: str) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    watch = Watch(page)
+    page.goto(example_url + "threat-models/identity/", wait_until="load")
+    page.locator(".tm-dfd__open").click()
+    viewer = page.locator(".tm-viewer")
+    assert viewer.is_visible()
+    canvas = page.locator(".tm-viewer__canvas")
+    box = canvas.bounding_box()
+    assert box is not None and box["width"] > 1300  # the whole screen
+    before = canvas.get_attribute("viewBox")
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -300)
+    zoomed = canvas.get_attribute("viewBox")
+    assert zoomed != before
+    assert float(zoomed.split()[2]) < float(before.split()[2])  # zoomed in
+    page.mouse.down()
+    page.mouse.move(box["x"] + 100, box["y"] + 100)
+    page.mouse.up()
+    assert canvas.get_attribute("viewBox").split()[:2] != zoomed.split()[:2]  # panned
+    page.keyboard.press("Escape")
+    assert page.locator(".tm-viewer").count() == 0
+    assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
     assert watch.errors == []

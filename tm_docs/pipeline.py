@@ -29,7 +29,7 @@ from .analysis.staleness import Staleness, staleness
 from .dfd.build import draw
 from .dfd.graphviz import GraphvizError
 from .dfd.render import DiagramRenderer, open_diagram_cache
-from .dfd.svg import natural_size
+from .dfd.svg import natural_size, smallest_font
 from .load.cache import CacheFolder, CacheRefused
 from .load.history import History, Unavailable, read_history
 from .load.models import LoadedModel, LoadResult, ModelPathError, load_models
@@ -39,6 +39,7 @@ from .problems import Problem
 from .render.pages import DiagramImage, GeneratedFile, SiteLayout, render_site
 
 STYLESHEET = "tm-docs.css"
+SCRIPT = "tm-docs.js"  # the full-screen diagram viewer
 DIAGRAM_FILE = "dfd.svg"
 
 
@@ -203,7 +204,7 @@ class Pipeline:
                 layout,
                 template_dirs=settings.template_dirs,
                 diagrams={
-                    model_id: DiagramImage(DIAGRAM_FILE, *natural_size(svg))
+                    model_id: DiagramImage(DIAGRAM_FILE, *natural_size(svg), smallest_font(svg))
                     for model_id, svg in svgs.items()
                 },
                 staleness=verdicts,
@@ -212,8 +213,9 @@ class Pipeline:
             raise BuildError(f"a page template failed: {exc}") from None
         files = list(pages)
         if settings.stylesheet:
-            css = resources.files("tm_docs").joinpath("assets", STYLESHEET).read_text()
-            files.append(GeneratedFile(layout.data_file(STYLESHEET), css))
+            for name in (STYLESHEET, SCRIPT):
+                text = resources.files("tm_docs").joinpath("assets", name).read_text()
+                files.append(GeneratedFile(layout.data_file(name), text))
         for model_id, svg in sorted(svgs.items()):
             folder = posixpath.dirname(layout.model_page(model_id))
             files.append(GeneratedFile(f"{folder}/{DIAGRAM_FILE}", svg))

@@ -21,9 +21,15 @@ from .config import ConfigError, TmDocsConfig, to_settings
 from .load.files import check_folder
 from .load.git import head_files
 from .load.models import LoadedModel
-from .pipeline import STYLESHEET, BuildError, Pipeline, SiteBuild
+from .pipeline import SCRIPT, STYLESHEET, BuildError, Pipeline, SiteBuild
 from .problems import one_line
-from .render.pages import GeneratedFile, SiteLayout, render_error_page
+from .render.pages import (
+    MODEL_LIST_MARKER,
+    GeneratedFile,
+    SiteLayout,
+    model_list,
+    render_error_page,
+)
 
 log = get_plugin_logger("tm_docs")
 
@@ -62,7 +68,9 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
         else:
             self._pipeline.configure(settings)
         if settings.stylesheet:
-            config.extra_css.append(SiteLayout(settings.site_path).data_file(STYLESHEET))
+            layout = SiteLayout(settings.site_path)
+            config.extra_css.append(layout.data_file(STYLESHEET))
+            config.extra_javascript.append(layout.data_file(SCRIPT))
         return config
 
     # --- pages ------------------------------------------------------------
@@ -161,6 +169,11 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
             page.edit_url = self._edit_url(self._site.model_pages[path], config)
         elif any(g.path == path for g in self._site.files):
             page.edit_url = None  # generated from all models: nothing to edit
+        elif MODEL_LIST_MARKER in markdown:
+            listed = model_list(
+                self._site.report, self._site.layout, path, self._settings.template_dirs
+            )
+            markdown = markdown.replace(MODEL_LIST_MARKER, listed)
         return markdown
 
     def _edit_url(self, loaded: LoadedModel, config: MkDocsConfig) -> str | None:

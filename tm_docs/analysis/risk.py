@@ -85,3 +85,13 @@ def residual_risk(threat: Threat, done_mitigations: int) -> int:
     if threat.status in (ThreatStatus.MITIGATED, ThreatStatus.FALSE_POSITIVE):
         return 0
     return threat.impact * max(1, threat.likelihood - done_mitigations)
+
+
+def is_closed(threat: Threat) -> bool:
+    """Mitigated, accepted, transferred or false positive: no work left on the threat."""
+    return not is_open(threat)
+
+
+def by_residual_risk(residual: int, inherent: int, element_id: str) -> tuple[int, int, str]:
+    """Sort key: highest residual risk first, then highest inherent risk, then id."""
+    return (-residual, -inherent, element_id)

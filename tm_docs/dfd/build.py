@@ -225,7 +225,8 @@ def _node(
     if band is not None and band.name in RISK_COLORS:
         color = RISK_COLORS[band.name]
         lines.append(
-            f'<FONT POINT-SIZE="9" COLOR="{color}"><B>▲ open {band.name} risk {risk}</B></FONT>'
+            f'<FONT POINT-SIZE="9" COLOR="{color}">'
+            f"<B>▲ open {band.name} risk {risk} (inherent)</B></FONT>"
         )
         attrs.update({"color": color, "penwidth": "3"})
     if component.id in highlight:

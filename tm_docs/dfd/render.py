@@ -18,7 +18,7 @@ from .svg import embed_images
 from .verify import UnsafeSvg, check_svg
 
 # Bump when the rendering pipeline changes in a way the DOT source does not show.
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "4"  # 2: checked SVG without DOCTYPE; 3, 4: spaces kept in labels
 # The diagrams' folder in the project's cache folder, and the limits of an entry.
 CACHE_KIND = "dfd"
 ENTRY_SUFFIX = ".svg"

@@ -54,6 +54,9 @@ def embed_images(svg: str, allowed: Iterable[str]) -> str:
         return f'<use xlink:href="#{symbol}" {place}/>'
 
     body = _IMAGE.sub(replace, svg)
+    # Graphviz writes the space between a flow id and its protocol as a leading
+    # space of the next <text>; browsers drop it unless each text keeps its spaces.
+    body = body.replace("<text ", '<text style="white-space: pre" ')
     definitions = []
     for href, symbol in symbols.items():
         uri, width, height = _icon(href)
@@ -85,3 +88,12 @@ def natural_size(svg: bytes) -> tuple[float, float]:
     if match is None:
         return (800.0, 600.0)
     return (float(match.group(1)), float(match.group(2)))
+
+
+_FONT_SIZE = re.compile(r'font-size="([0-9.]+)"')
+
+
+def smallest_font(svg: bytes) -> float:
+    """The smallest font size in the drawing, in its own units (points)."""
+    sizes = [float(s) for s in _FONT_SIZE.findall(svg.decode("utf-8", "replace"))]
+    return min(sizes) if sizes else 14.0

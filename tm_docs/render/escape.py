@@ -141,3 +141,48 @@ def safe_url(url: str) -> Markup | None:
     if urlsplit(url).scheme.lower() not in ("http", "https"):
         return None
     return Markup(quote(url, safe=_URL_SAFE))
+
+
+_INLINE_TAGS = {"em", "strong", "code", "del", "a"}
+_TAG_OR_ENTITY = re.compile(r"(<[^>]*>|&#?\w+;)")
+
+
+def inline_html(text: str) -> Markup:
+    """An untrusted one-line field (a title) with its inline Markdown rendered.
+
+    Code, emphasis and links render; anything else (headings, lists, raw HTML)
+    is reduced to its text by the same sanitizer as descriptions, with fewer
+    tags allowed.  The text between the tags is then written as character
+    references, as `plain` does, so the site's own Markdown pass finds nothing
+    to interpret in it (no table cell break, no emphasis, no link).
+    """
+    return Markup(_inline(text))
+
+
+@lru_cache(maxsize=8192)
+def _inline(text: str) -> str:
+    if not text.strip():
+        return ""
+    try:
+        html = _CONVERTER.reset().convert(" ".join(text.split()))
+    except RecursionError:
+        return str(plain(text))
+    cleaned = nh3.clean(
+        html,
+        tags=_INLINE_TAGS,
+        attributes={"a": {"href", "title"}},
+        url_schemes=_URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+    ).strip()
+    if not re.sub(r"<[^>]*>", "", cleaned).strip():
+        # Nothing but markup the allow-list removes: show the text as it was written.
+        return str(plain(text))
+    out = []
+    for part in _TAG_OR_ENTITY.split(cleaned):
+        if not part:
+            continue
+        if part.startswith("<") or (part.startswith("&") and part.endswith(";")):
+            out.append(part.replace("{", "&#123;").replace("}", "&#125;").replace("|", "&#124;"))
+        else:
+            out.append(str(plain(part)))
+    return "".join(out)

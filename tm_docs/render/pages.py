@@ -7,6 +7,7 @@ any other Markdown site generator.
 
 from __future__ import annotations
 
+import math
 import posixpath
 import re
 from collections.abc import Sequence
@@ -31,8 +32,9 @@ from ..model import (
     ThreatModel,
     ThreatStatus,
 )
-from .escape import markdown_html, plain, safe_url
+from .escape import inline_html, markdown_html, plain, safe_url
 from .exports import backlog_csv, backlog_json
+from .views import SiteView, legend
 
 _SAFE_ANCHOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
@@ -97,6 +99,16 @@ class DiagramImage:
     src: str
     width: float
     height: float
+    smallest_font: float = 9.0  # in the drawing's units
+
+    # The smallest label must come out at least this many CSS pixels tall.
+    READABLE_PX = 11.0
+
+    @property
+    def readable_width(self) -> int:
+        """CSS pixels wide at which the smallest label is READABLE_PX."""
+        # One unit more: the width in points is rounded, the drawing is not.
+        return math.ceil((self.width + 1) * self.READABLE_PX / self.smallest_font)
 
 
 def environment(template_dirs: Sequence[Path] = ()) -> Environment:
@@ -115,6 +127,8 @@ def environment(template_dirs: Sequence[Path] = ()) -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["markdown"] = markdown_html
+    env.filters["inline"] = inline_html
+    env.filters["slug"] = _slug
     env.filters["url"] = safe_url
     env.filters["label"] = lambda value: LABELS.get(value, str(value))
     env.globals["STRIDE_MEANING"] = STRIDE_MEANING
@@ -143,6 +157,11 @@ class _Linker:
         return self.to(self.layout.model_page(model_id), anchor)
 
 
+def _slug(text: str) -> Markup:
+    """Letters and digits of a free text (an owner's name), for an HTML id."""
+    return Markup(re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-") or "x")
+
+
 def anchor(kind: str, element_id: str) -> Markup:
     """The HTML id of an element on its model page, e.g. 'flow-f3'.
 
@@ -154,7 +173,7 @@ def anchor(kind: str, element_id: str) -> Markup:
     return Markup(f"{kind}-{element_id}")
 
 
-def _front_matter(title: str, tags: Sequence[str]) -> Markup:
+def _front_matter(title: str, tags: Sequence[str], hide: Sequence[str] = ()) -> Markup:
     """YAML front matter with the page title and tags, HTML-escaped.
 
     MkDocs themes treat titles and tags as HTML and print them unescaped (in the
@@ -165,6 +184,8 @@ def _front_matter(title: str, tags: Sequence[str]) -> Markup:
     meta: dict[str, Any] = {"title": str(escape(title))}
     if tags:
         meta["tags"] = [str(escape(t)) for t in dict.fromkeys(tags)]
+    if hide:  # Material's page layout switches, e.g. "toc" for a wide diagram
+        meta["hide"] = list(hide)
     dumped = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False)
     return Markup(f"---\n{dumped}---\n\n")
 
@@ -198,10 +219,16 @@ def render_site(
     layout = layout or SiteLayout()
     portfolio = report.portfolio
     env = environment(template_dirs)
+    site = SiteView(report)
     files: list[GeneratedFile] = []
 
     def page(
-        path: str, template: str, title: str, tags: Sequence[str] = (), **context: Any
+        path: str,
+        template: str,
+        title: str,
+        tags: Sequence[str] = (),
+        hide: Sequence[str] = (),
+        **context: Any,
     ) -> None:
         text = env.get_template(template).render(
             report=report,
@@ -209,7 +236,8 @@ def render_site(
             bands=portfolio.bands,
             link=_Linker(layout, path),
             anchor=anchor,
-            front_matter=_front_matter(title, tags),
+            front_matter=_front_matter(title, tags, hide),
+            views=site,
             diagrams=diagrams or {},
             staleness=staleness or {},
             **context,
@@ -217,7 +245,8 @@ def render_site(
         files.append(GeneratedFile(path, text, title))
 
     page(layout.page("index"), "index.md.j2", "Overview")
-    page(layout.page("backlog"), "backlog.md.j2", "Mitigation backlog")
+    # The backlog is one wide table and has no sections: it takes the table of contents' room.
+    page(layout.page("backlog"), "backlog.md.j2", "Mitigation backlog", hide=["toc"])
     page(layout.page("heatmap"), "heatmap.md.j2", "Risk heatmap")
     page(layout.page("stride"), "stride.md.j2", "STRIDE threats")
     page(layout.page("assets"), "assets.md.j2", "Asset inventory")
@@ -231,7 +260,10 @@ def render_site(
             "model.md.j2",
             model.title,
             tags=[model.owner, *categories],
+            hide=["toc"] if model.id in (diagrams or {}) else [],
             summary=summary,
+            view=site.models[model.id],
+            legend=legend(model, portfolio.topology(model), portfolio.bands),
             model=model,
             links=portfolio.links(model),
             topology=portfolio.topology(model),
@@ -260,3 +292,25 @@ def render_error_page(
         )
     )
     return GeneratedFile(path, text, "Threat models: errors")
+
+
+# A hand-written page that contains this line gets the list of models in its place.
+MODEL_LIST_MARKER = "<!-- tm-docs: models -->"
+
+
+def model_list(
+    report: Report, layout: SiteLayout, page: str, template_dirs: Sequence[Path] = ()
+) -> str:
+    """The models, riskiest first, as a Markdown list for the hand-written page `page`."""
+    return env_render(
+        environment(template_dirs),
+        "model_list.md.j2",
+        views=SiteView(report),
+        link=_Linker(layout, page),
+        anchor=anchor,
+        report=report,
+    )
+
+
+def env_render(env: Environment, template: str, **context: Any) -> str:
+    return env.get_template(template).render(**context)
