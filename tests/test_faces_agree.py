@@ -100,7 +100,11 @@ def test_backlog_order_and_risks_agree(repo: GitRepo, pages: Path) -> None:
     ranks = [item["rank"] for item in backlog["items"]]
     assert ranks == list(range(1, len(ranks) + 1))
     for item in backlog["items"]:
-        row = next(line for line in page.splitlines() if f"{item['mitigation']} " in line)
+        row = next(
+            line
+            for line in page.splitlines()
+            if line.startswith("|") and re.search(rf"\b{item['mitigation']}\b", line)
+        )
         assert re.search(rf"\b{item['risk']}\b", row), (item["mitigation"], row)
 
 
