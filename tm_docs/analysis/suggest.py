@@ -49,7 +49,8 @@ def suggestions(
     """Every suggestion the rules make for the model, with its triage state."""
     accepted = {t.from_suggestion: t for t in model.threats if t.from_suggestion}
     dismissed = {d.suggestion: d.reason for d in model.dismissed}
-    excluded = {e.id for e in (*model.components, *model.flows, *model.assets) if e.out_of_scope}
+    excluded = {c.id for c in model.components if c.out_of_scope}
+    excluded |= {f.id for f in model.flows if f.out_of_scope}
     found = []
     for subject in subjects(model, topology):
         if subject.id in excluded:
