@@ -508,6 +508,8 @@ def from_otm(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
             element.set(key, one_line(extra.get(key)) or None)
         element.set("threats", sorted({t for t, _, _ in m_states if t in threat_ids}))
         reduction = _number(mitigation.get("riskReduction"))
+        if extra.get("risk_reduction_unset") and reduction == 0:
+            reduction = None  # written by tm-docs' export for a mitigation without one
         if reduction is not None:
             if reduction == int(reduction) and 0 <= reduction <= 100:
                 element.set("risk_reduction", int(reduction))
@@ -622,6 +624,14 @@ def _kept_number(element: Any, key: str, current: int, convert: Any) -> float:
     return current
 
 
+def _folds(states: list[str | None], table: dict[str, Any], order: tuple[Any, ...]) -> Any:
+    """The folded status of kept per-target states, or None when any is missing or unknown."""
+    found = [table.get(s) if s is not None else None for s in states]
+    if not found or None in found:
+        return None
+    return next(status for status in order if status in found)
+
+
 def to_otm(model: ThreatModel) -> dict[str, Any]:
     zone_of = {b.id: _original(b, b.id) for b in model.boundaries}
     component_of = {c.id: _original(c, c.id) for c in model.components}
@@ -663,19 +673,34 @@ def to_otm(model: ThreatModel) -> dict[str, Any]:
                 "attributes": {"tm-docs.synthetic": "components outside every trust boundary"},
             }
         )
+    # Kept per-target states are written back only while they still fold to the status.
+    threat_kept = {
+        t.id: _folds(
+            [t.attributes.get(f"otm.state.{x}") for x in t.targets], THREAT_STATES, THREAT_FOLD
+        )
+        == t.status
+        for t in model.threats
+    }
+    kept = {
+        m.id: _folds(
+            [v for k, v in m.attributes.items() if k.startswith("otm.state.")],
+            MITIGATION_STATES,
+            MITIGATION_FOLD,
+        )
+        == m.status
+        for m in model.mitigations
+    }
     instances: dict[str, list[dict[str, Any]]] = {}
     for t in model.threats:
         for target in t.targets:
-            state = t.attributes.get(f"otm.state.{target}")
-            if state is None or THREAT_STATES.get(state) != t.status:
-                state = THREAT_STATE_OUT[t.status]
+            state = t.attributes.get(f"otm.state.{target}") if threat_kept[t.id] else None
+            state = state or THREAT_STATE_OUT[t.status]
             applied: list[dict[str, str]] = []
             for m in model.mitigations:
                 if m.id not in t.mitigations and t.id not in m.threats:
                     continue
-                m_state = m.attributes.get(f"otm.state.{t.id}.{target}")
-                if m_state is None or MITIGATION_STATES.get(m_state) != m.status:
-                    m_state = MITIGATION_STATE_OUT[m.status]
+                m_state = m.attributes.get(f"otm.state.{t.id}.{target}") if kept[m.id] else None
+                m_state = m_state or MITIGATION_STATE_OUT[m.status]
                 applied.append({"mitigation": _original(m, m.id), "state": m_state})
             instance = {"threat": _original(t, t.id), "state": state, "mitigations": applied}
             instances.setdefault(target, []).append(instance)

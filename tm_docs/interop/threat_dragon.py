@@ -188,7 +188,7 @@ def from_threat_dragon(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
         if kind == "tm.Boundary":
             report.lossy(
                 element.source,
-                "a curve boundary is a line across flows, not an area; no boundary is made "
+                "a curve boundary is a line across flows, not an area; not imported as a boundary "
                 "(draw a boundary box in Threat Dragon, or add the boundary to the model)",
             )
             model.keep(f"boundaryLine.{slug(cid)[:60]}", one_line(info.get("name")) or "unnamed")
