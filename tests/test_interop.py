@@ -58,7 +58,7 @@ def _source_count(fmt: str, data: Any) -> int:
 def test_every_sample_imports_to_a_valid_model_and_nothing_is_dropped_silently(
     fmt: str, name: str, tmp_path: Path
 ) -> None:
-    model, text, report = import_model(fmt, SAMPLES / name)
+    _, text, report = import_model(fmt, SAMPLES / name)
     out = tmp_path / "imported.yaml"
     out.write_text(text, encoding="utf-8")
     loaded, problems = load_file(out)
