@@ -240,3 +240,30 @@ def test_not_a_model_of_the_format_is_a_clear_error(tmp_path: Path) -> None:
     broken.write_text('{"otmVersion": ', encoding="utf-8")
     with pytest.raises(ImportFailure, match=r"broken.json:1:\d+: not valid JSON"):
         import_model("otm", broken)
+
+
+def test_diff_reports_changes_of_the_new_fields() -> None:
+    from tm_docs.analysis.risk import RiskBands
+    from tm_docs.model import ThreatModel
+    from tm_docs.review import diff_models
+
+    base = {
+        "format_version": 1,
+        "id": "m",
+        "title": "M",
+        "owner": "o",
+        "components": [{"id": "c", "title": "C", "kind": "process"}],
+        "assets": [{"id": "a", "title": "A", "kind": "secret", "classification": "internal"}],
+    }
+    changed = json.loads(json.dumps(base))
+    changed["tags"] = ["pci"]
+    changed["components"][0]["out_of_scope"] = {"reason": "vendor"}
+    changed["components"][0]["attributes"] = {"otm.type": "x"}
+    changed["assets"][0]["availability"] = "restricted"
+    result = diff_models(
+        ThreatModel.model_validate(base), ThreatModel.model_validate(changed), RiskBands()
+    )
+    details = {c.kind: " ".join(c.details) for c in result.changes}
+    assert "tags" in details["model"] and "pci" in details["model"]
+    assert "out_of_scope" in details["component"] and "otm.type" in details["component"]
+    assert "availability: not set → restricted" in details["asset"]
