@@ -51,7 +51,7 @@ def test_every_problem_of_every_file_is_reported_sorted(write_model) -> None:
         "b.yaml:5:1: unknown key 'ownr' (did you mean 'owner'?)",
         "b.yaml:6:1: unknown key 'colour'; allowed keys: format_version, id, title, "
         "description, owner, reviewers, review, scope, watch, boundaries, components, flows, "
-        "assets, threats, mitigations, not_applicable, dismissed",
+        "assets, threats, mitigations, not_applicable, dismissed, tags, attributes",
     ]
     assert [m.model.id for m in result.models] == ["c"]
     assert not result.ok

@@ -29,6 +29,9 @@ from .config import ConfigError, settings_from_file
 from .dfd.build import draw
 from .dfd.graphviz import GraphvizError
 from .dfd.render import DiagramRenderer, render_png
+from .interop.common import ImportFailure
+from .interop.run import IMPORTERS, export_text, import_model, report_lines
+from .interop.writer import write_new
 from .load.git import GitError, RevisionError
 from .load.models import LoadResult, ModelPathError, load_models
 from .load.rules import load_rules
@@ -505,6 +508,51 @@ def schema(output: Path | None) -> None:
             output.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
+        click.echo(f"wrote {output}", err=True)
+
+
+@main.command("import")
+@click.argument("source_format", type=click.Choice(sorted(IMPORTERS)))
+@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Model file to write (default: standard output).")  # fmt: skip
+@click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+def import_(source_format: str, source: Path, output: Path | None, force: bool) -> None:
+    """Turn another tool's model into a tm-docs model, reporting what did not fit."""
+    try:
+        _, text, report = import_model(source_format, source)
+        if output is not None:
+            write_new(output, text, force)
+    except ImportFailure as exc:
+        raise click.ClickException(str(exc)) from None
+    if output is None:
+        click.echo(text, nl=False)
+    for line in report_lines(report):
+        click.echo(line, err=True)
+    if output is not None:
+        click.echo(f"wrote {output}", err=True)
+
+
+@main.command("export")
+@click.argument("target_format", type=click.Choice(["otm"]))
+@click.argument("model_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write (default: standard output).")  # fmt: skip
+@click.option("--format", "output_format", type=click.Choice(["json", "yaml"]), default="json")
+@click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+def export(
+    target_format: str, model_file: Path, output: Path | None, output_format: str, force: bool
+) -> None:
+    """Write one model in another tool's format (OTM 0.2.0)."""
+    try:
+        text = export_text(model_file, output_format)
+        if output is not None:
+            write_new(output, text, force)
+    except ImportFailure as exc:
+        raise click.ClickException(str(exc)) from None
+    if output is None:
+        click.echo(text, nl=False)
+    else:
         click.echo(f"wrote {output}", err=True)
 
 

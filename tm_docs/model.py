@@ -156,6 +156,40 @@ PATTERN_HELP: dict[str, str] = {
 }
 
 
+TAG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,39}$"
+ATTRIBUTE_KEY_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,39}(\.[A-Za-z0-9_-]{1,64}){0,3}$"
+MAX_TAGS = 20
+MAX_ATTRIBUTES = 50
+PATTERN_HELP[TAG_PATTERN] = (
+    "a tag is one word of 1-40 letters, digits, '-', '_', '.' or '+', starting with a "
+    "letter or digit (for example 'pci' or 'internet-facing')"
+)
+PATTERN_HELP[ATTRIBUTE_KEY_PATTERN] = (
+    "an attribute key is a name of letters, digits, '-' or '_', optionally namespaced "
+    "with dots (for example 'otm.trustRating' or 'tm-docs.review')"
+)
+Tag = Annotated[str, Strict(), StringConstraints(pattern=TAG_PATTERN)]
+AttributeKey = Annotated[str, Strict(), StringConstraints(pattern=ATTRIBUTE_KEY_PATTERN)]
+AttributeValue = Annotated[str, Strict(), StringConstraints(max_length=2_000, pattern=LINE_PATTERN)]
+
+
+def _tags() -> Any:
+    return Field(
+        default_factory=list,
+        max_length=MAX_TAGS,
+        description="Short words that classify the element, e.g. 'pci', 'internet-facing'.",
+    )
+
+
+def _attributes() -> Any:
+    return Field(
+        default_factory=dict,
+        max_length=MAX_ATTRIBUTES,
+        description="Facts without a field of their own, as one-line text under namespaced "
+        "keys, e.g. 'otm.trustRating: \"80\"'; importers keep what has no place here.",
+    )
+
+
 # A security property the model may record: true, false, or left out (not known).
 Fact = Annotated[bool, Strict()] | None
 
@@ -357,6 +391,20 @@ class Scope(_Strict):
     )
 
 
+class OutOfScope(_Strict):
+    """Marks an element as deliberately left out of the analysis."""
+
+    reason: Text = Field(description="Why the element is not analysed.")
+
+
+def _out_of_scope() -> Any:
+    return Field(
+        None,
+        description="Set to leave the element out of STRIDE coverage and suggested threats; "
+        "the model page lists it with the reason.",
+    )
+
+
 class Asset(_Strict):
     """Something worth protecting: data, a key, an API, an admin interface, a job."""
 
@@ -368,6 +416,19 @@ class Asset(_Strict):
     location: Annotated[list[ElementId], RefTo("components")] = Field(
         default_factory=list, description="Ids of the components where the asset lives."
     )
+    integrity: Classification | None = Field(
+        None,
+        description="How much the asset's integrity matters, on the classification scale "
+        "(public: not at all, restricted: most).",
+    )
+    availability: Classification | None = Field(
+        None,
+        description="How much the asset's availability matters, on the classification scale "
+        "(public: not at all, restricted: most).",
+    )
+    out_of_scope: OutOfScope | None = _out_of_scope()
+    tags: list[Tag] = _tags()
+    attributes: dict[AttributeKey, AttributeValue] = _attributes()
 
 
 class Boundary(_Strict):
@@ -380,6 +441,8 @@ class Boundary(_Strict):
         None, description="Id of the enclosing boundary, for nested boundaries."
     )
     description: Markdown = ""
+    tags: list[Tag] = _tags()
+    attributes: dict[AttributeKey, AttributeValue] = _attributes()
 
 
 class Component(_Strict):
@@ -461,6 +524,9 @@ class Component(_Strict):
         description="Base images and dependencies are pinned by digest or hash and updates "
         "are reviewed.",
     )
+    out_of_scope: OutOfScope | None = _out_of_scope()
+    tags: list[Tag] = _tags()
+    attributes: dict[AttributeKey, AttributeValue] = _attributes()
 
 
 class Authentication(_Strict):
@@ -522,6 +588,9 @@ class Flow(_Strict):
         "sending them is the flow's purpose, not a leak.",
     )
     description: Markdown = ""
+    out_of_scope: OutOfScope | None = _out_of_scope()
+    tags: list[Tag] = _tags()
+    attributes: dict[AttributeKey, AttributeValue] = _attributes()
 
     @model_validator(mode="after")
     def _delivers_what_it_carries(self) -> Flow:
@@ -575,6 +644,8 @@ class Threat(_Strict):
         None,
         description="Key of the suggested threat this one accepts ('rule-id@element-id').",
     )
+    tags: list[Tag] = _tags()
+    attributes: dict[AttributeKey, AttributeValue] = _attributes()
 
     @model_validator(mode="after")
     def _reason_when_not_handled(self) -> Threat:
@@ -598,6 +669,13 @@ class Mitigation(_Strict):
     threats: Annotated[list[ElementId], RefTo("threats")] = Field(
         default_factory=list, description="Ids of the threats it mitigates."
     )
+    risk_reduction: Annotated[int, Strict(), Field(ge=0, le=100)] | None = Field(
+        None,
+        description="Estimated share of the risk it removes when done, 0-100 (as OTM's "
+        "riskReduction); kept as data, not used in the residual risk.",
+    )
+    tags: list[Tag] = _tags()
+    attributes: dict[AttributeKey, AttributeValue] = _attributes()
 
 
 class NotApplicable(_Strict):
@@ -659,6 +737,8 @@ class ThreatModel(_Strict):
     dismissed: list[Dismissal] = Field(
         default_factory=list, description="Suggested threats that were looked at and dismissed."
     )
+    tags: list[Tag] = _tags()
+    attributes: dict[AttributeKey, AttributeValue] = _attributes()
 
 
 # Lists of a model whose items refer to elements but carry no id of their own.

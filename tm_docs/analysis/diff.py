@@ -139,6 +139,15 @@ def diff_models(
         result.status = "added" if old is None else "removed"
     old_topology = Topology(old) if old else None
     new_topology = Topology(new) if new else None
+    if old is not None and new is not None:
+        # The model's own tags and attributes (its elements' are compared below).
+        details = [
+            f"{name}: {_value(getattr(old, name))} → {_value(getattr(new, name))}"
+            for name in ("tags", "attributes")
+            if getattr(old, name) != getattr(new, name)
+        ]
+        if details:
+            result.changes.append(Change("changed", "model", new.id, new.title, tuple(details)))
     for collection, (noun, _) in COLLECTIONS.items():
         before = {item.id: item for item in getattr(old, collection, [])} if old else {}
         after = {item.id: item for item in getattr(new, collection, [])} if new else {}

@@ -102,8 +102,11 @@ def coverage(model: ThreatModel, chart: Mapping[str, Sequence[Stride]] = DEFAULT
     for entry in model.not_applicable:
         for category in entry.categories:
             exceptions[(entry.element, category)] = entry.reason
-    elements = [("component", c.id, c.title, c.kind.value) for c in model.components]
-    elements += [("flow", f.id, f.title or f.id, "flow") for f in model.flows]
+    # Elements marked out of scope are deliberately not analysed: no cells, no gaps.
+    elements = [
+        ("component", c.id, c.title, c.kind.value) for c in model.components if not c.out_of_scope
+    ]
+    elements += [("flow", f.id, f.title or f.id, "flow") for f in model.flows if not f.out_of_scope]
     rows = []
     for element_kind, element_id, title, kind in elements:
         cells = {}

@@ -78,8 +78,12 @@ def suggestions(
     accepted = {t.from_suggestion: t for t in model.threats if t.from_suggestion}
     dismissed = {d.suggestion: d.reason for d in model.dismissed}
     by_id = {r.id: r for r in rules}
+    excluded = {c.id for c in model.components if c.out_of_scope}
+    excluded |= {f.id for f in model.flows if f.out_of_scope}
     found = []
     for subject in subjects(model, topology):
+        if subject.id in excluded:
+            continue  # out of scope: no suggestions
         for rule in rules:
             if rule.applies_to != subject.kind or not rule_holds(rule, subject.facts):
                 continue

@@ -1,0 +1,270 @@
+"""Importing other tools' models and exporting OTM, on the real sample files.
+
+The samples live beside the repository (`../shared/interop-samples/`, with their
+origins and licences); the tests skip with a reason when that folder is absent.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from tm_docs.cli import main
+from tm_docs.interop import otm
+from tm_docs.interop.common import ImportFailure
+from tm_docs.interop.run import export_text, import_model
+from tm_docs.load.models import load_file
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO.parent / "shared" / "interop-samples"
+needs_samples = pytest.mark.skipif(
+    not SAMPLES.is_dir(), reason="the interop samples folder ../shared/interop-samples is absent"
+)
+
+IMPORTABLE = [
+    ("otm", "otm/EXAMPLE.yaml"),
+    ("otm", "otm/EXAMPLE.json"),
+    ("otm", "threat-dragon/example-open-threat-model.otm.json"),
+    ("threat-dragon", "threat-dragon/e2e-v2-model.json"),
+    ("threat-dragon", "threat-dragon/three-tier-web-app.json"),
+    ("threagile", "threagile/stub-threagile.yaml"),
+    ("pytm", "pytm/input.json"),
+]
+
+
+def _otm_schema() -> dict[str, Any]:
+    return json.loads((SAMPLES / "otm" / "otm_schema.json").read_text(encoding="utf-8"))
+
+
+def _source_count(fmt: str, data: Any) -> int:
+    """Elements of the source file that must each be imported or named in a warning."""
+    if fmt == "otm":
+        keys = ("trustZones", "components", "dataflows", "assets", "threats", "mitigations")
+        return sum(len(data.get(k) or []) for k in keys)
+    if fmt == "threat-dragon":
+        return sum(len(d["cells"]) for d in data["detail"]["diagrams"])
+    if fmt == "pytm":
+        return sum(len(data.get(k) or []) for k in ("boundaries", "data", "elements", "flows"))
+    return 0
+
+
+@needs_samples
+@pytest.mark.parametrize(("fmt", "name"), IMPORTABLE)
+def test_every_sample_imports_to_a_valid_model_and_nothing_is_dropped_silently(
+    fmt: str, name: str, tmp_path: Path
+) -> None:
+    _, text, report = import_model(fmt, SAMPLES / name)
+    out = tmp_path / "imported.yaml"
+    out.write_text(text, encoding="utf-8")
+    loaded, problems = load_file(out)
+    assert loaded is not None, problems
+    assert not [p for p in problems if p.severity.value == "error"]
+    # every warning names the element of the source it is about
+    assert all(note.element and "'" in note.element for note in report)
+    # every invented value is marked in the model for a person to check
+    if report.of("invented"):
+        assert "tm-docs.review" in text
+    if name.endswith(".json") and fmt != "threagile":
+        data = json.loads((SAMPLES / name).read_text(encoding="utf-8"))
+        imported = sum(n for k, n in report.imported.items() if k not in ("threats", "mitigations"))
+        if fmt == "otm":
+            imported += report.imported.get("threats", 0) + report.imported.get("mitigations", 0)
+        dropped = {n.element for n in report if "not imported" in n.message}
+        assert imported + len(dropped) >= _source_count(fmt, data)
+
+
+@needs_samples
+def test_otm_import_keeps_numbers_states_and_ids() -> None:
+    model, _, report = import_model("otm", SAMPLES / "otm" / "EXAMPLE.yaml")
+    zones = {b.title: b for b in model.boundaries}
+    assert zones["Internet"].attributes["otm.trustRating"] == "20"
+    (threat,) = model.threats
+    assert (threat.impact, threat.likelihood) == (5, 3)
+    assert set(threat.targets) == {"web-service", "cc-store-in-db"}
+    mitigation = next(m for m in model.mitigations if m.threats)
+    assert mitigation.risk_reduction == 50
+    # implemented on the component, required on the flow: folded to the least advanced
+    assert mitigation.status.value == "proposed"
+    states = {k: v for k, v in mitigation.attributes.items() if k.startswith("otm.state.")}
+    assert sorted(states.values()) == ["implemented", "required"]
+    assert any("folded" in n.message and "mitigation" in n.element for n in report)
+    assert any("owner" in n.message for n in report.of("invented"))
+
+
+@needs_samples
+@pytest.mark.parametrize("name", ["otm/EXAMPLE.yaml", "otm/EXAMPLE.json"])
+def test_otm_round_trip_validates_and_keeps_ids_titles_and_numbers(
+    name: str, tmp_path: Path
+) -> None:
+    original = otm.read_structured(SAMPLES / name, name)
+    _, text, _ = import_model("otm", SAMPLES / name)
+    model_file = tmp_path / "m.yaml"
+    model_file.write_text(text, encoding="utf-8")
+    exported = json.loads(export_text(model_file, "json"))
+    jsonschema.validate(exported, _otm_schema())
+    for key in ("trustZones", "components", "dataflows", "assets", "threats", "mitigations"):
+        before = {e["id"]: e["name"] for e in original[key]}
+        after = {e["id"]: e["name"] for e in exported[key] if e["id"] != otm.OUTSIDE_ZONE}
+        assert after == before, key
+    zones = {z["id"]: z["risk"]["trustRating"] for z in exported["trustZones"]}
+    assert zones == {z["id"]: z["risk"]["trustRating"] for z in original["trustZones"]}
+    assert exported["threats"][0]["risk"] == {
+        k: v
+        for k, v in original["threats"][0]["risk"].items()
+        if k in exported["threats"][0]["risk"]
+    }
+    states = {
+        c["id"]: c["threats"][0]["mitigations"][0]["state"]
+        for c in exported["components"] + exported["dataflows"]
+        if c.get("threats")
+    }
+    assert states == {"web-service": "implemented", "cc-store-in-db": "required"}
+
+
+@needs_samples
+@pytest.mark.parametrize("model_name", ["checkout", "identity", "notifications", "tm-docs"])
+def test_example_models_export_to_valid_otm_and_import_back_field_by_field(
+    model_name: str, tmp_path: Path
+) -> None:
+    source = REPO / "models" / f"{model_name}.yaml"
+    before, _ = load_file(source)
+    assert before is not None
+    document = json.loads(export_text(source, "json"))
+    jsonschema.validate(document, _otm_schema())
+    otm_file = tmp_path / "m.otm.json"
+    otm_file.write_text(json.dumps(document), encoding="utf-8")
+    after, _, _ = import_model("otm", otm_file)
+    assert [(b.id, b.title, b.trust, b.parent) for b in after.boundaries] == [
+        (b.id, b.title, b.trust, b.parent) for b in before.boundaries
+    ]
+    assert [
+        (c.id, c.title, c.kind, c.boundary, c.owner, c.technology) for c in after.components
+    ] == [(c.id, c.title, c.kind, c.boundary, c.owner, c.technology) for c in before.components]
+    assert [(f.id, f.source, f.destination, f.bidirectional) for f in after.flows] == [
+        (f.id, f.source, f.destination, f.bidirectional) for f in before.flows
+    ]
+    assert [(a.id, a.title, a.kind, a.classification) for a in after.assets] == [
+        (a.id, a.title, a.kind, a.classification) for a in before.assets
+    ]
+    assert [
+        (t.id, t.title, t.categories, set(t.targets), t.impact, t.likelihood, t.status)
+        for t in after.threats
+    ] == [
+        (t.id, t.title, t.categories, set(t.targets), t.impact, t.likelihood, t.status)
+        for t in before.threats
+    ]
+    assert [(m.id, m.title, m.owner, m.status, m.risk_reduction) for m in after.mitigations] == [
+        (m.id, m.title, m.owner, m.status, m.risk_reduction) for m in before.mitigations
+    ]
+
+
+@needs_samples
+def test_cli_never_overwrites_without_force(tmp_path: Path) -> None:
+    out = tmp_path / "model.yaml"
+    out.write_text("keep me\n", encoding="utf-8")
+    runner = CliRunner()
+    sample = str(SAMPLES / "pytm" / "input.json")
+    refused = runner.invoke(main, ["import", "pytm", sample, "-o", str(out)])
+    assert refused.exit_code == 1
+    assert "--force" in refused.output
+    assert out.read_text(encoding="utf-8") == "keep me\n"
+    forced = runner.invoke(main, ["import", "pytm", sample, "-o", str(out), "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert "imported 10 elements" in forced.output
+    assert out.read_text(encoding="utf-8").count("format_version: 1") == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["model.yaml"]  # no temporary left behind
+
+
+def test_deeply_nested_input_is_refused_clearly(tmp_path: Path) -> None:
+    hostile = tmp_path / "deep.json"
+    hostile.write_text('{"otmVersion": "0.2.0", "project": ' + "[" * 5000 + "]" * 5000 + "}")
+    with pytest.raises(ImportFailure, match="nested more than"):
+        import_model("otm", hostile)
+
+
+def test_huge_input_is_refused_clearly(tmp_path: Path) -> None:
+    hostile = tmp_path / "huge.json"
+    hostile.write_bytes(b'{"otmVersion": "0.2.0", "x": "' + b"a" * (5 * 1024 * 1024) + b'"}')
+    with pytest.raises(ImportFailure, match="bytes"):
+        import_model("otm", hostile)
+
+
+def test_pytm_source_is_never_run(tmp_path: Path) -> None:
+    program = tmp_path / "tm.py"
+    marker = tmp_path / "ran"
+    program.write_text(f"open({str(marker)!r}, 'w').write('x')\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["import", "pytm", str(program)])
+    assert result.exit_code == 1
+    assert "never runs" in result.output
+    assert not marker.exists()
+
+
+def test_script_and_control_characters_in_names_stay_text(tmp_path: Path) -> None:
+    source = tmp_path / "x.otm.json"
+    source.write_text(
+        json.dumps(
+            {
+                "otmVersion": "0.2.0",
+                "project": {"name": "<script>alert(1)</script>\u2028x", "id": "index"},
+                "trustZones": [],
+                "components": [
+                    {"id": "a b/../c", "name": "A\x1b[31m", "type": "x", "parent": "nowhere"}
+                ],
+                "dataflows": [{"id": "f", "name": "f", "source": "a b/../c", "target": "zzz"}],
+            }
+        ),
+        encoding="utf-8",
+    )
+    model, text, report = import_model("otm", source)
+    assert model.id != "index"  # a reserved page name is not taken
+    assert model.title.startswith("<script>")  # kept as text; the site escapes it
+    assert "\x1b" not in text and "\u2028" not in text
+    (component,) = model.components
+    assert component.id == "a-b-c" and component.attributes["otm.id"] == "a b/../c"
+    assert any("dataflow 'f'" in n.element and "not imported" in n.message for n in report)
+    assert any("nowhere" in n.message for n in report)
+
+
+def test_not_a_model_of_the_format_is_a_clear_error(tmp_path: Path) -> None:
+    source = tmp_path / "x.json"
+    source.write_text("[1, 2, 3]", encoding="utf-8")
+    for fmt in ("otm", "threat-dragon", "pytm"):
+        with pytest.raises(ImportFailure, match="not a"):
+            import_model(fmt, source)
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"otmVersion": ', encoding="utf-8")
+    with pytest.raises(ImportFailure, match=r"broken.json:1:\d+: not valid JSON"):
+        import_model("otm", broken)
+
+
+def test_diff_reports_changes_of_the_new_fields() -> None:
+    from tm_docs.review import diff_models
+
+    from tm_docs.analysis.risk import RiskBands
+    from tm_docs.model import ThreatModel
+
+    base = {
+        "format_version": 1,
+        "id": "m",
+        "title": "M",
+        "owner": "o",
+        "components": [{"id": "c", "title": "C", "kind": "process"}],
+        "assets": [{"id": "a", "title": "A", "kind": "secret", "classification": "internal"}],
+    }
+    changed = json.loads(json.dumps(base))
+    changed["tags"] = ["pci"]
+    changed["components"][0]["out_of_scope"] = {"reason": "vendor"}
+    changed["components"][0]["attributes"] = {"otm.type": "x"}
+    changed["assets"][0]["availability"] = "restricted"
+    result = diff_models(
+        ThreatModel.model_validate(base), ThreatModel.model_validate(changed), RiskBands()
+    )
+    details = {c.kind: " ".join(c.details) for c in result.changes}
+    assert "tags" in details["model"] and "pci" in details["model"]
+    assert "out_of_scope" in details["component"] and "otm.type" in details["component"]
+    assert "availability: not set → restricted" in details["asset"]
