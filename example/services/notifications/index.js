@@ -11,6 +11,8 @@ async function onOrderEvent(event, preferences) {
   for (const device of contact.pushDevices ?? []) {
     await sendPush(device, event);
   }
+  // Example only: a copy of each message for the customer-service inbox.
+  await sendEmail(preferences.supportInbox, event);
 }
 
 module.exports = { onOrderEvent };
