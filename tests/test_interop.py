@@ -244,7 +244,6 @@ def test_not_a_model_of_the_format_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_diff_reports_changes_of_the_new_fields() -> None:
     from tm_docs.analysis.diff import diff_models
-
     from tm_docs.analysis.risk import RiskBands
     from tm_docs.model import ThreatModel
 
