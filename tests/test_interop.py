@@ -267,3 +267,31 @@ def test_diff_reports_changes_of_the_new_fields() -> None:
     assert "tags" in details["model"] and "pci" in details["model"]
     assert "out_of_scope" in details["component"] and "otm.type" in details["component"]
     assert "availability: not set → restricted" in details["asset"]
+
+
+@needs_samples
+def test_imported_samples_build_into_the_site(tmp_path: Path) -> None:
+    import yaml
+
+    from .sites import build, make_site
+
+    models = tmp_path / "imported"
+    models.mkdir()
+    seen: set[str] = set()
+    for fmt, name in IMPORTABLE:
+        _, text, _ = import_model(fmt, SAMPLES / name)
+        model_id = yaml.safe_load(text)["id"]
+        if model_id in seen:  # the same model in two encodings (OTM YAML and JSON)
+            continue
+        seen.add(model_id)
+        (models / f"{model_id}.yaml").write_text(text, encoding="utf-8")
+    site = tmp_path / "site"
+    make_site(site, models)
+    for path in (site / "models").glob("*.yaml"):
+        if path.stem not in seen:
+            path.unlink()  # only the imported models
+    proc = build(site / "mkdocs.yml", "--strict")
+    assert proc.returncode == 0, proc.stderr
+    for model_id in seen:
+        assert (site / "site" / "threat-models" / model_id / "index.html").is_file()
+        assert (site / "site" / "threat-models" / model_id / "dfd.svg").is_file()
