@@ -329,7 +329,7 @@ def _values_of(applies_to: str, fact: str) -> list[Any]:
     data=st.data(),
     condition=_CONDITIONS,
 )
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_every_condition_either_compiles_and_evaluates_or_is_a_problem(
     applies_to: str, data: st.DataObject, condition: Any
 ) -> None:
