@@ -18,6 +18,7 @@ import os
 import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 
 from jinja2 import TemplateError
@@ -62,6 +63,11 @@ class SiteBuild:
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # what was done, for the log
     model_pages: dict[str, LoadedModel] = field(default_factory=dict)  # page path -> model
+
+    @cached_property
+    def paths(self) -> frozenset[str]:
+        """The paths of every generated file (for a quick "is this ours?")."""
+        return frozenset(f.path for f in self.files)
 
     @property
     def pages(self) -> list[GeneratedFile]:

@@ -167,7 +167,7 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
             return markdown
         if path in self._site.model_pages:
             page.edit_url = self._edit_url(self._site.model_pages[path], config)
-        elif any(g.path == path for g in self._site.files):
+        elif path in self._site.paths:
             page.edit_url = None  # generated from all models: nothing to edit
         elif MODEL_LIST_MARKER in markdown:
             listed = model_list(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -260,6 +260,16 @@ class Element:
     def set(self, key: str, value: Any) -> None:
         if value not in (None, "", [], {}):
             self.data[key] = value
+
+    def keep_rest(self, raw: dict[str, Any], mapped: Collection[str]) -> None:
+        """Keep every set value of `raw` that no field took (`mapped`) as an attribute.
+
+        Unset flags (`false`, empty) are not kept: the formats write them for
+        everything nobody set.
+        """
+        for key, value in raw.items():
+            if as_text(key) not in mapped and value not in (None, False, "", [], {}):
+                self.keep(as_text(key), value)
 
     def keep(self, key: str, value: Any) -> None:
         """Keep a value without a field of its own as attribute `<namespace>.<key>`."""

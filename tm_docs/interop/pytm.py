@@ -63,12 +63,6 @@ def import_pytm(path: Path, display: str) -> tuple[dict[str, Any], Lossy]:
     return from_pytm(data)
 
 
-def _rest(element: Element, raw: dict[str, Any], mapped: set[str]) -> None:
-    for key, value in raw.items():
-        if as_text(key) not in mapped and value not in (None, False, "", [], {}):
-            element.keep(as_text(key), value)
-
-
 def from_pytm(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
     report = Lossy("pytm")
     ids = Ids()
@@ -79,7 +73,7 @@ def from_pytm(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
     model.set("description", text_block(data.get("description")))
     model.set("owner", "unknown")
     model.invent("owner: pytm models have none; set to 'unknown'")
-    _rest(model, data, MAPPED_MODEL)
+    model.keep_rest(data, MAPPED_MODEL)
 
     boundaries = []
     for raw in (as_dict(b) for b in as_list(data.get("boundaries"))):
@@ -119,7 +113,7 @@ def from_pytm(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
             element.keep("classification", level)
         element.set("classification", classification)
         element.set("description", text_block(raw.get("description")))
-        _rest(element, raw, {"name", "classification", "description"})
+        element.keep_rest(raw, {"name", "classification", "description"})
         assets.append(element)
         report.count("assets")
 
@@ -144,7 +138,7 @@ def from_pytm(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
             else:
                 element.lossy(f"boundary '{one_line(boundary, 60)}' does not exist; placed outside")
         element.set("description", text_block(raw.get("description")))
-        _rest(element, raw, MAPPED_ELEMENT)
+        element.keep_rest(raw, MAPPED_ELEMENT)
         components.append(element)
         report.count("components")
 
@@ -177,7 +171,7 @@ def from_pytm(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
             t for t in (text_block(raw.get("description")), text_block(raw.get("note"))) if t
         )
         element.set("description", description)
-        _rest(element, raw, MAPPED_FLOW)
+        element.keep_rest(raw, MAPPED_FLOW)
         flows.append(element)
         report.count("flows")
 
@@ -203,7 +197,7 @@ def from_pytm(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
         element.set("likelihood", likelihood)
         element.invent(f"impact {impact} and likelihood {likelihood} split from severity")
         element.keep("sid", sid)
-        _rest(element, raw, {"threat_id", "id", "target", "description", "details", "severity"})
+        element.keep_rest(raw, {"threat_id", "id", "target", "description", "details", "severity"})
         threats.append(element)
         report.count("threats")
 

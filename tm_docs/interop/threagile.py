@@ -89,12 +89,6 @@ def import_threagile(path: Path, display: str) -> tuple[dict[str, Any], Lossy]:
     return from_threagile(data)
 
 
-def _keep_rest(element: Element, raw: dict[str, Any], mapped: set[str]) -> None:
-    for key, value in raw.items():
-        if as_text(key) not in mapped and value not in (None, False, "", [], {}):
-            element.keep(as_text(key), value)
-
-
 def _scale(element: Element, key: str, value: Any, table: dict[str, str]) -> str | None:
     text = as_text(value).strip().lower()
     if not text:
@@ -167,8 +161,7 @@ def from_threagile(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
             inside.setdefault(as_text(ref), []).append(bid)
         for ref in as_list(raw.get("trust_boundaries_nested")):
             nested[as_text(ref)] = bid
-        _keep_rest(
-            element,
+        element.keep_rest(
             raw,
             {
                 "id",
@@ -253,7 +246,7 @@ def from_threagile(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
             element.tag(tag)
         if cid in runtimes:
             element.keep("sharedRuntime", ", ".join(runtimes[cid]))
-        _keep_rest(element, raw, MAPPED_COMPONENT_KEYS)
+        element.keep_rest(raw, MAPPED_COMPONENT_KEYS)
         components.append(element)
         report.count("components")
         for link_name, link_raw in as_dict(raw.get("communication_links")).items():
@@ -301,7 +294,7 @@ def from_threagile(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
             flow.set("description", text_block(link.get("description")))
             for tag in as_list(link.get("tags")):
                 flow.tag(tag)
-            _keep_rest(flow, link, MAPPED_LINK_KEYS)
+            flow.keep_rest(link, MAPPED_LINK_KEYS)
             flows.append(flow)
             report.count("flows")
 
@@ -328,7 +321,7 @@ def from_threagile(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
         element.set("location", stored_at.get(aid, []))
         for tag in as_list(raw.get("tags")):
             element.tag(tag)
-        _keep_rest(element, raw, MAPPED_ASSET_KEYS)
+        element.keep_rest(raw, MAPPED_ASSET_KEYS)
         assets.append(element)
         report.count("assets")
 
@@ -428,8 +421,7 @@ def from_threagile(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
                 element.set("mitigations", [mitigation.data["id"]])
                 mitigations.append(mitigation)
                 report.count("mitigations")
-            _keep_rest(
-                element,
+            element.keep_rest(
                 category,
                 {"id", "description", "stride", "cwe", "mitigation", "risks_identified"},
             )
