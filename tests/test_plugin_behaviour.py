@@ -112,6 +112,32 @@ def _hostile_site(tmp_path: Path) -> Path:
     return tmp_path / "site"
 
 
+# The only inline SVG in page content: tm-docs' own small charts, made of these parts.
+CHART_PARTS = {
+    "svg": {"class", "viewbox", "preserveaspectratio", "role", "aria-label"},
+    "title": set(),
+    "rect": {"class", "x", "width", "height"},
+}
+
+
+def _assert_drawn_by_tm_docs(chart) -> None:
+    assert chart.get("class") == ["tm-chart"], chart
+    for element in [chart, *chart.find_all(True)]:
+        assert element.name in CHART_PARTS, element
+        assert {a.lower() for a in element.attrs} <= CHART_PARTS[element.name], element
+        if element.name == "rect":
+            assert all(c.startswith("tm-") for c in element["class"]), element
+            assert all(_number(element[a]) for a in ("x", "width", "height") if a in element.attrs)
+
+
+def _number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
 def test_hostile_model_text_is_shown_but_never_becomes_markup(tmp_path: Path) -> None:
     site = _hostile_site(tmp_path)
     pages = sorted((site / "threat-models").rglob("*.html"))
@@ -128,6 +154,9 @@ def test_hostile_model_text_is_shown_but_never_becomes_markup(tmp_path: Path) ->
         article = content(soup)
         for button in article.select(".md-content__button"):  # the theme's own icons
             button.decompose()
+        for chart in article.find_all("svg"):
+            _assert_drawn_by_tm_docs(chart)
+            chart.decompose()
         assert not article.find_all(["script", "iframe", "svg", "style", "marquee", "u", "embed"])
         # The only images and objects are the model's own data-flow diagram.
         assert {e.get("src") or e.get("data") for e in article.find_all(["img", "object"])} <= {

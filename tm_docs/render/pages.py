@@ -104,6 +104,14 @@ class DiagramImage:
     # The smallest label must come out at least this many CSS pixels tall.
     READABLE_PX = 11.0
 
+    # Wider than Material's content column (its 61rem grid, navigation and margins).
+    COLUMN_PX = 900
+
+    @property
+    def wide(self) -> bool:
+        """Whether the page should give the diagram the window's whole width."""
+        return self.readable_width > self.COLUMN_PX
+
     @property
     def readable_width(self) -> int:
         """CSS pixels wide at which the smallest label is READABLE_PX."""
@@ -244,7 +252,7 @@ def render_site(
         )
         files.append(GeneratedFile(path, text, title))
 
-    page(layout.page("index"), "index.md.j2", "Overview")
+    page(layout.page("index"), "index.md.j2", "Overview", hide=["toc"])
     # The backlog is one wide table and has no sections: it takes the table of contents' room.
     page(layout.page("backlog"), "backlog.md.j2", "Mitigation backlog", hide=["toc"])
     page(layout.page("heatmap"), "heatmap.md.j2", "Risk heatmap")
