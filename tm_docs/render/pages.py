@@ -252,12 +252,12 @@ def render_site(
         )
         files.append(GeneratedFile(path, text, title))
 
+    # Pages that are one wide table with few sections take the table of contents' room.
     page(layout.page("index"), "index.md.j2", "Overview", hide=["toc"])
-    # The backlog is one wide table and has no sections: it takes the table of contents' room.
     page(layout.page("backlog"), "backlog.md.j2", "Mitigation backlog", hide=["toc"])
     page(layout.page("heatmap"), "heatmap.md.j2", "Risk heatmap")
     page(layout.page("stride"), "stride.md.j2", "STRIDE threats")
-    page(layout.page("assets"), "assets.md.j2", "Asset inventory")
+    page(layout.page("assets"), "assets.md.j2", "Asset inventory", hide=["toc"])
     page(layout.page("coverage"), "coverage.md.j2", "STRIDE coverage")
     page(layout.page("stale"), "stale.md.j2", "Stale models")
     for summary in sorted(portfolio.summaries, key=lambda s: s.model.title.lower()):
