@@ -212,7 +212,8 @@ class SiteView:
 
     @cached_property
     def overview(self) -> list[OverviewRow]:
-        """Models by their highest open residual risk, then by title."""
+        """Models by their highest open residual risk; among equals, the one with more open
+        threats in the highest bands first (critical, then high, ...), then by title."""
         rows = []
         for summary in self.portfolio.summaries:
             view = self.models[summary.model.id]
@@ -228,7 +229,14 @@ class SiteView:
                     band_chart(counts, f"Open threats by residual risk: {label}"),
                 )
             )
-        return sorted(rows, key=lambda r: (-r.highest_residual, r.summary.model.title.lower()))
+        return sorted(
+            rows,
+            key=lambda r: (
+                -r.highest_residual,
+                [-n for _, n in r.view.open_by_residual_band],
+                r.summary.model.title.lower(),
+            ),
+        )
 
     def heatmap(self, residual: bool) -> list[list[HeatCell]]:
         """Rows of cells, impact 5 at the top; residual places threats by what is left."""
