@@ -41,6 +41,7 @@ from .render import backlog_report, check_report, stale_report
 from .render.exports import backlog_csv, backlog_json, backlog_rows
 from .render.github import annotation
 from .render.review_report import as_json, as_markdown, as_text
+from .render.sarif import check_sarif, problems_sarif, validation_sarif
 from .render.site_files import write_site
 from .render.terminal import one_line
 from .schema import json_schema_text
@@ -86,10 +87,17 @@ def _show(problem: Problem, output_format: str, title: str) -> str:
     return annotation(problem, title=title) if output_format == "github" else str(problem)
 
 
+def _show_all(problems: Sequence[Problem], output_format: str, command: str) -> None:
+    if output_format == "sarif":  # one document on standard output, whatever failed
+        click.echo(problems_sarif(problems, command), nl=False)
+        return
+    for problem in problems:
+        click.echo(_show(problem, output_format, f"tm-docs {command}".strip()))
+
+
 def _valid_or_exit(result: LoadResult, output_format: str = "text", command: str = "") -> None:
     if not result.ok:
-        for problem in result.problems:
-            click.echo(_show(problem, output_format, f"tm-docs {command}".strip()))
+        _show_all(result.problems, output_format, command)
         click.echo(f"{_plural(len(result.errors), 'error')} in the models", err=True)
         sys.exit(EXIT_INVALID)
 
@@ -102,8 +110,7 @@ def _report(
     _valid_or_exit(result, output_format, command)
     rules = load_rules(settings.rule_dirs, root=settings.root)
     if rules.problems:
-        for problem in rules.problems:
-            click.echo(_show(problem, output_format, f"tm-docs {command}".strip()))
+        _show_all(rules.problems, output_format, command)
         click.echo("problems in the threat rules", err=True)
         sys.exit(EXIT_INVALID)
     return analyse(result.models, settings, rules)
@@ -171,7 +178,9 @@ def main() -> None:
     "text",
     "json",
     "github",
-    help="text for people, json for tools, github for annotations in GitHub Actions.",
+    "sarif",
+    help="text for people, json for tools, github for annotations in GitHub Actions, "
+    "sarif (2.1.0) for code scanning.",
 )
 def validate(paths: tuple[Path, ...], config_file: Path | None, output_format: str) -> None:
     """Check model files and report every problem with its file, line and column.
@@ -183,6 +192,8 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, output_format: s
     errors = result.errors
     if output_format == "json":
         click.echo(check_report.validation_json(result))
+    elif output_format == "sarif":
+        click.echo(validation_sarif(result), nl=False)
     else:
         for problem in result.problems:
             click.echo(_show(problem, output_format, "tm-docs validate"))
@@ -209,7 +220,13 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, output_format: s
     help="Fail on these findings (repeat the option); default: the check.fail_on option of "
     "mkdocs.yml, or critical-unplanned. 'none' never fails on findings.",
 )
-@format_option("text", "json", "github")
+@format_option(
+    "text",
+    "json",
+    "github",
+    "sarif",
+    help="text, json, github (annotations) or sarif (2.1.0, for code scanning).",
+)
 def check(
     paths: tuple[Path, ...], config_file: Path | None, fail_on: tuple[str, ...], output_format: str
 ) -> None:
@@ -234,6 +251,8 @@ def check(
     failing = [f for f in findings if f.policy in policies]
     if output_format == "json":
         click.echo(check_report.check_json(report, findings, policies))
+    elif output_format == "sarif":
+        click.echo(check_sarif(report, findings, policies), nl=False)
     else:
         for finding in findings:
             # A finding the policy fails on is an error; any other is a warning.
