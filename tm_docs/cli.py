@@ -37,8 +37,15 @@ from .load.models import LoadResult, ModelPathError, load_models
 from .load.rules import load_rules
 from .pipeline import BuildError, Pipeline, SiteBuild, build_site, review, review_diagrams
 from .problems import Problem, Severity, display_path
-from .render import backlog_report, check_report, stale_report
-from .render.exports import backlog_csv, backlog_json, backlog_rows
+from .render import backlog_report, check_report, controls_report, stale_report
+from .render.exports import (
+    backlog_csv,
+    backlog_json,
+    backlog_rows,
+    control_rows,
+    controls_csv,
+    controls_json,
+)
 from .render.github import annotation
 from .render.review_report import as_json, as_markdown, as_text
 from .render.sarif import check_sarif, problems_sarif, validation_sarif
@@ -430,6 +437,30 @@ def backlog(paths: tuple[Path, ...], config_file: Path | None, output_format: st
         return
     for line, bold in backlog_report.as_text(rows):
         click.echo(click.style(line, bold=True) if bold else line)
+
+
+@main.command()
+@paths_argument
+@config_option
+@format_option(
+    "table",
+    "markdown",
+    "csv",
+    "json",
+    help="table for the terminal, markdown for a page or PR comment, csv or json for audits.",
+)
+def controls(paths: tuple[Path, ...], config_file: Path | None, output_format: str) -> None:
+    """List the controls the mitigations implement, by framework, with their threats."""
+    frameworks = _report(paths, config_file).controls
+    if output_format == "csv":
+        click.echo(controls_csv(frameworks), nl=False)
+    elif output_format == "json":
+        click.echo(controls_json(frameworks), nl=False)
+    elif output_format == "markdown":
+        click.echo("\n".join(controls_report.as_markdown(control_rows(frameworks))))
+    else:
+        for line, bold in controls_report.as_text(control_rows(frameworks)):
+            click.echo(click.style(line, bold=True) if bold else line)
 
 
 def _build(config_file: Path | None) -> SiteBuild:

@@ -798,7 +798,7 @@ class Mitigation(_Strict):
                 "maxLength": 140,
                 "pattern": "^[a-z0-9][a-z0-9-]{0,39}:([A-Za-z0-9][A-Za-z0-9._-]{0,19}:)?"
                 "[A-Za-z0-9][A-Za-z0-9._()/-]{0,63}$",
-            }
+            },
         },
     )
     tags: list[Tag] = _tags()

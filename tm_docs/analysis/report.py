@@ -9,6 +9,7 @@ from functools import cached_property
 from ..load.models import LoadedModel
 from ..model import MitigationStatus, ThreatModel
 from ..problems import Problem
+from .controls import Framework, control_frameworks
 from .portfolio import ModelThreat, Portfolio
 from .rules import Rule, RuleSet
 from .settings import Policy, Settings
@@ -85,6 +86,11 @@ class Report:
     @property
     def warnings(self) -> list[Problem]:
         return [w for m in self.models for w in m.warnings]
+
+    @cached_property
+    def controls(self) -> list[Framework]:
+        """The controls the mitigations implement, by framework (analysis/controls.py)."""
+        return control_frameworks(self.portfolio)
 
     @cached_property
     def critical_unplanned(self) -> list[ModelThreat]:
