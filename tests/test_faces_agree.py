@@ -171,4 +171,5 @@ def test_controls_agree(repo: GitRepo, pages: Path) -> None:
     assert shown == expected
     for framework in controls["frameworks"]:
         # Under its framework's heading, which names the namespace and version once.
-        assert f"## {framework['name']}\n\nWritten in the models as <em>{framework['framework']}:" in page
+        intro = f"Written in the models as <em>{framework['framework']}:"
+        assert f"## {framework['name']}\n\n{intro}" in page
