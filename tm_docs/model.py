@@ -267,9 +267,13 @@ def _control(value: str) -> str:
         raise ValueError(f"'{value}' is not a control id: {shape}")
     namespace, identifier = parts[0], parts[-1]
     if not re.match(CONTROL_NAMESPACE_PATTERN, namespace):
+        lower = ":".join([namespace.lower(), *parts[1:]])
+        hint = (
+            f" (write '{lower}')" if re.match(CONTROL_NAMESPACE_PATTERN, namespace.lower()) else ""
+        )
         raise ValueError(
             f"'{value}': the namespace '{namespace}' must be 1-40 lowercase letters, digits "
-            "or '-', starting with a letter or digit (e.g. 'asvs', 'nist-800-53')"
+            f"or '-', starting with a letter or digit (e.g. 'asvs', 'nist-800-53'){hint}"
         )
     if len(parts) == 3 and not re.match(CONTROL_VERSION_PATTERN, parts[1]):
         raise ValueError(
