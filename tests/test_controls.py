@@ -126,7 +126,7 @@ MODELS = [
             },
             {"id": "M3", "title": "None", "owner": "a"},
         ],
-    ),  # fmt: skip
+    ),
     _model(
         "admin",
         [{"id": "M9", "title": "Nine", "owner": "b", "controls": ["asvs:4.0.3:V1.2.9"]}],
