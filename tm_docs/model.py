@@ -256,7 +256,7 @@ class ControlId:
         return f"{self.framework}:{self.identifier}"
 
 
-def _control(value: str) -> str:
+def check_control(value: str) -> str:
     """Check a control id's grammar; the message says how to write it."""
     parts = value.split(":")
     shape = (
@@ -302,7 +302,9 @@ def _distinct(values: list[str]) -> list[str]:
     return values
 
 
-ControlText = Annotated[str, Strict(), StringConstraints(max_length=140), AfterValidator(_control)]
+ControlText = Annotated[
+    str, Strict(), StringConstraints(max_length=140), AfterValidator(check_control)
+]
 
 
 # A security property the model may record: true, false, or left out (not known).
