@@ -127,10 +127,28 @@ def test_validate_reports_each_problem_of_the_malformed_catalogue(tmp_path: Path
     text = _run(catalogue, "validate", ".").stdout.splitlines()
     results = _results(document)
     assert len(results) == len(text) > 50
+    # From the repository's root (the catalogue is inside this repository's work tree,
+    # unless the tests run from an unpacked copy without git).
+    inside = subprocess.run(["git", "-C", str(catalogue), "rev-parse"], capture_output=True)
+    prefix = "tests/malformed/" if inside.returncode == 0 else ""
     for result, line in zip(results, text, strict=True):
         uri, row, column = _place(result)
-        assert line.startswith(f"{uri}:{row}:{column}: "), (line, uri, row, column)
+        assert uri.startswith(prefix)
+        shown = uri.removeprefix(prefix)
+        assert line.startswith(f"{shown}:{row}:{column}: "), (line, uri, row, column)
         assert result["level"] == "error"
+
+
+@needs_schema
+def test_paths_are_relative_to_the_repository_root_from_a_subfolder(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    body = HEADER.format(id="a") + "flows: [1]\n"
+    repo.commit("A broken model", "2026-03-01T10:00:00Z", {"svc/models/a b#1.yaml": body})
+    from_top = _results(_sarif(repo.root, "validate", "svc/models"))
+    from_sub = _results(_sarif(repo.root / "svc", "validate"))
+    assert _place(from_top[0])[0] == _place(from_sub[0])[0] == "svc/models/a%20b%231.yaml"
+    # The same problem is the same alert whichever folder the command ran in.
+    assert from_top[0]["partialFingerprints"] == from_sub[0]["partialFingerprints"]
 
 
 @needs_schema

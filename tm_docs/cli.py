@@ -32,7 +32,7 @@ from .dfd.render import DiagramRenderer, render_png
 from .interop.common import ImportFailure
 from .interop.run import IMPORTERS, export_text, import_model, report_lines
 from .interop.writer import write_new
-from .load.git import GitError, RevisionError
+from .load.git import GitError, RevisionError, prefix_in_repository
 from .load.models import LoadResult, ModelPathError, load_models
 from .load.rules import load_rules
 from .pipeline import BuildError, Pipeline, SiteBuild, build_site, review, review_diagrams
@@ -96,7 +96,7 @@ def _show(problem: Problem, output_format: str, title: str) -> str:
 
 def _show_all(problems: Sequence[Problem], output_format: str, command: str) -> None:
     if output_format == "sarif":  # one document on standard output, whatever failed
-        click.echo(problems_sarif(problems, command), nl=False)
+        click.echo(problems_sarif(problems, command, prefix_in_repository(Path.cwd())), nl=False)
         return
     for problem in problems:
         click.echo(_show(problem, output_format, f"tm-docs {command}".strip()))
@@ -200,7 +200,7 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, output_format: s
     if output_format == "json":
         click.echo(check_report.validation_json(result))
     elif output_format == "sarif":
-        click.echo(validation_sarif(result), nl=False)
+        click.echo(validation_sarif(result, prefix_in_repository(Path.cwd())), nl=False)
     else:
         for problem in result.problems:
             click.echo(_show(problem, output_format, "tm-docs validate"))
@@ -259,7 +259,8 @@ def check(
     if output_format == "json":
         click.echo(check_report.check_json(report, findings, policies))
     elif output_format == "sarif":
-        click.echo(check_sarif(report, findings, policies), nl=False)
+        prefix = prefix_in_repository(Path.cwd())
+        click.echo(check_sarif(report, findings, policies, prefix), nl=False)
     else:
         for finding in findings:
             # A finding the policy fails on is an error; any other is a warning.

@@ -19,6 +19,7 @@ written by `json_text.dumps`, so no raw control character reaches a log.
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -91,12 +92,15 @@ def fingerprint(*parts: str) -> str:
     return digest.hexdigest()[:32]
 
 
-def artifact_uri(display_path: str) -> dict[str, str]:
-    """The artifact location of a model file: relative to the checkout when it is."""
-    uri = quote(display_path, safe="/")
+def artifact_uri(display_path: str, prefix: str = "") -> dict[str, str]:
+    """The artifact location of a model file: relative to the checkout when it is.
+
+    `prefix` is where the working directory lies in the repository ('sub/dir/').
+    """
     if display_path.startswith("/"):
-        return {"uri": "file://" + uri}
-    return {"uri": uri, "uriBaseId": SOURCE_ROOT}
+        return {"uri": "file://" + quote(display_path, safe="/")}
+    path = posixpath.normpath(prefix + display_path)
+    return {"uri": quote(path, safe="/"), "uriBaseId": SOURCE_ROOT}
 
 
 @dataclass
@@ -173,6 +177,7 @@ def _result(
     level: str,
     problem: Problem,
     prints: Iterable[str],
+    prefix: str,
     **properties: Any,
 ) -> dict[str, Any]:
     result: dict[str, Any] = {
@@ -183,7 +188,7 @@ def _result(
         "locations": [
             {
                 "physicalLocation": {
-                    "artifactLocation": artifact_uri(problem.file),
+                    "artifactLocation": artifact_uri(problem.file, prefix),
                     "region": {"startLine": problem.line, "startColumn": problem.column},
                 }
             }
@@ -232,12 +237,12 @@ def _log(rules: _Rules, results: list[dict[str, Any]], command: str) -> str:
     return dumps({"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}) + "\n"
 
 
-def validation_sarif(result: LoadResult) -> str:
+def validation_sarif(result: LoadResult, prefix: str = "") -> str:
     """Every problem of `tm-docs validate`, one result each."""
-    return problems_sarif(result.problems, "validate")
+    return problems_sarif(result.problems, "validate", prefix)
 
 
-def problems_sarif(problems: Iterable[Problem], command: str) -> str:
+def problems_sarif(problems: Iterable[Problem], command: str, prefix: str = "") -> str:
     """Problems of model or rule files, one result each (also what `check` reports
     when the models do not load)."""
     rules = _Rules()
@@ -251,11 +256,16 @@ def problems_sarif(problems: Iterable[Problem], command: str) -> str:
         level = "error" if problem.is_error else "warning"
         # No model id may be known for a file that does not load: the file and the
         # message (which names the element and the field) say what the problem is.
-        results.append(_result(index, rule_id, level, problem, (problem.file, problem.message)))
+        # The file as written in the repository, so the same problem keeps its print
+        # whichever folder the command ran in.
+        file = artifact_uri(problem.file, prefix)["uri"]
+        results.append(_result(index, rule_id, level, problem, (file, problem.message), prefix))
     return _log(rules, results, command)
 
 
-def check_sarif(report: Report, findings: list[Finding], policies: Collection[Policy]) -> str:
+def check_sarif(
+    report: Report, findings: list[Finding], policies: Collection[Policy], prefix: str = ""
+) -> str:
     """Every finding of `tm-docs check`: errors where the policy fails on them, else warnings."""
     rules = _Rules()
     results = []
@@ -282,6 +292,7 @@ def check_sarif(report: Report, findings: list[Finding], policies: Collection[Po
                 level,
                 finding.problem,
                 prints,
+                prefix,
                 policy=finding.policy.value,
                 model=finding.model_id,
             )
