@@ -306,3 +306,22 @@ def test_fingerprints_survive_a_commit_that_moves_the_findings(tmp_path: Path) -
     # The padding components bring their own findings, with new fingerprints.
     assert len(new) > len(old)
     assert "primaryLocationLineHash" not in json.dumps(after)  # left to the uploader
+
+
+@needs_schema
+def test_fingerprints_of_model_problems_ignore_the_lines_they_name(tmp_path: Path) -> None:
+    twice = (
+        "components:\n"
+        "  - {id: api, title: A, kind: process}\n"
+        "  - {id: api, title: B, kind: process}\n"
+    )
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("Twice", "2026-03-01T10:00:00Z", {"models/a.yaml": HEADER.format(id="a") + twice})
+    (before,) = _results(_sarif(repo.root, "validate"))
+    assert "at line 6" in before["message"]["text"]
+    shifted = HEADER.format(id="a") + "description: moved\nreviewers: [x]\n" + twice
+    repo.commit("Two lines above", "2026-03-02T10:00:00Z", {"models/a.yaml": shifted})
+    (after,) = _results(_sarif(repo.root, "validate"))
+    assert "at line 8" in after["message"]["text"]
+    assert _place(after)[1] == _place(before)[1] + 2
+    assert after["partialFingerprints"] == before["partialFingerprints"]

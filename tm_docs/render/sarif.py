@@ -78,6 +78,8 @@ _MODEL_RULES = {
 }
 
 _LINK_SYNTAX = re.compile(r"([\\\[\]])")
+# A message may point at another line ("already used by the component at line 12").
+_LINE_REFERENCE = re.compile(r"\bline [0-9]+")
 
 
 def message_text(text: str) -> str:
@@ -259,7 +261,8 @@ def problems_sarif(problems: Iterable[Problem], command: str, prefix: str = "") 
         # The file as written in the repository, so the same problem keeps its print
         # whichever folder the command ran in.
         file = artifact_uri(problem.file, prefix)["uri"]
-        results.append(_result(index, rule_id, level, problem, (file, problem.message), prefix))
+        content = _LINE_REFERENCE.sub("line", problem.message)
+        results.append(_result(index, rule_id, level, problem, (file, content), prefix))
     return _log(rules, results, command)
 
 
