@@ -47,19 +47,29 @@ MODEL_ERROR = "model-error"
 MODEL_WARNING = "model-warning"
 SUGGESTION_PREFIX = "suggested-threat/"
 
-_POLICY_RULES: dict[Policy, tuple[str, str]] = {
+# Policy -> (title, what the finding means, what to do).
+_POLICY_RULES: dict[Policy, tuple[str, str, str]] = {
     Policy.CRITICAL_UNPLANNED: (
         "Critical threat without planned mitigation",
+        "An open threat in the critical band has no mitigation that is planned, in progress "
+        "or done.",
         "Plan, start or finish a mitigation of the threat (status planned, in_progress or "
         "done), or lower its rating if it was overrated.",
     ),
+    Policy.UNTRIAGED: (  # reported under the suggesting rule; this is the fallback
+        "Suggested threat not triaged",
+        "A suggested threat is neither accepted nor dismissed.",
+        "Accept it as a threat (from_suggestion) or dismiss it with a reason.",
+    ),
     Policy.COVERAGE: (
         "STRIDE category not analysed",
+        "An element has an applicable STRIDE category that nobody analysed.",
         "Add a threat of that category for the element, or a not_applicable entry that "
         "says why the category does not apply.",
     ),
     Policy.STALE_DISMISSALS: (
         "Dismissal matches no suggestion",
+        "A dismissal names a suggested threat that the rules no longer make.",
         "Remove the dismissal: the rule no longer suggests that threat for the element.",
     ),
 }
@@ -279,12 +289,10 @@ def check_sarif(
             index = rules.use(rule_id, lambda r=rule: _suggestion_descriptor(r, rules))
         else:
             rule_id = finding.policy.value
-            title, help_text = _POLICY_RULES.get(finding.policy, (finding.policy.value, ""))
+            title, description, help_text = _POLICY_RULES[finding.policy]
             index = rules.use(
                 rule_id,
-                lambda r=rule_id, t=title, h=help_text, p=finding.policy: _descriptor(
-                    r, t, p.meaning[:1].upper() + p.meaning[1:] + ".", h
-                ),
+                lambda r=rule_id, t=title, d=description, h=help_text: _descriptor(r, t, d, h),
             )
         level = "error" if finding.policy in policies else "warning"
         prints = (finding.model_id, finding.element_id, finding.key)
