@@ -212,7 +212,7 @@ def test_diagram_displays_and_links_to_the_page(browser: Browser, example_url: s
     assert watch.errors == []
 
 
-SITE_PAGES = ["", "backlog/", "heatmap/", "stride/", "assets/", "coverage/", "stale/"]
+SITE_PAGES = ["", "backlog/", "heatmap/", "stride/", "assets/", "coverage/", "stale/", "controls/"]
 MODEL_PAGES = ["checkout/", "identity/", "notifications/", "tm-docs/"]
 
 

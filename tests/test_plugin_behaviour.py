@@ -141,7 +141,13 @@ def _number(value: str) -> bool:
 def test_hostile_model_text_is_shown_but_never_becomes_markup(tmp_path: Path) -> None:
     site = _hostile_site(tmp_path)
     pages = sorted((site / "threat-models").rglob("*.html"))
-    assert len(pages) == 8
+    assert len(pages) == 9
+    # The controls page lists the hostile mitigation under a control that looks like a link.
+    controls = content(page(site, "threat-models/controls/index.html"))
+    assert [h.get_text() for h in controls.find_all("h2")] == ["CWE", "javascript"]
+    assert "alert(1)" in [c.get_text() for c in controls.select("td .tm-id")]
+    links = {a.get_text(): a["href"] for a in controls.find_all("a")}
+    assert links["M1 Fix"] == "../hostile/#mitigation-M1"  # the script is gone, the link kept
     for html_file in pages:
         soup = page(site, str(html_file.relative_to(site)))
         # The whole page, header and navigation included.

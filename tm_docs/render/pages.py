@@ -33,7 +33,7 @@ from ..model import (
     ThreatStatus,
 )
 from .escape import inline_html, markdown_html, plain, safe_url
-from .exports import backlog_csv, backlog_json
+from .exports import backlog_csv, backlog_json, controls_csv, controls_json
 from .views import SiteView, legend
 
 _SAFE_ANCHOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -73,7 +73,16 @@ class SiteLayout:
     root: str = "threat-models"
 
     # Model ids may not take these names (RESERVED_MODEL_IDS in the format).
-    SITE_PAGES = ("index", "backlog", "heatmap", "stride", "assets", "coverage", "stale")
+    SITE_PAGES = (
+        "index",
+        "backlog",
+        "heatmap",
+        "stride",
+        "assets",
+        "coverage",
+        "stale",
+        "controls",
+    )
 
     def page(self, name: str) -> str:
         return f"{self.root}/{name}.md"
@@ -260,6 +269,7 @@ def render_site(
     page(layout.page("assets"), "assets.md.j2", "Asset inventory", hide=["toc"])
     page(layout.page("coverage"), "coverage.md.j2", "STRIDE coverage")
     page(layout.page("stale"), "stale.md.j2", "Stale models")
+    page(layout.page("controls"), "controls.md.j2", "Controls")
     for summary in sorted(portfolio.summaries, key=lambda s: s.model.title.lower()):
         model = summary.model
         categories = [c.label for c in Stride if any(c in t.categories for t in model.threats)]
@@ -282,6 +292,8 @@ def render_site(
         )
     files.append(GeneratedFile(layout.data_file("backlog.csv"), backlog_csv(portfolio)))
     files.append(GeneratedFile(layout.data_file("backlog.json"), backlog_json(portfolio)))
+    files.append(GeneratedFile(layout.data_file("controls.csv"), controls_csv(report.controls)))
+    files.append(GeneratedFile(layout.data_file("controls.json"), controls_json(report.controls)))
     return files
 
 
