@@ -23,6 +23,7 @@ import click
 from . import __version__
 from .analysis.diff import fails
 from .analysis.report import Report, analyse
+from .analysis.report import check as run_check
 from .analysis.settings import Policy, Settings
 from .analysis.staleness import State, most_behind_first
 from .config import ConfigError, settings_from_file
@@ -36,8 +37,9 @@ from .load.git import GitError, RevisionError, prefix_in_repository
 from .load.models import LoadResult, ModelPathError, load_models
 from .load.rules import load_rules
 from .pipeline import BuildError, Pipeline, SiteBuild, build_site, review, review_diagrams
-from .problems import Problem, Severity, display_path
+from .problems import Problem, display_path
 from .render import backlog_report, check_report, controls_report, stale_report
+from .render.check_report import plural
 from .render.exports import (
     backlog_csv,
     backlog_json,
@@ -46,7 +48,6 @@ from .render.exports import (
     controls_csv,
     controls_json,
 )
-from .render.github import annotation
 from .render.review_report import as_json, as_markdown, as_text
 from .render.sarif import check_sarif, problems_sarif, validation_sarif
 from .render.site_files import write_site
@@ -56,10 +57,6 @@ from .schema import json_schema_text
 EXIT_OK = 0
 EXIT_INVALID = 1  # usage errors exit 2 through click
 DEFAULT_CONFIG = Path("mkdocs.yml")
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _settings(config_file: Path | None) -> Settings:
@@ -90,8 +87,11 @@ def _usage_error(exc: Exception) -> click.UsageError:
     return click.UsageError(one_line(str(exc)))
 
 
-def _show(problem: Problem, output_format: str, title: str) -> str:
-    return annotation(problem, title=title) if output_format == "github" else str(problem)
+def _print(printed: check_report.Printed) -> None:
+    for line in printed.out:
+        click.echo(line)
+    for line in printed.err:
+        click.echo(line, err=True)
 
 
 def _show_all(problems: Sequence[Problem], output_format: str, command: str) -> None:
@@ -99,13 +99,13 @@ def _show_all(problems: Sequence[Problem], output_format: str, command: str) -> 
         click.echo(problems_sarif(problems, command, prefix_in_repository(Path.cwd())), nl=False)
         return
     for problem in problems:
-        click.echo(_show(problem, output_format, f"tm-docs {command}".strip()))
+        click.echo(check_report.problem_line(problem, output_format, command))
 
 
 def _valid_or_exit(result: LoadResult, output_format: str = "text", command: str = "") -> None:
     if not result.ok:
         _show_all(result.problems, output_format, command)
-        click.echo(f"{_plural(len(result.errors), 'error')} in the models", err=True)
+        click.echo(f"{plural(len(result.errors), 'error')} in the models", err=True)
         sys.exit(EXIT_INVALID)
 
 
@@ -196,23 +196,12 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, output_format: s
     (default: the models folder of mkdocs.yml, or ./models).
     """
     result = _load_or_exit(paths, _settings(config_file))
-    errors = result.errors
     if output_format == "json":
         click.echo(check_report.validation_json(result))
     elif output_format == "sarif":
         click.echo(validation_sarif(result, prefix_in_repository(Path.cwd())), nl=False)
     else:
-        for problem in result.problems:
-            click.echo(_show(problem, output_format, "tm-docs validate"))
-        if errors:
-            bad_files = len({p.file for p in errors})
-            click.echo(
-                f"{_plural(len(errors), 'error')} in {_plural(bad_files, 'file')} "
-                f"({len(result.files)} checked)",
-                err=True,
-            )
-        else:
-            click.echo(f"{_plural(len(result.models), 'model')} OK")
+        _print(check_report.validation_lines(result, output_format))
     sys.exit(EXIT_OK if result.ok else EXIT_INVALID)
 
 
@@ -246,46 +235,14 @@ def check(
     STRIDE category of an element is not analysed), stale-dismissals (a
     dismissal matches no suggestion).
     """
-    report = _report(paths, config_file, output_format, "check")
-    policies = (
-        set()
-        if "none" in fail_on
-        else {Policy(p) for p in fail_on}
-        if fail_on
-        else set(report.settings.fail_on)
-    )
-    findings = report.findings()
-    failing = [f for f in findings if f.policy in policies]
+    outcome = run_check(_report(paths, config_file, output_format, "check"), fail_on)
     if output_format == "json":
-        click.echo(check_report.check_json(report, findings, policies))
+        click.echo(check_report.check_json(outcome))
     elif output_format == "sarif":
-        prefix = prefix_in_repository(Path.cwd())
-        click.echo(check_sarif(report, findings, policies, prefix), nl=False)
+        click.echo(check_sarif(outcome, prefix_in_repository(Path.cwd())), nl=False)
     else:
-        for finding in findings:
-            # A finding the policy fails on is an error; any other is a warning.
-            severity = Severity.ERROR if finding.policy in policies else Severity.WARNING
-            p = finding.problem
-            problem = Problem(p.file, p.line, p.column, p.message, severity)
-            policy = finding.policy.value
-            if output_format == "github":
-                click.echo(annotation(problem, title=f"tm-docs check: {policy}"))
-            else:
-                click.echo(f"{problem} [{policy}]")
-        for r in report.models:
-            click.echo(
-                f"{r.model.id}: {r.coverage.percent}% STRIDE coverage, "
-                f"{_plural(len(r.untriaged), 'untriaged suggestion')}",
-                err=True,
-            )
-        verdict = "FAIL" if failing else "OK"
-        policy_text = ", ".join(sorted(p.value for p in policies)) or "none"
-        click.echo(
-            f"{verdict}: {_plural(len(failing), 'finding')} that fail the check "
-            f"(fail on: {policy_text}); {len(findings) - len(failing)} more as warnings",
-            err=True,
-        )
-    sys.exit(EXIT_INVALID if failing else EXIT_OK)
+        _print(check_report.check_lines(outcome, output_format))
+    sys.exit(EXIT_OK if outcome.ok else EXIT_INVALID)
 
 
 @main.command()
@@ -408,7 +365,7 @@ def stale(
         lines = stale_report.as_markdown if output_format == "markdown" else stale_report.as_text
         click.echo("\n".join(lines(verdicts)))
         if output_format != "markdown":
-            click.echo(f"{_plural(stale_count, 'stale model')} of {len(verdicts)}", err=True)
+            click.echo(f"{plural(stale_count, 'stale model')} of {len(verdicts)}", err=True)
     sys.exit(EXIT_INVALID if stale_count else EXIT_OK)
 
 

@@ -180,3 +180,36 @@ def analyse(models: Sequence[LoadedModel], settings: Settings, rules: RuleSet) -
             )
         )
     return Report(portfolio, tuple(reports), rules, settings)
+
+
+def policies_in_force(fail_on: Sequence[str], default: Sequence[Policy]) -> frozenset[Policy]:
+    """The policies a check fails on: those asked for ('none' for no policy), else the
+    configured ones."""
+    if "none" in fail_on:
+        return frozenset()
+    return frozenset(Policy(p) for p in fail_on) if fail_on else frozenset(default)
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """What `tm-docs check` decided: every finding, and which of them fail the check."""
+
+    report: Report
+    policies: frozenset[Policy]
+    findings: tuple[Finding, ...]
+
+    def fails(self, finding: Finding) -> bool:
+        return finding.policy in self.policies
+
+    @property
+    def failing(self) -> list[Finding]:
+        return [f for f in self.findings if self.fails(f)]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failing
+
+
+def check(report: Report, fail_on: Sequence[str] = ()) -> CheckOutcome:
+    policies = policies_in_force(fail_on, report.settings.fail_on)
+    return CheckOutcome(report, policies, tuple(report.findings()))

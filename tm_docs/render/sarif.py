@@ -21,13 +21,13 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from .. import __version__
-from ..analysis.report import Finding, Report
+from ..analysis.report import CheckOutcome
 from ..analysis.rules import Rule
 from ..analysis.settings import Policy
 from ..load.models import LoadResult
@@ -276,13 +276,11 @@ def problems_sarif(problems: Iterable[Problem], command: str, prefix: str = "") 
     return _log(rules, results, command)
 
 
-def check_sarif(
-    report: Report, findings: list[Finding], policies: Collection[Policy], prefix: str = ""
-) -> str:
+def check_sarif(outcome: CheckOutcome, prefix: str = "") -> str:
     """Every finding of `tm-docs check`: errors where the policy fails on them, else warnings."""
     rules = _Rules()
     results = []
-    for finding in findings:
+    for finding in outcome.findings:
         if finding.rule is not None:
             rule = finding.rule
             rule_id = SUGGESTION_PREFIX + rule.id
@@ -294,7 +292,7 @@ def check_sarif(
                 rule_id,
                 lambda r=rule_id, t=title, d=description, h=help_text: _descriptor(r, t, d, h),
             )
-        level = "error" if finding.policy in policies else "warning"
+        level = "error" if outcome.fails(finding) else "warning"
         prints = (finding.model_id, finding.element_id, finding.key)
         results.append(
             _result(
