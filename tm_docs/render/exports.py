@@ -70,3 +70,8 @@ def backlog_json(portfolio: Portfolio) -> str:
     bands = [{"name": b.name, "min": b.low, "max": b.high} for b in portfolio.bands.bands]
     document = {"bands": bands, "items": backlog_rows(portfolio)}
     return dumps(document) + "\n"
+
+
+def spreadsheet_cell(value: object) -> str:
+    """A CSV cell that a spreadsheet shows as text, never runs as a formula."""
+    return _cell(value)
