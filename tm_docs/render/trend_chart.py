@@ -29,9 +29,9 @@ SVG_ELEMENTS: dict[str, frozenset[str]] = {
     "text": frozenset({"class", "x", "y", "text-anchor", "fill"}),
 }
 
-WIDTH = 640
-HEIGHT = 220
-LEFT, RIGHT, TOP, BOTTOM = 44, 14, 26, 34
+WIDTH = 480
+HEIGHT = 200
+LEFT, RIGHT, TOP, BOTTOM = 36, 10, 24, 30
 MAX_COLUMNS = 280  # more commits than this are drawn in buckets (the table has them all)
 MAX_ROWS = 60  # rows of the data table on a page
 
@@ -222,7 +222,7 @@ def _x_ticks(columns: Sequence[Column], slot: float, left: float) -> tuple[Tick,
     count = len(columns)
     wanted = sorted({0, count - 1, *(round(count * f) for f in (1 / 3, 2 / 3))})
     ticks: list[Tick] = []
-    min_gap = 90.0  # px between labels
+    min_gap = 110.0  # between labels, in the chart's units
     for i in wanted:
         if i >= count:
             continue
@@ -235,7 +235,7 @@ def _x_ticks(columns: Sequence[Column], slot: float, left: float) -> tuple[Tick,
         Tick(
             t.position,
             t.label,
-            "start" if t.position - left < 40 else "end" if right - t.position < 40 else "middle",
+            "start" if t.position - left < 50 else "end" if right - t.position < 50 else "middle",
         )
         for t in ticks
     )

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..analysis.risk import RiskBands
-from ..analysis.trend import ModelTrend, RiskPoint, SitePoint, Trends, TrendPoint
+from ..analysis.trend import ModelTrend, RiskPoint, SitePoint, TrendPoint, Trends
 from .exports import spreadsheet_cell
 from .json_text import dumps
 from .terminal import one_line
