@@ -228,7 +228,6 @@ class Pipeline:
                         by_blob,
                         history,
                         verdicts.get(m.model.id),
-                        since,
                     )
                     for m in chosen
                 }
@@ -237,8 +236,10 @@ class Pipeline:
                     f"risk trend: {stats.analysed} model versions analysed, "
                     f"{stats.from_memory + stats.from_disk} from the cache"
                 ]
+                # The site counts every model's state at `since`, so its trend comes first.
                 site = site_trend(list(trends.values()), settings.bands, since)
-                return Trends(trends, tuple(site)), notes, warnings
+                shown = {model_id: t.since(since) for model_id, t in trends.items()}
+                return Trends(shown, tuple(site)), notes, warnings
         assert reason is not None
         unknown = {m.model.id: unknown_trend(m.model.id, m.model.title, reason) for m in chosen}
         return Trends(unknown, unknown=reason), [], [*warnings, reason]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .. import __version__
@@ -195,6 +195,16 @@ class ModelTrend:
     def latest(self) -> TrendPoint | None:
         return self.points[-1] if self.points else None
 
+    def since(self, when: dt.datetime | None) -> ModelTrend:
+        """The trend from `when` on (the whole trend for None)."""
+        if when is None:
+            return self
+        return replace(
+            self,
+            points=tuple(p for p in self.points if p.time >= when),
+            reviews=tuple(r for r in self.reviews if r.time >= when),
+        )
+
     def change(self) -> int | None:
         """Open threats now minus at the first known point (None without two points)."""
         known = self.known
@@ -216,7 +226,6 @@ def model_trend(
     results: Mapping[str, Result],
     history: History,
     review_point: Staleness | None = None,
-    since: dt.datetime | None = None,
 ) -> ModelTrend:
     """A model's trend from its revisions and the result of each version (by object id)."""
     total = len(history.commits)
@@ -233,9 +242,6 @@ def model_trend(
         else:
             points.append(TrendPoint(revision.commit, order, revision.path, result))
     reviews = _reviews(points, history, review_point)
-    if since is not None:
-        points = [p for p in points if p.time >= since]
-        reviews = [r for r in reviews if r.time >= since]
     return ModelTrend(model_id, title, tuple(points), tuple(reviews))
 
 

@@ -262,8 +262,9 @@ def model_chart(trend: ModelTrend, bands: RiskBands) -> Chart:
             f"; open threats went from {first.open_threats} to {last.open_threats}, "
             f"residual risk in sum from {first.residual_sum} to {last.residual_sum}"
         )
-    if trend.gaps:
-        desc += f"; {len(trend.gaps)} versions did not load and are gaps"
+    gaps = len(trend.gaps)
+    if gaps:
+        desc += f"; {gaps} version{'s' if gaps != 1 else ''} of the file left a gap"
     return stacked_chart(
         f"tm-trend-{trend.model_id}",
         f"Open threats of {trend.title} by residual band, per commit",

@@ -1,8 +1,9 @@
 """The risk trend as the command line prints it: a terminal table, CSV and JSON.
 
 Commit subjects, authors and model titles come from pull requests: the table
-goes through the terminal escape, CSV cells are defused for spreadsheets and
-JSON strings are cleaned by `json_text`.
+goes through the terminal escape; CSV text goes through it too (a CSV is read
+in terminals and CI logs as often as in spreadsheets) and its cells are
+defused for spreadsheets; JSON strings are escaped by `json_text`.
 """
 
 from __future__ import annotations
@@ -96,10 +97,10 @@ def as_csv(trends: Sequence[ModelTrend], bands: RiskBands) -> str:
                 "model": trend.model_id,
                 "date": point.time.isoformat(),
                 "commit": point.commit.sha,
-                "path": point.path,
-                "gap": point.gap or "",
-                "author": point.commit.author,
-                "subject": point.commit.subject,
+                "path": one_line(point.path),
+                "gap": one_line(point.gap or ""),
+                "author": one_line(point.commit.author),
+                "subject": one_line(point.commit.subject),
                 **(_numbers(point.risk, bands) if point.risk else {}),
             }
             writer.writerow([spreadsheet_cell(row.get(c)) for c in columns])
