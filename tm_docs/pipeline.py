@@ -182,12 +182,13 @@ class Pipeline:
         *,
         since: dt.datetime | None = None,
         models: Sequence[str] | None = None,
+        history: History | Unavailable | None = None,
     ) -> tuple[Trends, list[str], list[str]]:
         """The risk trend of each model (of `models`, default all) and of the site,
-        with notes for the log and warnings."""
+        with notes for the log and warnings.  `history`: as read for this build already."""
         settings = self.settings
         chosen = [m for m in report.models if models is None or m.model.id in models]
-        history = self.history()
+        history = history or self.history()
         reason = None
         if isinstance(history, Unavailable):
             reason = history.unknown("the risk trend")
@@ -284,7 +285,9 @@ class Pipeline:
         warnings += [str(w) for w in report.warnings]
         svgs, notes, cache_warnings = self._diagrams(report)
         verdicts, stale_warnings = self.staleness(result.models)
-        trends, trend_notes, trend_warnings = self.trends(report, verdicts)
+        # The history staleness has just read (when it did), read once per build.
+        read = self._history if settings.staleness else None
+        trends, trend_notes, trend_warnings = self.trends(report, verdicts, history=read)
         notes += trend_notes
         self._versions.prune()
         if trends.unknown is not None and stale_warnings:

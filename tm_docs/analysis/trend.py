@@ -302,31 +302,32 @@ def site_trend(
             events.setdefault(point.order, []).append((trend.model_id, point))
             commits[point.order] = point.commit
     names = [b.name for b in bands.bands]
-    state: dict[str, RiskPoint | None] = {}
+    state: dict[str, RiskPoint] = {}
+    # Running sums: each commit changes a few models, so only those are counted again.
+    totals = dict.fromkeys(names, 0)
+    residual_sum = 0
     points = []
     for order in sorted(events):
         changed = []
         for model_id, point in events[order]:
             changed.append(model_id)
+            if point.risk is None and point.gap != DELETED:
+                continue  # a version that did not load: the model keeps its last loaded state
+            old = state.pop(model_id, None)
+            if old is not None:
+                for n in names:
+                    totals[n] -= old.by_residual_band.get(n, 0)
+                residual_sum -= old.residual_sum
             if point.risk is not None:
                 state[model_id] = point.risk
-            elif point.gap == DELETED:
-                state[model_id] = None
-            # A version that did not load: the model keeps its last loaded state.
-        live = [r for r in state.values() if r is not None]
-        by_band = {n: sum(r.by_residual_band.get(n, 0) for r in live) for n in names}
+                for n in names:
+                    totals[n] += point.risk.by_residual_band.get(n, 0)
+                residual_sum += point.risk.residual_sum
         commit = commits[order]
         if since is not None and commit.time < since:
             continue
         points.append(
-            SitePoint(
-                commit,
-                order,
-                by_band,
-                sum(r.residual_sum for r in live),
-                len(live),
-                tuple(sorted(changed)),
-            )
+            SitePoint(commit, order, dict(totals), residual_sum, len(state), tuple(sorted(changed)))
         )
     return points
 
