@@ -144,6 +144,7 @@ def test_model_page_leads_with_what_to_fix_first(example_site: Path) -> None:
     headings = [h.get_text(strip=True).rstrip("¶") for h in soup.select("h2")]
     assert headings == [
         "Fix first",
+        "Risk over time",
         "About this model",
         "Scope",
         "Data-flow diagram",

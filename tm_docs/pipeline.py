@@ -23,6 +23,7 @@ from importlib import resources
 
 from jinja2 import TemplateError
 
+from . import __version__
 from .analysis.diff import ReviewResult, compare
 from .analysis.report import Report, analyse
 from .analysis.settings import Settings
@@ -208,7 +209,7 @@ class Pipeline:
                 results = self._versions.results(
                     history.root,
                     [r for found in revisions.values() for r in found],
-                    fingerprint(settings, report.rules),
+                    fingerprint(settings, report.rules, __version__),
                     lambda loaded: risk_point(loaded, settings, report.rules),
                 )
             except GitError as exc:

@@ -21,7 +21,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .. import __version__
 from ..load.history import Commit, History, Revision
 from ..load.models import LoadedModel
 from .report import analyse
@@ -79,11 +78,12 @@ def risk_point(loaded: LoadedModel, settings: Settings, rules: RuleSet) -> RiskP
     )
 
 
-def fingerprint(settings: Settings, rules: RuleSet) -> str:
-    """What a point depends on besides the model file: tm-docs, bands, chart and rules."""
+def fingerprint(settings: Settings, rules: RuleSet, version: str) -> str:
+    """What a point depends on besides the model file: tm-docs' version, bands, chart
+    and rules."""
     digest = hashlib.sha256()
     bands = settings.bands
-    digest.update(f"{__version__}\0{bands.medium} {bands.high} {bands.critical}\0".encode())
+    digest.update(f"{version}\0{bands.medium} {bands.high} {bands.critical}\0".encode())
     for kind, categories in sorted(settings.chart.items()):
         digest.update(f"{kind}={','.join(c.value for c in categories)}\0".encode())
     for rule in rules.rules:
