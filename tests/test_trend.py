@@ -376,6 +376,15 @@ def test_the_built_site_shows_the_charts_and_their_data(repo: GitRepo) -> None:
         "2026-01-05",
     ]
     assert "gap: the model file did not load" in rows[1].get_text()
+    # The command line says the same as the page.
+    cli = json.loads(tm_docs(repo.root, "trend", "orders", "--format", "json").stdout)
+    newest = cli["models"][0]["points"][-1]
+    cells = [td.get_text() for td in rows[0].find_all("td")]
+    assert cells[1] == newest["commit"][:10]
+    assert cells[2:6] == [
+        str(newest["risk"][f"residual_{b}"]) for b in ("critical", "high", "medium", "low")
+    ]
+    assert cells[6] == f"{newest['risk']['residual_sum']} · {newest['risk']['residual_max']}"
     overview = content(page(site, "threat-models/index.html"))
     site_chart = overview.select_one("figure.tm-trend svg.tm-chart")
     assert site_chart is not None
