@@ -390,3 +390,20 @@ def test_the_built_site_shows_the_charts_and_their_data(repo: GitRepo) -> None:
     assert site_chart is not None
     assert "open threats of all models went from 1 to 2" in site_chart.desc.get_text()
     assert len(overview.select("details.tm-trend__data tbody tr")) == 5
+
+
+def test_a_site_without_history_says_the_trend_is_unknown_in_one_warning(tmp_path: Path) -> None:
+    models = tmp_path / "in"
+    models.mkdir()
+    (models / "orders.yaml").write_text(ORDERS_V1)
+    config = make_site(tmp_path / "site", models, plugin={"diagrams": False}, git=False)
+    proc = build(config)
+    assert proc.returncode == 0, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if "WARNING" in line]
+    assert len(warnings) == 1 and "not inside a git repository" in warnings[0]
+    built = tmp_path / "site" / "site"
+    for path in ("threat-models/orders/index.html", "threat-models/index.html"):
+        unknown = content(page(built, path)).select_one(".tm-trend__unknown")
+        assert unknown is not None
+        assert "not inside a git repository, so the risk trend is unknown" in unknown.get_text()
+        assert content(page(built, path)).select_one("svg") is None

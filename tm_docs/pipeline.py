@@ -291,11 +291,14 @@ class Pipeline:
         trends, trend_notes, trend_warnings = self.trends(report, verdicts, history=read)
         notes += trend_notes
         self._versions.prune()
-        if trends.unknown is not None and stale_warnings:
-            # History cannot be read: the staleness warning says why and what to do.
+        if trends.unknown is not None:
+            # History cannot be read: the staleness warning says why and what to do (a
+            # site that turned staleness off reads no history on purpose; its pages say
+            # that the trend is unknown).
             trend_warnings = [w for w in trend_warnings if w != trends.unknown]
-        # Said once while the reason stays the same (mkdocs serve rebuilds often).
-        once = [*cache_warnings, *stale_warnings, *trend_warnings]
+        # Said once while the reason stays the same (mkdocs serve rebuilds often); the
+        # diagrams and the trend share the cache folder, and a refusal of it is said once.
+        once = list(dict.fromkeys([*cache_warnings, *stale_warnings, *trend_warnings]))
         warnings += [w for w in once if w not in self._said]
         self._said.update(once)
         layout = SiteLayout(root=settings.site_path)
