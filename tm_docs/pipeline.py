@@ -195,6 +195,7 @@ class Pipeline:
             reason = history.unknown("the risk trend")
         warnings: list[str] = []
         if isinstance(history, History):
+            self._versions.cache = None
             if settings.cache_dir is not None:
                 opened = open_trend_cache(
                     settings.root, os.path.relpath(settings.cache_dir, settings.root)
@@ -290,7 +291,8 @@ class Pipeline:
         read = self._history if settings.staleness else None
         trends, trend_notes, trend_warnings = self.trends(report, verdicts, history=read)
         notes += trend_notes
-        self._versions.prune()
+        if trends.unknown is None:
+            self._versions.prune()  # keep what this build used, in memory and on disk
         if trends.unknown is not None:
             # History cannot be read: the staleness warning says why and what to do (a
             # site that turned staleness off reads no history on purpose; its pages say
