@@ -407,3 +407,14 @@ def test_a_site_without_history_says_the_trend_is_unknown_in_one_warning(tmp_pat
         assert unknown is not None
         assert "not inside a git repository, so the risk trend is unknown" in unknown.get_text()
         assert content(page(built, path)).select_one("svg") is None
+
+
+def test_a_rebuild_analyses_only_new_versions(repo: GitRepo) -> None:
+    pipeline = Pipeline(_settings(repo.root, diagrams=False))
+    first = pipeline.build()
+    assert "risk trend: 5 model versions analysed, 0 from the cache" in first.notes
+    assert "risk trend: 0 model versions analysed, 5 from the cache" in pipeline.build().notes
+    repo.commit("More", "2026-03-05T00:00:00Z", {"models/other.yaml": OTHER + "# seen\n"})
+    again = pipeline.build()
+    assert "risk trend: 1 model versions analysed, 5 from the cache" in again.notes
+    assert again.trends is not None and len(again.trends.site) == 6
