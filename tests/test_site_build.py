@@ -75,7 +75,7 @@ def test_index_lists_models_by_highest_open_residual_risk(example_site: Path) ->
     assert residuals == sorted(residuals, reverse=True)
     # Each model has an SVG chart of its open risk by band (no script) and a coverage bar:
     # one coloured part per band with open threats, widths in proportion to the counts.
-    chart = checkout.select_one("svg.tm-chart")
+    chart = checkout.select_one("svg.tm-chart--bands")
     assert (
         chart.title.get_text()
         == "Open threats by residual risk: 1 critical, 1 high, 7 medium, 1 low"
@@ -157,6 +157,7 @@ def test_model_page_leads_with_what_to_fix_first(example_site: Path) -> None:
     headings = [h.get_text(strip=True).rstrip("¶") for h in soup.select("h2")]
     assert headings == [
         "Fix first",
+        "Risk over time",
         "About this model",
         "Scope",
         "Data-flow diagram",

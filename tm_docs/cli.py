@@ -38,7 +38,7 @@ from .load.models import LoadResult, ModelPathError, load_models
 from .load.rules import load_rules
 from .pipeline import BuildError, Pipeline, SiteBuild, build_site, review, review_diagrams
 from .problems import Problem, display_path
-from .render import backlog_report, check_report, controls_report, stale_report
+from .render import backlog_report, check_report, controls_report, stale_report, trend_report
 from .render.check_report import plural
 from .render.exports import (
     backlog_csv,
@@ -367,6 +367,65 @@ def stale(
         if output_format != "markdown":
             click.echo(f"{plural(stale_count, 'stale model')} of {len(verdicts)}", err=True)
     sys.exit(EXIT_INVALID if stale_count else EXIT_OK)
+
+
+@main.command()
+@click.argument("models", nargs=-1)
+@config_option
+@format_option("table", "csv", "json")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Only commits from this day on (YYYY-MM-DD).",
+)
+def trend(
+    models: tuple[str, ...],
+    config_file: Path | None,
+    output_format: str,
+    since: dt.datetime | None,
+) -> None:
+    """Show how each model's open risk moved: one row per commit that changed its file.
+
+    MODELS are model ids or model files (default: every model).  When git
+    history is not available (a shallow clone, no repository), says how to get
+    it and shows the trend as unknown.
+    """
+    settings = _settings(config_file)
+    report = _report((), config_file)
+    chosen = _chosen_models(report, models)
+    pipeline = Pipeline(settings)
+    verdicts, _ = pipeline.staleness([m.loaded for m in report.models], always=True)
+    since_utc = since.replace(tzinfo=dt.timezone.utc) if since else None
+    trends, _, warnings = pipeline.trends(report, verdicts, since=since_utc, models=chosen)
+    for warning in warnings:
+        click.echo(f"warning: {one_line(warning)}", err=True)
+    shown = [trends.models[model_id] for model_id in chosen]
+    if output_format == "json":
+        click.echo(trend_report.as_json(trends, shown, settings.bands), nl=False)
+    elif output_format == "csv":
+        click.echo(trend_report.as_csv(shown, settings.bands), nl=False)
+    else:
+        click.echo("\n".join(trend_report.as_text(shown, settings.bands)))
+
+
+def _chosen_models(report: Report, names: Sequence[str]) -> list[str]:
+    """Model ids of the models named by id or by file (all models when none is named)."""
+    ids = [m.model.id for m in report.models]
+    if not names:
+        return ids
+    by_file = {m.loaded.path.resolve(): m.model.id for m in report.models}
+    chosen = []
+    for name in names:
+        if name in ids:
+            chosen.append(name)
+            continue
+        model_id = by_file.get(Path(name).resolve())
+        if model_id is None:
+            raise click.UsageError(
+                one_line(f"no model '{name}': name a model id ({', '.join(ids)}) or model file")
+            )
+        chosen.append(model_id)
+    return list(dict.fromkeys(chosen))
 
 
 @main.command()

@@ -16,27 +16,42 @@ from __future__ import annotations
 import datetime as dt
 import os
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 
 from jinja2 import TemplateError
 
+from . import __version__
 from .analysis.diff import ReviewResult, compare
 from .analysis.report import Report, analyse
 from .analysis.settings import Settings
 from .analysis.staleness import Staleness, staleness
+from .analysis.trend import (
+    Result,
+    Trends,
+    decoder,
+    encode_point,
+    fingerprint,
+    model_trend,
+    risk_point,
+    site_trend,
+    unknown_trend,
+)
 from .dfd.build import draw
 from .dfd.graphviz import GraphvizError
 from .dfd.render import DiagramRenderer, open_diagram_cache
 from .dfd.svg import natural_size, smallest_font
 from .load.cache import CacheFolder, CacheRefused
+from .load.git import GitError
 from .load.history import History, Unavailable, read_history
 from .load.models import LoadedModel, LoadResult, ModelPathError, load_models
 from .load.revisions import changed_files, resolve_change, snapshot_at, snapshot_worktree
 from .load.rules import load_rules
+from .load.trend import Unloadable, VersionAnalyser, open_trend_cache
 from .problems import Problem
+from .render.colours import css_variables
 from .render.pages import DiagramImage, GeneratedFile, SiteLayout, render_site
 
 STYLESHEET = "tm-docs.css"
@@ -63,6 +78,7 @@ class SiteBuild:
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # what was done, for the log
     model_pages: dict[str, LoadedModel] = field(default_factory=dict)  # page path -> model
+    trends: Trends | None = None
 
     @cached_property
     def paths(self) -> frozenset[str]:
@@ -108,6 +124,8 @@ class Pipeline:
         self.settings = settings
         self._renderer = DiagramRenderer()  # its memory is kept across serve rebuilds
         self._history: History | None = None
+        # Each version of a model file is analysed once; kept across serve rebuilds.
+        self._versions = VersionAnalyser(encode_point, decoder(settings.bands))
         self._said: set[str] = set()  # warnings said already (one per serve session)
 
     def configure(self, settings: Settings) -> None:
@@ -159,6 +177,77 @@ class Pipeline:
         }
         return verdicts, warnings
 
+    def trends(
+        self,
+        report: Report,
+        verdicts: Mapping[str, Staleness],
+        *,
+        since: dt.datetime | None = None,
+        models: Sequence[str] | None = None,
+        history: History | Unavailable | None = None,
+    ) -> tuple[Trends, list[str], list[str]]:
+        """The risk trend of each model (of `models`, default all) and of the site,
+        with notes for the log and warnings.  `history`: as read for this build already."""
+        settings = self.settings
+        chosen = [m for m in report.models if models is None or m.model.id in models]
+        history = history or self.history()
+        reason = None
+        if isinstance(history, Unavailable):
+            reason = history.unknown("the risk trend")
+        warnings: list[str] = []
+        if isinstance(history, History):
+            self._versions.cache = None
+            if settings.cache_dir is not None:
+                opened = open_trend_cache(
+                    settings.root, os.path.relpath(settings.cache_dir, settings.root)
+                )
+                self._versions.cache = opened if isinstance(opened, CacheFolder) else None
+                warnings += [str(opened)] if isinstance(opened, CacheRefused) else []
+            revisions = {}
+            for m in chosen:
+                path = history.relative(m.loaded.path)
+                revisions[m.model.id] = history.revisions(path) if path is not None else []
+            try:
+                results = self._versions.results(
+                    history.root,
+                    [r for found in revisions.values() for r in found],
+                    fingerprint(settings, report.rules, __version__),
+                    lambda loaded: risk_point(loaded, settings, report.rules),
+                )
+            except GitError as exc:
+                reason = (
+                    f"git could not read the model files' versions ({exc}), so the risk "
+                    "trend is unknown"
+                )
+            else:
+                by_blob: dict[str, Result] = {
+                    blob: r.reason if isinstance(r, Unloadable) else r
+                    for blob, r in results.items()
+                }
+                trends = {
+                    m.model.id: model_trend(
+                        m.model.id,
+                        m.model.title,
+                        revisions[m.model.id],
+                        by_blob,
+                        history,
+                        verdicts.get(m.model.id),
+                    )
+                    for m in chosen
+                }
+                stats = self._versions.stats
+                notes = [
+                    f"risk trend: {stats.analysed} model versions analysed, "
+                    f"{stats.from_memory + stats.from_disk} from the cache"
+                ]
+                # The site counts every model's state at `since`, so its trend comes first.
+                site = site_trend(list(trends.values()), settings.bands, since)
+                shown = {model_id: t.since(since) for model_id, t in trends.items()}
+                return Trends(shown, tuple(site)), notes, warnings
+        assert reason is not None
+        unknown = {m.model.id: unknown_trend(m.model.id, m.model.title, reason) for m in chosen}
+        return Trends(unknown, unknown=reason), [], [*warnings, reason]
+
     def _diagrams(self, report: Report) -> tuple[dict[str, bytes], list[str], list[str]]:
         """The SVG of each model's diagram, notes for the log, and warnings."""
         if not self.settings.diagrams:
@@ -199,8 +288,20 @@ class Pipeline:
         warnings += [str(w) for w in report.warnings]
         svgs, notes, cache_warnings = self._diagrams(report)
         verdicts, stale_warnings = self.staleness(result.models)
-        # Said once while the reason stays the same (mkdocs serve rebuilds often).
-        once = [*cache_warnings, *stale_warnings]
+        # The history staleness has just read (when it did), read once per build.
+        read = self._history if settings.staleness else None
+        trends, trend_notes, trend_warnings = self.trends(report, verdicts, history=read)
+        notes += trend_notes
+        if trends.unknown is None:
+            self._versions.prune()  # keep what this build used, in memory and on disk
+        if trends.unknown is not None:
+            # History cannot be read: the staleness warning says why and what to do (a
+            # site that turned staleness off reads no history on purpose; its pages say
+            # that the trend is unknown).
+            trend_warnings = [w for w in trend_warnings if w != trends.unknown]
+        # Said once while the reason stays the same (mkdocs serve rebuilds often); the
+        # diagrams and the trend share the cache folder, and a refusal of it is said once.
+        once = list(dict.fromkeys([*cache_warnings, *stale_warnings, *trend_warnings]))
         warnings += [w for w in once if w not in self._said]
         self._said.update(once)
         layout = SiteLayout(root=settings.site_path)
@@ -214,6 +315,7 @@ class Pipeline:
                     for model_id, svg in svgs.items()
                 },
                 staleness=verdicts,
+                trends=trends,
             )
         except TemplateError as exc:
             raise BuildError(f"a page template failed: {exc}") from None
@@ -221,6 +323,8 @@ class Pipeline:
         if settings.stylesheet:
             for name in (STYLESHEET, SCRIPT):
                 text = resources.files("tm_docs").joinpath("assets", name).read_text()
+                if name == STYLESHEET:
+                    text = css_variables() + text
                 files.append(GeneratedFile(layout.data_file(name), text))
         for model_id, svg in sorted(svgs.items()):
             folder = posixpath.dirname(layout.model_page(model_id))
@@ -234,6 +338,7 @@ class Pipeline:
             warnings=tuple(warnings),
             notes=tuple(notes),
             model_pages={layout.model_page(m.model.id): m for m in result.models},
+            trends=trends,
         )
 
 

@@ -87,9 +87,9 @@ def snapshot_at(root: Path, models_dir: Path, commit: str, label: str) -> Snapsh
     models: dict[str, tuple[ThreatModel, str]] = {}
     problems: list[Problem] = []
     invalid: set[str] = set()
-    for (_, path), data in zip(blobs, _read_blobs(root, [b[0] for b in blobs]), strict=True):
+    for (_, path), data in zip(blobs, read_blobs(root, [b[0] for b in blobs]), strict=True):
         display = f"{label}:{path}"
-        model, found, _ = load_text(data, display)
+        model, found, _ = load_text(data or b"", display)
         problems.extend(found)
         if model is not None:
             models[model.id] = (model, path)
@@ -98,22 +98,29 @@ def snapshot_at(root: Path, models_dir: Path, commit: str, label: str) -> Snapsh
     return Snapshot(label, models, tuple(problems), frozenset(invalid))
 
 
-def _read_blobs(root: Path, object_ids: list[str]) -> list[bytes]:
+def read_blobs(root: Path, object_ids: list[str]) -> list[bytes | None]:
     """The contents of blobs, in one `git cat-file --batch` run; over-large ones are cut
-    one byte past the loader's limit (which then refuses them)."""
+    one byte past the loader's limit (which then refuses them).  None for an object the
+    repository does not have (or that is no blob)."""
     if not object_ids:
         return []
     out = gitcmd.run(
         root, ["cat-file", "--batch"], stdin="".join(f"{o}\n" for o in object_ids).encode()
     )
-    contents = []
+    contents: list[bytes | None] = []
     at = 0
     for _ in object_ids:
         header_end = out.index(b"\n", at)
         header = out[at:header_end].split(b" ")
-        size = int(header[2]) if len(header) == 3 else 0
         start = header_end + 1
-        contents.append(out[start : start + min(size, MAX_FILE_BYTES + 1)])
+        if len(header) != 3:  # '<id> missing' (or ambiguous): no content follows
+            contents.append(None)
+            at = start
+            continue
+        size = int(header[2])
+        contents.append(
+            out[start : start + min(size, MAX_FILE_BYTES + 1)] if header[1] == b"blob" else None
+        )
         at = start + size + 1  # the content is followed by a newline
     return contents
 

@@ -144,3 +144,8 @@ def controls_csv(frameworks: list[Framework]) -> str:
 
 def controls_json(frameworks: list[Framework]) -> str:
     return dumps({"frameworks": control_rows(frameworks)}) + "\n"
+
+
+def spreadsheet_cell(value: object) -> str:
+    """A CSV cell that a spreadsheet shows as text, never runs as a formula."""
+    return _cell(value)

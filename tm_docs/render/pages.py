@@ -22,6 +22,7 @@ from markupsafe import Markup, escape
 from .. import __version__
 from ..analysis.report import Report
 from ..analysis.staleness import Staleness, most_behind_first
+from ..analysis.trend import Trends
 from ..model import (
     AssetKind,
     Classification,
@@ -34,6 +35,7 @@ from ..model import (
 )
 from .escape import inline_html, markdown_html, plain, safe_url
 from .exports import backlog_csv, backlog_json, controls_csv, controls_json
+from .trend_chart import MAX_ROWS, model_chart, newest_first, site_chart
 from .views import SiteView, legend
 
 _SAFE_ANCHOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -152,6 +154,8 @@ def environment(template_dirs: Sequence[Path] = ()) -> Environment:
     env.globals["Stride"] = Stride
     env.globals["version"] = __version__
     env.globals["most_behind_first"] = most_behind_first
+    env.globals["newest_first"] = newest_first
+    env.globals["max_rows"] = MAX_ROWS
     return env
 
 
@@ -231,10 +235,17 @@ def render_site(
     template_dirs: Sequence[Path] = (),
     diagrams: dict[str, DiagramImage] | None = None,
     staleness: dict[str, Staleness] | None = None,
+    trends: Trends | None = None,
 ) -> list[GeneratedFile]:
     """All generated pages and data files of the threat-model section."""
     layout = layout or SiteLayout()
     portfolio = report.portfolio
+    trends = trends or Trends({})
+    charts = {
+        model_id: model_chart(trend, portfolio.bands)
+        for model_id, trend in trends.models.items()
+        if trend.points
+    }
     env = environment(template_dirs)
     site = SiteView(report)
     files: list[GeneratedFile] = []
@@ -257,12 +268,19 @@ def render_site(
             views=site,
             diagrams=diagrams or {},
             staleness=staleness or {},
+            trends=trends,
             **context,
         )
         files.append(GeneratedFile(path, text, title))
 
     # Pages that are one wide table with few sections take the table of contents' room.
-    page(layout.page("index"), "index.md.j2", "Overview", hide=["toc"])
+    page(
+        layout.page("index"),
+        "index.md.j2",
+        "Overview",
+        hide=["toc"],
+        site_chart=site_chart(trends.site, portfolio.bands) if trends.site else None,
+    )
     page(layout.page("backlog"), "backlog.md.j2", "Mitigation backlog", hide=["toc"])
     page(layout.page("heatmap"), "heatmap.md.j2", "Risk heatmap")
     page(layout.page("stride"), "stride.md.j2", "STRIDE threats")
@@ -289,6 +307,8 @@ def render_site(
             threats_by_category=_threats_by_category(model),
             analysis=report.of(model),
             rated={t.id: portfolio.rated(model, t) for t in model.threats},
+            trend=trends.models.get(model.id),
+            trend_chart=charts.get(model.id),
         )
     files.append(GeneratedFile(layout.data_file("backlog.csv"), backlog_csv(portfolio)))
     files.append(GeneratedFile(layout.data_file("backlog.json"), backlog_json(portfolio)))
