@@ -276,7 +276,7 @@ class Element:
         if value in (None, "", [], {}):
             return
         if isinstance(value, (dict, list)):
-            text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+            text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
         else:
             text = as_text(value)
         name = f"{self.namespace}.{key}" if not key.startswith(f"{self.namespace}.") else key
