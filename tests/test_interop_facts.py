@@ -116,7 +116,7 @@ def test_imported_threagile_facts_drive_the_rules() -> None:
         "xml-external-entities@erp-system",
         "human-without-second-factor@customer-client-customer-traffic",
         "user-identity-not-propagated@apache-webserver-erp-system-traffic",
-        "unpinned-base-images@apache-webserver",
+        "image-pinning-unrecorded@apache-webserver",
         "cross-site-scripting@apache-webserver",
         "sql-injection@erp-system",
         "path-traversal@erp-system",

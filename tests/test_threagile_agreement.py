@@ -57,7 +57,7 @@ def test_each_mapped_category_is_found_where_threagile_finds_it() -> None:
         "xml-external-entity": "xml-external-entities",
         "missing-file-validation": "unvalidated-file-upload",
         # containers from machine
-        "container-baseimage-backdooring": "unpinned-base-images",
+        "container-baseimage-backdooring": "image-pinning-unrecorded",
         # technologies of the called components
         "sql-nosql-injection": "sql-injection",
         "path-traversal": "path-traversal",
