@@ -42,6 +42,11 @@ MODELS = [
 ]
 GOAL = 0.80
 
+
+def _words(text: str) -> set[str]:
+    return set(text.split())
+
+
 CONFIDENTIALITY = ["public", "internal", "restricted", "confidential", "strictly-confidential"]
 CRITICALITY = ["archive", "operational", "important", "critical", "mission-critical"]
 
@@ -80,80 +85,76 @@ ALIASES = {
     "job": "task",
 }
 ATTRIBUTES: dict[str, set[str]] = {
-    "web_application": {
-        "application-server", "cms", "erp", "identity-provider", "report-engine",
-        "web-application", "web-server",
-    },
-    "web_service": {"web-service-rest", "web-service-soap"},
-    "development_relevant": {
-        "artifact-registry", "build-pipeline", "code-inspection-platform", "devops-client",
-        "sourcecode-repository",
-    },
-    "may_contain_secrets": {"artifact-registry", "sourcecode-repository", "operational-historian"},
-    "no_authentication_required": {
-        "ids", "ips", "load-balancer", "reverse-proxy", "service-registry", "waf",
-    },
-    "unprotected_communications_tolerated": {"ids", "ips", "monitoring"},
-    "traffic_forwarding": {"load-balancer", "reverse-proxy", "waf"},
-    "close_to_high_value_targets_tolerated": {
-        "ids", "ips", "load-balancer", "monitoring", "reverse-proxy",
-    },
-    "less_protected_type": {
-        "ai", "application-server", "artifact-registry", "browser", "build-pipeline",
-        "client-system", "cms", "code-inspection-platform", "desktop", "devops-client", "ejb",
-        "iot-device", "mail-server", "mainframe", "mobile-app", "monitoring", "scheduler",
-        "sourcecode-repository", "web-application", "web-server", "web-service-rest",
-        "web-service-soap",
-    },
-    "high_value_target": {
-        "application-server", "erp", "hmi", "identity-provider", "industrial-control-actor",
-        "industrial-control-sensor", "plc", "scada",
-    },
-    "processing_end_user_requests": {
-        "application-server", "ejb", "erp", "report-engine", "web-application", "web-server",
-        "web-service-rest", "web-service-soap",
-    },
-    "propagates_identity": {
-        "application-server", "browser", "cli", "client-system", "cms", "desktop",
-        "devops-client", "ejb", "erp", "function", "gateway", "identity-provider", "iot-device",
-        "library", "load-balancer", "message-queue", "mobile-app", "report-engine",
-        "reverse-proxy", "search-engine", "service-mesh", "task", "tool", "waf",
-        "web-application", "web-server", "web-service-rest", "web-service-soap",
-    },
-    "client": {"browser", "client-system", "desktop", "devops-client", "iot-device", "mobile-app"},
-    "query_injection": {"database", "identity-store-database", "operational-historian"},
-    "file_storage": {"file-server", "local-file-system"},
-    "identity_related": {
-        "identity-provider", "identity-store-database", "identity-store-ldap", "ldap-server",
-    },
-    "identity_store": {"identity-store-database", "identity-store-ldap", "ldap-server"},
-    "no_storage_at_rest": {"ids", "ips", "load-balancer", "reverse-proxy", "waf"},
-    "embedded": {"industrial-control-actor", "industrial-control-sensor", "library"},
-    "storing_end_user_data": {
-        "block-storage", "database", "erp", "file-server", "local-file-system", "mail-server",
-        "message-queue", "stream-processing",
-    },
-    "http_internet_ok": {"gateway", "reverse-proxy", "waf", "web-application", "web-server"},
-    "unnecessary_data_tolerated": {"ids", "ips", "monitoring"},
-    "search": {"search-engine", "search-index"},
-}  # fmt: skip
+    "web_application": _words(
+        "application-server cms erp identity-provider report-engine web-application web-server"
+    ),
+    "web_service": _words("web-service-rest web-service-soap"),
+    "development_relevant": _words(
+        "artifact-registry build-pipeline code-inspection-platform devops-client "
+        "sourcecode-repository"
+    ),
+    "may_contain_secrets": _words("artifact-registry operational-historian sourcecode-repository"),
+    "no_authentication_required": _words(
+        "ids ips load-balancer reverse-proxy service-registry waf"
+    ),
+    "unprotected_communications_tolerated": _words("ids ips monitoring"),
+    "traffic_forwarding": _words("load-balancer reverse-proxy waf"),
+    "close_to_high_value_targets_tolerated": _words(
+        "ids ips load-balancer monitoring reverse-proxy"
+    ),
+    "less_protected_type": _words(
+        "ai application-server artifact-registry browser build-pipeline client-system cms "
+        "code-inspection-platform desktop devops-client ejb iot-device mail-server mainframe "
+        "mobile-app monitoring scheduler sourcecode-repository web-application web-server "
+        "web-service-rest web-service-soap"
+    ),
+    "high_value_target": _words(
+        "application-server erp hmi identity-provider industrial-control-actor "
+        "industrial-control-sensor plc scada"
+    ),
+    "processing_end_user_requests": _words(
+        "application-server ejb erp report-engine web-application web-server web-service-rest "
+        "web-service-soap"
+    ),
+    "propagates_identity": _words(
+        "application-server browser cli client-system cms desktop devops-client ejb erp "
+        "function gateway identity-provider iot-device library load-balancer message-queue "
+        "mobile-app report-engine reverse-proxy search-engine service-mesh task tool waf "
+        "web-application web-server web-service-rest web-service-soap"
+    ),
+    "client": _words("browser client-system desktop devops-client iot-device mobile-app"),
+    "query_injection": _words("database identity-store-database operational-historian"),
+    "file_storage": _words("file-server local-file-system"),
+    "identity_related": _words(
+        "identity-provider identity-store-database identity-store-ldap ldap-server"
+    ),
+    "identity_store": _words("identity-store-database identity-store-ldap ldap-server"),
+    "no_storage_at_rest": _words("ids ips load-balancer reverse-proxy waf"),
+    "embedded": _words("industrial-control-actor industrial-control-sensor library"),
+    "storing_end_user_data": _words(
+        "block-storage database erp file-server local-file-system mail-server message-queue "
+        "stream-processing"
+    ),
+    "http_internet_ok": _words("gateway reverse-proxy waf web-application web-server"),
+    "unnecessary_data_tolerated": _words("ids ips monitoring"),
+    "search": _words("search-engine search-index"),
+}
 WEB_PROTOCOLS = {"http", "https", "ws", "wss", "reverse-proxy-web-protocol"}
 WEB_PROTOCOLS.add("reverse-proxy-web-protocol-encrypted")
-DB_PROTOCOLS = {
-    "jdbc", "jdbc-encrypted", "odbc", "odbc-encrypted", "sql-access-protocol",
-    "sql-access-protocol-encrypted", "nosql-access-protocol", "nosql-access-protocol-encrypted",
-}  # fmt: skip
+DB_PROTOCOLS = _words(
+    "jdbc jdbc-encrypted nosql-access-protocol nosql-access-protocol-encrypted odbc "
+    "odbc-encrypted sql-access-protocol sql-access-protocol-encrypted"
+)
 LAX_DB_PROTOCOLS = {"http", "https", "binary", "binary-encrypted"}
-LOCAL_PROTOCOLS = {
-    "in-process-library-call", "inter-process-communication", "local-file-access",
-    "container-spawning",
-}  # fmt: skip
-ENCRYPTED_PROTOCOLS = {
-    "https", "wss", "jdbc-encrypted", "odbc-encrypted", "nosql-access-protocol-encrypted",
-    "sql-access-protocol-encrypted", "binary-encrypted", "text-encrypted", "ssh", "ssh-tunnel",
-    "ftps", "sftp", "scp", "ldaps", "reverse-proxy-web-protocol-encrypted", "iiop-encrypted",
-    "jrmp-encrypted", "smb-encrypted", "smtp-encrypted", "pop3-encrypted", "imap-encrypted",
-}  # fmt: skip
+LOCAL_PROTOCOLS = _words(
+    "container-spawning in-process-library-call inter-process-communication local-file-access"
+)
+ENCRYPTED_PROTOCOLS = _words(
+    "binary-encrypted ftps https iiop-encrypted imap-encrypted jdbc-encrypted "
+    "jrmp-encrypted ldaps nosql-access-protocol-encrypted odbc-encrypted pop3-encrypted "
+    "reverse-proxy-web-protocol-encrypted scp sftp smb-encrypted smtp-encrypted "
+    "sql-access-protocol-encrypted ssh ssh-tunnel text-encrypted wss"
+)
 CLOUD_TAGS = ("aws", "azure", "gcp", "ocp")
 CLOUD_BOUNDARIES = {"network-cloud-provider", "network-cloud-security-group"}
 
