@@ -175,6 +175,9 @@ def _link_authentication(
     flow: Element, link: dict[str, Any], source: dict[str, Any]
 ) -> dict[str, Any] | None:
     """The flow's authentication: method, who the client is, second factor, identity."""
+    authorization = as_text(link.get("authorization")).strip().lower()
+    if authorization:
+        flow.keep("authorization", authorization)
     method = _scale(flow, "authentication", link.get("authentication"), AUTH)
     if not method:
         return None
@@ -189,9 +192,6 @@ def _link_authentication(
         auth["second_factor"] = True
     elif human is True and given in AUTH:
         auth["second_factor"] = False
-    authorization = as_text(link.get("authorization")).strip().lower()
-    if authorization:
-        flow.keep("authorization", authorization)
     on_behalf = ON_BEHALF.get(authorization)
     if on_behalf is not None:
         auth["on_behalf_of_user"] = on_behalf
