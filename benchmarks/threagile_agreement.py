@@ -203,12 +203,17 @@ class Asset:
         return self.raw.get(key) is True
 
     @property
-    def technology(self) -> str:
-        text = self.get("technology")
-        return ALIASES.get(text, text)
+    def technologies(self) -> set[str]:
+        """Its technology and the newer `technologies` list, aliases resolved."""
+        names = [self.raw.get("technology"), *as_list(self.raw.get("technologies"))]
+        found = {as_text(n).strip().lower() for n in names} - {""}
+        return {ALIASES.get(n, n) for n in found}
+
+    def is_a(self, technology: str) -> bool:
+        return technology in self.technologies
 
     def has(self, attribute: str) -> bool:
-        return self.technology in ATTRIBUTES[attribute]
+        return bool(self.technologies & ATTRIBUTES[attribute])
 
     @property
     def in_scope(self) -> bool:
@@ -399,7 +404,7 @@ def _base_image(m: Threagile) -> Iterator[Risk]:
 @category("container-platform-escape", 1008)
 def _platform_escape(m: Threagile) -> Iterator[Risk]:
     for a in m.assets.values():
-        if a.in_scope and a.technology == "container-platform":
+        if a.in_scope and a.is_a("container-platform"):
             yield _one(a.id)
 
 
@@ -422,7 +427,7 @@ def _xss(m: Threagile) -> Iterator[Risk]:
 @category("dos-risky-access-across-trust-boundary", 400)
 def _dos(m: Threagile) -> Iterator[Risk]:
     for a in m.assets.values():
-        if not a.in_scope or a.technology == "load-balancer":
+        if not a.in_scope or a.is_a("load-balancer"):
             continue
         if _level(CRITICALITY, a.raw.get("availability")) < 3:
             continue
@@ -492,7 +497,7 @@ def _second_factor(m: Threagile) -> Iterator[Risk]:
 
 @category("missing-build-infrastructure", 1127)
 def _build_infrastructure(m: Threagile) -> Iterator[Risk]:
-    techs = {a.technology for a in m.assets.values()}
+    techs = {t for a in m.assets.values() for t in a.technologies}
     complete = {"build-pipeline", "sourcecode-repository", "devops-client"} <= techs
     custom = [a.id for a in m.assets.values() if a.in_scope and a.flag("custom_developed_parts")]
     if custom and not complete:
@@ -596,14 +601,14 @@ def _segmentation(m: Threagile) -> Iterator[Risk]:
 
 @category("missing-vault", 522)
 def _vault(m: Threagile) -> Iterator[Risk]:
-    if not any(a.technology == "vault" for a in m.assets.values()) and m.assets:
+    if not any(a.is_a("vault") for a in m.assets.values()) and m.assets:
         yield Risk("", frozenset(m.assets))
 
 
 @category("missing-vault-isolation", 1008)
 def _vault_isolation(m: Threagile) -> Iterator[Risk]:
     for a in m.assets.values():
-        if not a.in_scope or a.technology != "vault":
+        if not a.in_scope or not a.is_a("vault"):
             continue
         for other in m.assets.values():
             if other.id != a.id and m.network_segment(a.id) == m.network_segment(other.id):
@@ -619,7 +624,7 @@ def _waf(m: Threagile) -> Iterator[Risk]:
         if any(
             m.across_network(link)
             and link.protocol in WEB_PROTOCOLS
-            and m.assets[link.source].technology != "waf"
+            and not m.assets[link.source].is_a("waf")
             for link in m.incoming(a.id)
         ):
             yield _one(a.id)
@@ -645,7 +650,7 @@ def _path_traversal(m: Threagile) -> Iterator[Risk]:
 def _push(m: Threagile) -> Iterator[Risk]:
     for link in m.links:
         source, target = m.assets[link.source], m.assets[link.target]
-        if source.technology != "build-pipeline" or link.flag("readonly"):
+        if not source.is_a("build-pipeline") or link.flag("readonly"):
             continue
         if link.get("usage") != "devops" or not target.in_scope:
             continue
@@ -664,7 +669,7 @@ def _search(m: Threagile) -> Iterator[Risk]:
 @category("server-side-request-forgery", 918)
 def _ssrf(m: Threagile) -> Iterator[Risk]:
     for a in m.assets.values():
-        if not a.in_scope or a.has("client") or a.technology == "load-balancer":
+        if not a.in_scope or a.has("client") or a.is_a("load-balancer"):
             continue
         for link in a.links:
             if link.protocol in WEB_PROTOCOLS:
@@ -674,7 +679,7 @@ def _ssrf(m: Threagile) -> Iterator[Risk]:
 @category("service-registry-poisoning", 693)
 def _registry(m: Threagile) -> Iterator[Risk]:
     for a in m.assets.values():
-        if a.in_scope and a.technology == "service-registry":
+        if a.in_scope and a.is_a("service-registry"):
             yield _one(a.id)
 
 
@@ -743,7 +748,7 @@ def _unencrypted_communication(m: Threagile) -> Iterator[Risk]:
 @category("unguarded-access-from-internet", 501)
 def _unguarded_internet(m: Threagile) -> Iterator[Risk]:
     for a in m.assets.values():
-        if not a.in_scope or a.technology == "load-balancer":
+        if not a.in_scope or a.is_a("load-balancer"):
             continue
         if _level(CONFIDENTIALITY, a.raw.get("confidentiality")) < 3 and (
             _level(CRITICALITY, a.raw.get("integrity")) < 3
@@ -753,9 +758,9 @@ def _unguarded_internet(m: Threagile) -> Iterator[Risk]:
             source = m.assets[link.source]
             exempt = not a.flag("custom_developed_parts") and (
                 (a.has("http_internet_ok") and link.protocol in ("http", "https"))
-                or (a.technology == "gateway" and link.protocol in ("ftp", "ftps", "sftp"))
+                or (a.is_a("gateway") and link.protocol in ("ftp", "ftps", "sftp"))
             )
-            if exempt or source.technology == "monitoring" or link.flag("vpn"):
+            if exempt or source.is_a("monitoring") or link.flag("vpn"):
                 continue
             if source.flag("internet"):
                 yield _one(a.id, link.id)
@@ -779,11 +784,11 @@ def _unguarded_store(m: Threagile) -> Iterator[Risk]:
             continue
         for link in m.incoming(a.id):
             source = m.assets[link.source]
-            if a.has("identity_store") and source.technology == "identity-provider":
+            if a.has("identity_store") and source.is_a("identity-provider"):
                 continue
             if link.get("usage") == "devops" or not m.across_network(link):
                 continue
-            if a.technology == "file-server" and link.protocol in ("ftp", "ftps", "sftp"):
+            if a.is_a("file-server") and link.protocol in ("ftp", "ftps", "sftp"):
                 continue
             if parents(m.inside.get(a.id)) & parents(m.inside.get(source.id)) - {None}:
                 continue
@@ -850,7 +855,7 @@ def _deserialization(m: Threagile) -> Iterator[Risk]:
             link.protocol in ("iiop", "iiop-encrypted", "jrmp", "jrmp-encrypted")
             for link in m.incoming(a.id)
         )
-        if "serialization" in formats or a.technology == "ejb" or rmi:
+        if "serialization" in formats or a.is_a("ejb") or rmi:
             yield _one(a.id)
 
 

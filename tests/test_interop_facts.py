@@ -190,3 +190,18 @@ def test_pytm_attributes_become_facts(tmp_path: Path) -> None:
     assert database.encrypted_at_rest is False and database.hardened is None
     encrypted = {f.title: f.encrypted for f in model.flows}
     assert encrypted == {"Request": True, "Insert": False, "Select": None, "Response": None}
+
+
+def test_the_newer_technologies_list_counts_like_technology(tmp_path: Path) -> None:
+    text = DEMO.read_text(encoding="utf-8")
+    assert text.count("technology: build-pipeline\n") == 1
+    source = tmp_path / "threagile.yaml"
+    source.write_text(
+        text.replace("technology: build-pipeline\n", "technologies: [ci, container-platform]\n"),
+        encoding="utf-8",
+    )
+    model, _, _ = import_model("threagile", source)
+    jenkins = _component(model, "jenkins-buildserver")
+    assert jenkins.delivery_role is not None and jenkins.delivery_role.value == "build_server"
+    assert jenkins.technology == "ci, container-platform"
+    assert _component(model, "apache-webserver").delivery_role is not None

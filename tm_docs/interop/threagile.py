@@ -136,8 +136,14 @@ def _scale(element: Element, key: str, value: Any, table: dict[str, str]) -> str
     return mapped
 
 
-def _technology(raw: dict[str, Any]) -> str:
-    return as_text(raw.get("technology")).strip().lower()
+def _technologies(raw: dict[str, Any]) -> list[str]:
+    """Its `technology` and the `technologies` list newer Threagile versions also read."""
+    names = [raw.get("technology"), *as_list(raw.get("technologies"))]
+    return [t for t in (as_text(n).strip().lower() for n in names) if t]
+
+
+def _role(raw: dict[str, Any]) -> str | None:
+    return next((DELIVERY[t] for t in _technologies(raw) if t in DELIVERY), None)
 
 
 def _delivery_facts(raw_components: dict[str, dict[str, Any]]) -> tuple[set[str], set[str]]:
@@ -157,14 +163,14 @@ def _delivery_facts(raw_components: dict[str, dict[str, Any]]) -> tuple[set[str]
             target = by_id.get(target_id)
             if target is None:
                 continue
-            if _technology(target) in VAULTS:
+            if set(_technologies(target)) & VAULTS:
                 vault_users.add(cid)
             if (
-                DELIVERY.get(_technology(raw)) == "build_server"
+                _role(raw) == "build_server"
                 and link.get("readonly") is not True
                 and as_text(link.get("usage")).strip().lower() == "devops"
                 and target.get("out_of_scope") is not True
-                and _technology(target) not in DEVELOPMENT
+                and not set(_technologies(target)) & DEVELOPMENT
                 and as_text(target.get("usage")).strip().lower() != "devops"
             ):
                 targets.add(target_id)
@@ -331,12 +337,14 @@ def from_threagile(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
         if holders:
             element.set("boundary", ids.of("b", holders[-1]))
         element.set("owner", one_line(raw.get("owner")) or None)
-        technology = one_line(raw.get("technology"))
+        technology = one_line(raw.get("technology")) or one_line(
+            ", ".join(as_text(t) for t in as_list(raw.get("technologies")))
+        )
         if as_text(raw.get("machine")).strip().lower() == "container":
             # Threagile's own base-image rule reads `machine`; tm-docs' reads the technology.
             technology = f"{technology}, container" if technology else "container"
         element.set("technology", technology or None)
-        role = DELIVERY.get(_technology(raw))
+        role = _role(raw)
         if role:
             element.set("delivery_role", role)
         elif cid in deploy_targets:
