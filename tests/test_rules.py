@@ -236,6 +236,19 @@ flows:
         "f1",
     ),
     # A service connects to its database without credentials.
+    # People signed in by a session; a bearer token the page attaches is silent.
+    "cross-site-request-forgery": Case(
+        """\
+components:
+  - {id: customer, title: Customer, kind: external_entity}
+  - {id: shop, title: Shop, kind: process}
+flows:
+  - {id: f1, source: customer, destination: shop,
+     authentication: {method: session, client: human}}
+""",
+        ("method: session", "method: jwt"),
+        "f1",
+    ),
     # A service holding confidential data answers anyone; an authenticated caller is silent.
     "unauthenticated-call-to-sensitive-process": Case(
         """\
