@@ -50,12 +50,14 @@ AUTH = {
     "client-certificate": "mtls",
     "two-factor": "other",
 }
-# Threagile's protocols that state whether the channel is encrypted (pkg/types/protocol.go);
-# the process-local ones (library calls, local files) and unknown ones say nothing.
+# Threagile's protocols that state whether the channel is encrypted (pkg/types/protocol.go):
+# the plain ones have an `-encrypted` twin or are cleartext by design. MQTT ("encryption
+# via TLS is optional"), JMS, NRPE, XMPP, the process-local ones (library calls, local
+# files) and unknown ones say nothing.
 PLAIN = {
-    "http", "ws", "reverse-proxy-web-protocol", "mqtt", "jdbc", "odbc", "sql-access-protocol",
-    "nosql-access-protocol", "binary", "text", "smtp", "pop3", "imap", "ftp", "ldap", "jms",
-    "nfs", "smb", "nrpe", "xmpp", "iiop", "jrmp", "telnet",
+    "http", "ws", "reverse-proxy-web-protocol", "jdbc", "odbc", "sql-access-protocol",
+    "nosql-access-protocol", "binary", "text", "smtp", "pop3", "imap", "ftp", "ldap", "nfs",
+    "smb", "iiop", "jrmp", "telnet",
 }  # fmt: skip
 ENCRYPTED = {"https", "wss", "ldaps", "sftp", "scp", "ssh", "ssh-tunnel", "ftps"}
 # How the end user's identity reaches the target (a link's `authorization`).
