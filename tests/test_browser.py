@@ -212,7 +212,7 @@ def test_diagram_displays_and_links_to_the_page(browser: Browser, example_url: s
     assert watch.errors == []
 
 
-SITE_PAGES = ["", "backlog/", "heatmap/", "stride/", "assets/", "coverage/", "stale/"]
+SITE_PAGES = ["", "backlog/", "heatmap/", "stride/", "assets/", "coverage/", "stale/", "controls/"]
 MODEL_PAGES = ["checkout/", "identity/", "notifications/", "tm-docs/"]
 
 
@@ -270,6 +270,17 @@ def test_model_page_is_risk_first_with_readable_diagram(browser: Browser, exampl
     grey = closed.evaluate("e => getComputedStyle(e).backgroundColor")
     red = opened.evaluate("e => getComputedStyle(e).backgroundColor")
     assert grey == "rgb(236, 239, 241)" and red == "rgb(183, 28, 28)"
+    # A diagram wider than Material's column gets the window's width: checkout's then fits.
+    frame = page.locator(".tm-dfd__frame")
+    assert frame.evaluate("f => f.scrollWidth <= f.clientWidth + 1")
+    box = frame.bounding_box()
+    assert box is not None and box["width"] > 1000
+    # The overview's charts are drawn, in the band colours of the badges.
+    page.goto(example_url + "threat-models/", wait_until="load")
+    critical = page.locator("svg.tm-chart rect.tm-fill--critical").first
+    part = critical.bounding_box()
+    assert part is not None and part["width"] > 0 and part["height"] > 0
+    assert critical.evaluate("e => getComputedStyle(e).fill") == red
     assert watch.errors == []
 
 

@@ -112,10 +112,42 @@ def _hostile_site(tmp_path: Path) -> Path:
     return tmp_path / "site"
 
 
+# The only inline SVG in page content: tm-docs' own small charts, made of these parts.
+CHART_PARTS = {
+    "svg": {"class", "viewbox", "preserveaspectratio", "role", "aria-label"},
+    "title": set(),
+    "rect": {"class", "x", "width", "height"},
+}
+
+
+def _assert_drawn_by_tm_docs(chart) -> None:
+    assert chart.get("class") == ["tm-chart"], chart
+    for element in [chart, *chart.find_all(True)]:
+        assert element.name in CHART_PARTS, element
+        assert {a.lower() for a in element.attrs} <= CHART_PARTS[element.name], element
+        if element.name == "rect":
+            assert all(c.startswith("tm-") for c in element["class"]), element
+            assert all(_number(element[a]) for a in ("x", "width", "height") if a in element.attrs)
+
+
+def _number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
 def test_hostile_model_text_is_shown_but_never_becomes_markup(tmp_path: Path) -> None:
     site = _hostile_site(tmp_path)
     pages = sorted((site / "threat-models").rglob("*.html"))
-    assert len(pages) == 8
+    assert len(pages) == 9
+    # The controls page lists the hostile mitigation under a control that looks like a link.
+    controls = content(page(site, "threat-models/controls/index.html"))
+    assert [h.get_text() for h in controls.find_all("h2")] == ["CWE", "javascript"]
+    assert "alert(1)" in [c.get_text() for c in controls.select("td .tm-id")]
+    links = {a.get_text(): a["href"] for a in controls.find_all("a")}
+    assert links["M1 Fix"] == "../hostile/#mitigation-M1"  # the script is gone, the link kept
     for html_file in pages:
         soup = page(site, str(html_file.relative_to(site)))
         # The whole page, header and navigation included.
@@ -128,6 +160,9 @@ def test_hostile_model_text_is_shown_but_never_becomes_markup(tmp_path: Path) ->
         article = content(soup)
         for button in article.select(".md-content__button"):  # the theme's own icons
             button.decompose()
+        for chart in article.find_all("svg"):
+            _assert_drawn_by_tm_docs(chart)
+            chart.decompose()
         assert not article.find_all(["script", "iframe", "svg", "style", "marquee", "u", "embed"])
         # The only images and objects are the model's own data-flow diagram.
         assert {e.get("src") or e.get("data") for e in article.find_all(["img", "object"])} <= {

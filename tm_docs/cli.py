@@ -32,15 +32,23 @@ from .dfd.render import DiagramRenderer, render_png
 from .interop.common import ImportFailure
 from .interop.run import IMPORTERS, export_text, import_model, report_lines
 from .interop.writer import write_new
-from .load.git import GitError, RevisionError
+from .load.git import GitError, RevisionError, prefix_in_repository
 from .load.models import LoadResult, ModelPathError, load_models
 from .load.rules import load_rules
 from .pipeline import BuildError, Pipeline, SiteBuild, build_site, review, review_diagrams
 from .problems import Problem, Severity, display_path
-from .render import backlog_report, check_report, stale_report
-from .render.exports import backlog_csv, backlog_json, backlog_rows
+from .render import backlog_report, check_report, controls_report, stale_report
+from .render.exports import (
+    backlog_csv,
+    backlog_json,
+    backlog_rows,
+    control_rows,
+    controls_csv,
+    controls_json,
+)
 from .render.github import annotation
 from .render.review_report import as_json, as_markdown, as_text
+from .render.sarif import check_sarif, problems_sarif, validation_sarif
 from .render.site_files import write_site
 from .render.terminal import one_line
 from .schema import json_schema_text
@@ -86,10 +94,17 @@ def _show(problem: Problem, output_format: str, title: str) -> str:
     return annotation(problem, title=title) if output_format == "github" else str(problem)
 
 
+def _show_all(problems: Sequence[Problem], output_format: str, command: str) -> None:
+    if output_format == "sarif":  # one document on standard output, whatever failed
+        click.echo(problems_sarif(problems, command, prefix_in_repository(Path.cwd())), nl=False)
+        return
+    for problem in problems:
+        click.echo(_show(problem, output_format, f"tm-docs {command}".strip()))
+
+
 def _valid_or_exit(result: LoadResult, output_format: str = "text", command: str = "") -> None:
     if not result.ok:
-        for problem in result.problems:
-            click.echo(_show(problem, output_format, f"tm-docs {command}".strip()))
+        _show_all(result.problems, output_format, command)
         click.echo(f"{_plural(len(result.errors), 'error')} in the models", err=True)
         sys.exit(EXIT_INVALID)
 
@@ -102,8 +117,7 @@ def _report(
     _valid_or_exit(result, output_format, command)
     rules = load_rules(settings.rule_dirs, root=settings.root)
     if rules.problems:
-        for problem in rules.problems:
-            click.echo(_show(problem, output_format, f"tm-docs {command}".strip()))
+        _show_all(rules.problems, output_format, command)
         click.echo("problems in the threat rules", err=True)
         sys.exit(EXIT_INVALID)
     return analyse(result.models, settings, rules)
@@ -171,7 +185,9 @@ def main() -> None:
     "text",
     "json",
     "github",
-    help="text for people, json for tools, github for annotations in GitHub Actions.",
+    "sarif",
+    help="text for people, json for tools, github for annotations in GitHub Actions, "
+    "sarif (2.1.0) for code scanning.",
 )
 def validate(paths: tuple[Path, ...], config_file: Path | None, output_format: str) -> None:
     """Check model files and report every problem with its file, line and column.
@@ -183,6 +199,8 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, output_format: s
     errors = result.errors
     if output_format == "json":
         click.echo(check_report.validation_json(result))
+    elif output_format == "sarif":
+        click.echo(validation_sarif(result, prefix_in_repository(Path.cwd())), nl=False)
     else:
         for problem in result.problems:
             click.echo(_show(problem, output_format, "tm-docs validate"))
@@ -209,7 +227,13 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, output_format: s
     help="Fail on these findings (repeat the option); default: the check.fail_on option of "
     "mkdocs.yml, or critical-unplanned. 'none' never fails on findings.",
 )
-@format_option("text", "json", "github")
+@format_option(
+    "text",
+    "json",
+    "github",
+    "sarif",
+    help="text, json, github (annotations) or sarif (2.1.0, for code scanning).",
+)
 def check(
     paths: tuple[Path, ...], config_file: Path | None, fail_on: tuple[str, ...], output_format: str
 ) -> None:
@@ -234,6 +258,9 @@ def check(
     failing = [f for f in findings if f.policy in policies]
     if output_format == "json":
         click.echo(check_report.check_json(report, findings, policies))
+    elif output_format == "sarif":
+        prefix = prefix_in_repository(Path.cwd())
+        click.echo(check_sarif(report, findings, policies, prefix), nl=False)
     else:
         for finding in findings:
             # A finding the policy fails on is an error; any other is a warning.
@@ -411,6 +438,30 @@ def backlog(paths: tuple[Path, ...], config_file: Path | None, output_format: st
         return
     for line, bold in backlog_report.as_text(rows):
         click.echo(click.style(line, bold=True) if bold else line)
+
+
+@main.command()
+@paths_argument
+@config_option
+@format_option(
+    "table",
+    "markdown",
+    "csv",
+    "json",
+    help="table for the terminal, markdown for a page or PR comment, csv or json for audits.",
+)
+def controls(paths: tuple[Path, ...], config_file: Path | None, output_format: str) -> None:
+    """List the controls the mitigations implement, by framework, with their threats."""
+    frameworks = _report(paths, config_file).controls
+    if output_format == "csv":
+        click.echo(controls_csv(frameworks), nl=False)
+    elif output_format == "json":
+        click.echo(controls_json(frameworks), nl=False)
+    elif output_format == "markdown":
+        click.echo("\n".join(controls_report.as_markdown(control_rows(frameworks))))
+    else:
+        for line, bold in controls_report.as_text(control_rows(frameworks)):
+            click.echo(click.style(line, bold=True) if bold else line)
 
 
 def _build(config_file: Path | None) -> SiteBuild:

@@ -34,7 +34,7 @@ from .dfd.svg import natural_size, smallest_font
 from .load.cache import CacheFolder, CacheRefused
 from .load.history import History, Unavailable, read_history
 from .load.models import LoadedModel, LoadResult, ModelPathError, load_models
-from .load.revisions import changed_files, snapshot_at, snapshot_worktree
+from .load.revisions import changed_files, resolve_change, snapshot_at, snapshot_worktree
 from .load.rules import load_rules
 from .problems import Problem
 from .render.pages import DiagramImage, GeneratedFile, SiteLayout, render_site
@@ -249,13 +249,14 @@ def review(settings: Settings, base: str, head: str | None) -> ReviewResult:
     if rules.problems:
         raise BuildError("problems in the threat rules", rules.problems)
     models_dir = settings.models_dir
-    before = snapshot_at(models_dir, models_dir, base)
+    change = resolve_change(models_dir, base, head)
+    before = snapshot_at(change.root, models_dir, change.base, base)
     after = (
-        snapshot_at(models_dir, models_dir, head)
-        if head
+        snapshot_at(change.root, models_dir, change.head, head)
+        if head and change.head
         else snapshot_worktree(models_dir, settings.root)
     )
-    changed = changed_files(models_dir, base, head)
+    changed = changed_files(change)
     return compare(before, after, changed, settings.bands, rules.rules)
 
 

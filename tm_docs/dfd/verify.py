@@ -99,14 +99,6 @@ def check_svg(data: bytes) -> None:
         raise UnsafeSvg(f"it is not well-formed XML ({exc})") from None
 
 
-def is_safe_svg(data: bytes) -> bool:
-    try:
-        check_svg(data)
-    except UnsafeSvg:
-        return False
-    return True
-
-
 def _element_name(tag: str, *, root: bool) -> str:
     namespace, _, name = tag[1:].partition("}") if tag.startswith("{") else ("", "", tag)
     if namespace != SVG_NS:

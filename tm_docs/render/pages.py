@@ -33,7 +33,7 @@ from ..model import (
     ThreatStatus,
 )
 from .escape import inline_html, markdown_html, plain, safe_url
-from .exports import backlog_csv, backlog_json
+from .exports import backlog_csv, backlog_json, controls_csv, controls_json
 from .views import SiteView, legend
 
 _SAFE_ANCHOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -73,7 +73,16 @@ class SiteLayout:
     root: str = "threat-models"
 
     # Model ids may not take these names (RESERVED_MODEL_IDS in the format).
-    SITE_PAGES = ("index", "backlog", "heatmap", "stride", "assets", "coverage", "stale")
+    SITE_PAGES = (
+        "index",
+        "backlog",
+        "heatmap",
+        "stride",
+        "assets",
+        "coverage",
+        "stale",
+        "controls",
+    )
 
     def page(self, name: str) -> str:
         return f"{self.root}/{name}.md"
@@ -103,6 +112,14 @@ class DiagramImage:
 
     # The smallest label must come out at least this many CSS pixels tall.
     READABLE_PX = 11.0
+
+    # Wider than Material's content column (its 61rem grid, navigation and margins).
+    COLUMN_PX = 900
+
+    @property
+    def wide(self) -> bool:
+        """Whether the page should give the diagram the window's whole width."""
+        return self.readable_width > self.COLUMN_PX
 
     @property
     def readable_width(self) -> int:
@@ -244,14 +261,15 @@ def render_site(
         )
         files.append(GeneratedFile(path, text, title))
 
-    page(layout.page("index"), "index.md.j2", "Overview")
-    # The backlog is one wide table and has no sections: it takes the table of contents' room.
+    # Pages that are one wide table with few sections take the table of contents' room.
+    page(layout.page("index"), "index.md.j2", "Overview", hide=["toc"])
     page(layout.page("backlog"), "backlog.md.j2", "Mitigation backlog", hide=["toc"])
     page(layout.page("heatmap"), "heatmap.md.j2", "Risk heatmap")
     page(layout.page("stride"), "stride.md.j2", "STRIDE threats")
-    page(layout.page("assets"), "assets.md.j2", "Asset inventory")
+    page(layout.page("assets"), "assets.md.j2", "Asset inventory", hide=["toc"])
     page(layout.page("coverage"), "coverage.md.j2", "STRIDE coverage")
     page(layout.page("stale"), "stale.md.j2", "Stale models")
+    page(layout.page("controls"), "controls.md.j2", "Controls")
     for summary in sorted(portfolio.summaries, key=lambda s: s.model.title.lower()):
         model = summary.model
         categories = [c.label for c in Stride if any(c in t.categories for t in model.threats)]
@@ -274,6 +292,8 @@ def render_site(
         )
     files.append(GeneratedFile(layout.data_file("backlog.csv"), backlog_csv(portfolio)))
     files.append(GeneratedFile(layout.data_file("backlog.json"), backlog_json(portfolio)))
+    files.append(GeneratedFile(layout.data_file("controls.csv"), controls_csv(report.controls)))
+    files.append(GeneratedFile(layout.data_file("controls.json"), controls_json(report.controls)))
     return files
 
 
