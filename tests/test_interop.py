@@ -148,6 +148,20 @@ def test_example_models_export_to_valid_otm_and_import_back_field_by_field(
     assert [(f.id, f.source, f.destination, f.bidirectional) for f in after.flows] == [
         (f.id, f.source, f.destination, f.bidirectional) for f in before.flows
     ]
+    # the security facts the rules read come back too
+    facts = {"id", "kind", "encrypted", "signed", "delivers", "authentication", "accepts"}
+    facts |= {"escapes_input", "secrets_in_vault", "hardened", "pinned_dependencies"}
+    facts |= {"audit_log", "logs_sensitive_data", "privileged", "rate_limited"}
+    facts |= {"encrypted_at_rest", "bounded_consumption", "delivery_role", "deployment"}
+
+    def security(element: Any) -> dict[str, Any]:
+        dumped = element.model_dump(include=facts, exclude_none=True)
+        if dumped.get("authentication"):
+            dumped["authentication"].pop("note", None)
+        return dumped
+
+    assert [security(c) for c in after.components] == [security(c) for c in before.components]
+    assert [security(f) for f in after.flows] == [security(f) for f in before.flows]
     assert [(a.id, a.title, a.kind, a.classification) for a in after.assets] == [
         (a.id, a.title, a.kind, a.classification) for a in before.assets
     ]

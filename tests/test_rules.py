@@ -236,6 +236,33 @@ flows:
         "f1",
     ),
     # A service connects to its database without credentials.
+    # People signed in by a session; a bearer token the page attaches is silent.
+    "cross-site-request-forgery": Case(
+        """\
+components:
+  - {id: customer, title: Customer, kind: external_entity}
+  - {id: shop, title: Shop, kind: process}
+flows:
+  - {id: f1, source: customer, destination: shop,
+     authentication: {method: session, client: human}}
+""",
+        ("method: session", "method: jwt"),
+        "f1",
+    ),
+    # A service holding confidential data answers anyone; an authenticated caller is silent.
+    "unauthenticated-call-to-sensitive-process": Case(
+        """\
+components:
+  - {id: web, title: Web, kind: process}
+  - {id: orders, title: Orders, kind: process, data: [orders-data]}
+assets:
+  - {id: orders-data, title: Orders, kind: data_set, classification: confidential}
+flows:
+  - {id: f1, source: web, destination: orders, authentication: {method: none}}
+""",
+        ("method: none", "method: mtls"),
+        "f1",
+    ),
     "unauthenticated-write-to-store": Case(
         """\
 components:
@@ -795,7 +822,17 @@ components:
         ("delivery_role: build_server", "delivery_role: deploy_target"),
         "ci",
     ),
+    # The model says dependencies float, whatever the technology; pinned is silent.
     "unpinned-base-images": Case(
+        """\
+components:
+  - {id: worker, title: Worker, kind: process, technology: go, pinned_dependencies: false}
+""",
+        ("pinned_dependencies: false", "pinned_dependencies: true"),
+        "worker",
+    ),
+    # A container image whose pinning the model does not record; recorded is silent.
+    "image-pinning-unrecorded": Case(
         """\
 components:
   - {id: api, title: API, kind: process, technology: docker container}
@@ -805,6 +842,19 @@ components:
             "technology: docker container, pinned_dependencies: true}",
         ),
         "api",
+    ),
+    # People use the shop's pages and escaping is not recorded; recorded escaping is silent.
+    "cross-site-scripting": Case(
+        """\
+components:
+  - {id: customer, title: Customer, kind: external_entity}
+  - {id: shop, title: Shop, kind: process, technology: node.js}
+flows:
+  - {id: f1, source: customer, destination: shop,
+     authentication: {method: session, client: human}}
+""",
+        ("technology: node.js}", "technology: node.js, escapes_input: true}"),
+        "shop",
     ),
     # Contributors reach the source repository from the internet.
     "delivery-system-reachable-from-outside": Case(
@@ -952,6 +1002,35 @@ def test_the_token_suggestion_lists_what_is_unchecked_or_asks_for_the_checks(
     ]
     assert asked.listed == []
     assert asked.unrecorded == ["checks_complete", "presents_token"]
+
+
+def test_signed_messages_and_webhooks_are_not_unauthenticated_traffic(
+    library: RuleSet, write_model: WriteModel
+) -> None:
+    case = CASES["unauthenticated-into-more-trusted"]
+    assert "unauthenticated-into-more-trusted@f1" in _keys(_model(write_model, case.fires), library)
+    signed = case.fires.replace(
+        "authentication: {method: none}", "authentication: {method: none}\n    signed: true"
+    )
+    assert "unauthenticated-into-more-trusted@f1" not in _keys(_model(write_model, signed), library)
+    webhook = case.fires.replace(
+        "authentication: {method: none}", "authentication: {method: none}\n    kind: webhook"
+    )
+    keys = _keys(_model(write_model, webhook), library)
+    assert "unauthenticated-into-more-trusted@f1" not in keys
+    assert "unsigned-webhook@f1" in keys
+
+
+def test_load_balancers_and_gateways_do_not_render_pages(
+    library: RuleSet, write_model: WriteModel
+) -> None:
+    case = CASES["cross-site-scripting"]
+    proxy = case.fires.replace("technology: node.js}", "technology: nginx reverse proxy}")
+    assert "cross-site-scripting@shop" not in _keys(_model(write_model, proxy), library)
+    named = case.fires.replace("client: human", "client: service").replace(
+        "technology: node.js}", "technology: apache web server}"
+    )
+    assert "cross-site-scripting@shop" in _keys(_model(write_model, named), library)
 
 
 def test_a_person_with_a_second_factor_is_not_weak_auth_into_restricted(
@@ -1111,6 +1190,7 @@ FACT_VALUES: dict[str, dict[str, set[Any] | None]] = {
         "bounded_consumption": _KNOWN,
         "keeps": _values(AssetKind),
         "own_secrets": _BOOL,
+        "serves_browsers": _BOOL,
         "accepts": _values(InputFormat),
         "escapes_input": _KNOWN,
         "fetches_input_urls": _KNOWN,

@@ -98,16 +98,16 @@ def test_check_of_the_examples_is_valid_sarif_with_one_result_per_finding(exampl
     for result in results:
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
     # Suggested threats: the rule's own text as help, its CWE and CAPEC as tags and taxa.
-    sql = next(r for r in rules if r["id"] == "suggested-threat/unauthenticated-into-more-trusted")
-    assert "authenticate" in sql["help"]["text"].lower()
-    assert "external/cwe/cwe-306" in sql["properties"]["tags"]
-    assert "asvs:4.0.3:V1.2.2" in sql["properties"]["tags"]
+    sql = next(r for r in rules if r["id"] == "suggested-threat/sql-injection")
+    assert "parameterised" in sql["help"]["text"].lower()
+    assert "external/cwe/cwe-89" in sql["properties"]["tags"]
+    assert "asvs:4.0.3:V5.3.4" in sql["properties"]["tags"]
     taxa = {t["name"]: {x["id"] for x in t["taxa"]} for t in run["taxonomies"]}
-    assert "306" in taxa["CWE"]
+    assert "89" in taxa["CWE"]
     targets = {
         (r["target"]["toolComponent"]["name"], r["target"]["id"]) for r in sql["relationships"]
     }
-    assert ("CWE", "306") in targets
+    assert ("CWE", "89") in targets
 
 
 @needs_schema

@@ -105,6 +105,9 @@ COMPONENT_FACTS: dict[str, str] = {
     "deployment": "text or unknown: pull or push, for a deploy target",
     "pinned_dependencies": "bool or unknown: base images and dependencies are pinned",
     "calls": "text: technologies of the components it sends flows to, lowercase",
+    "serves_browsers": "bool: people reach it through a browser or app (a flow from a human "
+    "client ends here) or its technology names a web application, web server or CMS; load "
+    "balancers, proxies, gateways and firewalls excluded",
 }
 FACTS = {"flow": FLOW_FACTS, "component": COMPONENT_FACTS}
 
@@ -160,6 +163,7 @@ FACT_VALUES: dict[str, dict[str, list[Any]]] = {
                 "receives_credentials_from_external",
                 "consumes_queue",
                 "own_secrets",
+                "serves_browsers",
             )
         },
         **{
@@ -231,6 +235,25 @@ def _token_facts(flow: Flow) -> dict[str, Any]:
         "checks_complete": not missing,
         "unchecked": missing,
     }
+
+
+# Technologies that render pages for browsers, and ones that only pass traffic on.
+_WEB = re.compile(
+    r"web[- ]?(server|app(lication)?)|\bcms\b|application[- ]server|report[- ]engine",
+    re.IGNORECASE,
+)
+_FORWARDER = re.compile(
+    r"load[- ]?balancer|reverse[- ]proxy|\bproxy\b|\bwaf\b|firewall|gateway|\benvoy\b",
+    re.IGNORECASE,
+)
+
+
+def _serves_browsers(component: Component, inbound: list[Flow]) -> bool:
+    technology = component.technology or ""
+    if _FORWARDER.search(technology):
+        return False
+    human = any(f.authentication and f.authentication.client is ClientKind.HUMAN for f in inbound)
+    return human or bool(_WEB.search(technology))
 
 
 def _highest(values: list[Classification]) -> str | None:
@@ -313,6 +336,7 @@ def subjects(model: ThreatModel, topology: Topology | None = None) -> list[Subje
                 for f in model.flows
                 if f.source == component.id
             ),
+            "serves_browsers": _serves_browsers(component, inbound),
         }
         result.append(Subject("component", component, facts))
 

@@ -171,6 +171,24 @@ def text_block(value: Any) -> str:
     return text[: MAX_TEXT - 1] + "…" if len(text) > MAX_TEXT else text
 
 
+# Protocol names that say whether a channel is encrypted; others say nothing.
+_ENCRYPTED_PROTOCOLS = {
+    "https", "tls", "mtls", "ssl", "wss", "ssh", "sftp", "scp", "ftps", "ldaps", "smtps",
+    "imaps", "pop3s", "amqps", "mqtts", "grpcs",
+}  # fmt: skip
+_PLAIN_PROTOCOLS = {"http", "ws", "ftp", "telnet", "ldap", "tftp", "amqp", "mqtt"}
+
+
+def protocol_encryption(protocol: str) -> bool | None:
+    """True or False when the protocol's name says whether it is encrypted, else None."""
+    words = re.split(r"[\s/()+,]+", protocol.strip().lower())
+    if any(w in _ENCRYPTED_PROTOCOLS for w in words) or "tls" in words:
+        return True
+    if len([w for w in words if w]) == 1 and words[0] in _PLAIN_PROTOCOLS:
+        return False
+    return None
+
+
 _SLUG_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 
 
@@ -276,7 +294,7 @@ class Element:
         if value in (None, "", [], {}):
             return
         if isinstance(value, (dict, list)):
-            text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+            text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
         else:
             text = as_text(value)
         name = f"{self.namespace}.{key}" if not key.startswith(f"{self.namespace}.") else key

@@ -8,18 +8,26 @@ and OTM values tm-docs has no field for travel in tm-docs attributes under
 from __future__ import annotations
 
 import re
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from ..model import (
     MODEL_ID_PATTERN,
     RESERVED_MODEL_IDS,
+    AuthMethod,
     Classification,
+    ClientKind,
     ComponentKind,
+    DeliveryRole,
+    Deployment,
+    FlowKind,
+    InputFormat,
     MitigationStatus,
     Stride,
     ThreatModel,
     ThreatStatus,
+    TokenCheck,
     TrustLevel,
     check_control,
 )
@@ -39,6 +47,33 @@ from .common import (
 )
 
 OTM_VERSION = "0.2.0"
+
+# Security facts that travel as `tm-docs.*` attributes, by attribute name: booleans as
+# booleans, a choice as its word, a list as its words joined by commas ("none" for an
+# empty list, which says something different from a list left out).
+COMPONENT_FACTS: dict[str, type[Enum] | None] = {
+    "encrypted_at_rest": None,
+    "audit_log": None,
+    "logs_sensitive_data": None,
+    "privileged": None,
+    "rate_limited": None,
+    "bounded_consumption": None,
+    "escapes_input": None,
+    "fetches_input_urls": None,
+    "secrets_in_vault": None,
+    "hardened": None,
+    "pinned_dependencies": None,
+    "delivery_role": DeliveryRole,
+    "deployment": Deployment,
+}
+COMPONENT_LISTS: dict[str, type[Enum]] = {"accepts": InputFormat}
+FLOW_FACTS: dict[str, type[Enum] | None] = {"encrypted": None, "signed": None, "kind": FlowKind}
+AUTH_FACTS: dict[str, type[Enum] | None] = {
+    "client": ClientKind,
+    "second_factor": None,
+    "on_behalf_of_user": None,
+    "presents_token": None,
+}
 OUTSIDE_ZONE = "tm-docs-outside"  # the zone export invents for components outside every boundary
 
 # OTM leaves states free text; these are the spellings its examples and tools use.
@@ -264,6 +299,10 @@ def from_otm(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
             element.set("boundary", ids.of("zone", zone_ref))
         element.set("owner", one_line(extra.get("owner")) or None)
         element.set("technology", one_line(extra.get("technology")) or None)
+        for name, choices in COMPONENT_FACTS.items():
+            element.set(name, _fact_in(element, name, extra.get(name), choices))
+        for name, choices in COMPONENT_LISTS.items():
+            element.set(name, _fact_in(element, name, extra.get(name), choices, is_list=True))
         element.set("description", text_block(component.get("description")))
         instance = as_dict(component.get("assets"))
         processed = [as_text(a) for a in as_list(instance.get("processed"))]
@@ -366,6 +405,27 @@ def from_otm(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
                 data_ids.append(asset_id)
         element.set("data", data_ids)
         element.set("protocol", one_line(extra.get("protocol")) or None)
+        for name, choices in FLOW_FACTS.items():
+            element.set(name, _fact_in(element, name, extra.get(name), choices))
+        method = _fact_in(element, "authentication", extra.get("authentication"), AuthMethod)
+        if method is not None:
+            auth: dict[str, Any] = {"method": method}
+            for name, choices in AUTH_FACTS.items():
+                key = f"authentication.{name}"
+                auth[name] = _fact_in(element, key, extra.get(key), choices)
+            auth["checks"] = _fact_in(
+                element,
+                "authentication.checks",
+                extra.get("authentication.checks"),
+                TokenCheck,
+                True,
+            )
+            auth["identity"] = one_line(extra.get("authentication.identity")) or None
+            element.set("authentication", {k: v for k, v in auth.items() if v is not None})
+        delivers = as_text(extra.get("delivers"))
+        if delivers and delivers != "none":
+            found = [ids.get("asset", a) for a in delivers.split(",")]
+            element.set("delivers", [a for a in found if a is not None and a in data_ids])
         if flow.get("bidirectional") is True:
             element.set("bidirectional", True)
         element.set("description", text_block(flow.get("description")))
@@ -601,6 +661,34 @@ def _representations(element: Element, raw: dict[str, Any]) -> None:
 # --- export -----------------------------------------------------------------
 
 
+def _fact_out(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, list):
+        words = [v.value if isinstance(v, Enum) else str(v) for v in value]
+        return ",".join(words) or "none"
+    return value
+
+
+def _fact_in(
+    element: Element, name: str, value: Any, choices: type[Enum] | None, is_list: bool = False
+) -> Any:
+    """A fact read back from a `tm-docs.*` attribute; None (and reported) if it is not one."""
+    if value is None:
+        return None
+    if is_list and isinstance(value, str) and choices is not None:
+        words = [] if value == "none" else [w.strip() for w in value.split(",")]
+        allowed = {c.value for c in choices}
+        if all(w in allowed for w in words):
+            return words
+    elif choices is None and isinstance(value, bool):
+        return value
+    elif choices is not None and isinstance(value, str) and value in {c.value for c in choices}:
+        return value
+    element.lossy(f"tm-docs.{name} '{one_line(value, 40)}' is not a value of the fact; dropped")
+    return None
+
+
 def _attributes(element: Any, extra: dict[str, Any]) -> dict[str, Any] | None:
     out: dict[str, Any] = {}
     for key, value in element.attributes.items():
@@ -738,19 +826,9 @@ def to_otm(model: ThreatModel) -> dict[str, Any]:
             }
         if c.id in instances:
             entry["threats"] = instances[c.id]
-        facts: dict[str, Any] = {
-            name: getattr(c, name)
-            for name in (
-                "owner",
-                "technology",
-                "encrypted_at_rest",
-                "audit_log",
-                "logs_sensitive_data",
-                "privileged",
-                "rate_limited",
-                "bounded_consumption",
-            )
-        }
+        facts: dict[str, Any] = {"owner": c.owner, "technology": c.technology}
+        facts.update({name: _fact_out(getattr(c, name)) for name in COMPONENT_FACTS})
+        facts.update({name: _fact_out(getattr(c, name)) for name in COMPONENT_LISTS})
         facts["kind"] = c.kind.value
         facts["paths"] = ",".join(c.paths)
         if c.out_of_scope:
@@ -778,7 +856,15 @@ def to_otm(model: ThreatModel) -> dict[str, Any]:
             "kind": f.kind.value,
             "authentication": f.authentication.method.value if f.authentication else None,
             "title": f.title,
+            "delivers": _fact_out([asset_of[a] for a in f.delivers] or None),
         }
+        if f.authentication:
+            auth = f.authentication
+            facts.update(
+                {f"authentication.{name}": _fact_out(getattr(auth, name)) for name in AUTH_FACTS}
+            )
+            facts["authentication.checks"] = _fact_out(auth.checks)
+            facts["authentication.identity"] = auth.identity
         if f.out_of_scope:
             facts["out_of_scope"] = f.out_of_scope.reason
         entry["attributes"] = _attributes(f, facts)

@@ -22,6 +22,7 @@ from .common import (
     as_list,
     as_text,
     one_line,
+    protocol_encryption,
     read_json,
     slug,
     text_block,
@@ -47,6 +48,13 @@ CLASSIFICATION = {
     "TOP_SECRET": "restricted",
 }
 MAPPED_ELEMENT = {"__class__", "name", "description", "inBoundary"}
+# pytm attributes that are tm-docs facts; pytm's JSON lists only what its author set, so
+# `false` is a statement too.
+ELEMENT_FACTS = {
+    "isHardened": "hardened",
+    "sanitizesInput": "escapes_input",
+    "isEncrypted": "encrypted_at_rest",
+}
 MAPPED_FLOW = {"name", "source", "sink", "data", "note", "protocol", "isEncrypted", "description"}
 MAPPED_MODEL = {"name", "description", "boundaries", "data", "elements", "flows", "findings"}
 
@@ -101,7 +109,7 @@ def from_pytm(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
         new_id = ids.make("data", name, "data")
         element.set("id", new_id)
         element.set("title", one_line(name) or new_id)
-        element.set("kind", "data_set")
+        element.set("kind", "secret" if raw.get("isCredentials") is True else "data_set")
         level = as_text(raw.get("classification")).upper()
         classification = CLASSIFICATION.get(level)
         if classification is None:
@@ -138,6 +146,11 @@ def from_pytm(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
             else:
                 element.lossy(f"boundary '{one_line(boundary, 60)}' does not exist; placed outside")
         element.set("description", text_block(raw.get("description")))
+        for key, fact in ELEMENT_FACTS.items():
+            if isinstance(raw.get(key), bool) and (
+                fact != "encrypted_at_rest" or kind == "data_store"
+            ):
+                element.set(fact, raw.get(key))
         element.keep_rest(raw, MAPPED_ELEMENT)
         components.append(element)
         report.count("components")
@@ -157,8 +170,10 @@ def from_pytm(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
         element.set("source", source)
         element.set("destination", sink)
         element.set("protocol", one_line(raw.get("protocol")) or None)
-        if isinstance(raw.get("isEncrypted"), bool) and raw.get("isEncrypted"):
-            element.set("encrypted", True)
+        if isinstance(raw.get("isEncrypted"), bool):
+            element.set("encrypted", raw.get("isEncrypted"))
+        else:
+            element.set("encrypted", protocol_encryption(as_text(raw.get("protocol"))))
         data_ids = []
         for ref in as_list(raw.get("data")):
             found = ids.get("data", as_text(ref))

@@ -50,8 +50,45 @@ AUTH = {
     "client-certificate": "mtls",
     "two-factor": "other",
 }
-PLAIN = {"http", "ws", "ftp", "ldap", "telnet", "smtp", "pop3", "imap", "jdbc", "odbc", "mqtt"}
-ENCRYPTED = {"https", "wss", "ldaps", "sftp", "scp", "ssh", "ftps"}
+# Threagile's protocols that state whether the channel is encrypted (pkg/types/protocol.go):
+# the plain ones have an `-encrypted` twin or are cleartext by design. MQTT ("encryption
+# via TLS is optional"), JMS, NRPE, XMPP, the process-local ones (library calls, local
+# files) and unknown ones say nothing.
+PLAIN = {
+    "http", "ws", "reverse-proxy-web-protocol", "jdbc", "odbc", "sql-access-protocol",
+    "nosql-access-protocol", "binary", "text", "smtp", "pop3", "imap", "ftp", "ldap", "nfs",
+    "smb", "iiop", "jrmp", "telnet",
+}  # fmt: skip
+ENCRYPTED = {"https", "wss", "ldaps", "sftp", "scp", "ssh", "ssh-tunnel", "ftps"}
+# How the end user's identity reaches the target (a link's `authorization`).
+ON_BEHALF = {
+    "enduser-identity-propagation": True,
+    "end-user-identity-propagation": True,
+    "technical-user": False,
+    "none": False,
+}
+# Technologies (with Threagile's aliases) that are a part in delivering software.
+DELIVERY = {
+    "build-pipeline": "build_server",
+    "ci": "build_server",
+    "continuous-integration": "build_server",
+    "sourcecode-repository": "source_repository",
+    "git": "source_repository",
+    "artifact-registry": "artifact_registry",
+}
+# Technologies Threagile counts as development-relevant; a build pipeline's write access
+# to anything else is a deployment into it.
+DEVELOPMENT = {
+    *DELIVERY, "code-inspection-platform", "code-inspection", "code-analysis", "devops-client",
+}  # fmt: skip
+VAULTS = {"vault", "hashicorp-vault"}
+FORMATS = {
+    "json": "json",
+    "xml": "xml",
+    "serialization": "serialized_objects",
+    "file": "files",
+    "csv": "text",
+}
 # Threagile's trust-boundary types; tm-docs' trust level is invented from them.
 TRUST = {"execution-environment": "restricted"}
 IMPACT = {"low": 2, "medium": 3, "high": 4, "very-high": 5}
@@ -68,11 +105,11 @@ MAPPED_ASSET_KEYS = {"id", "description", "tags", "confidentiality", "integrity"
 MAPPED_COMPONENT_KEYS = {
     "id", "description", "type", "technology", "owner", "tags", "out_of_scope",
     "justification_out_of_scope", "encryption", "data_assets_processed", "data_assets_stored",
-    "communication_links",
+    "communication_links", "data_formats_accepted",
 }  # fmt: skip
 MAPPED_LINK_KEYS = {
     "target", "description", "protocol", "authentication", "tags", "data_assets_sent",
-    "data_assets_received",
+    "data_assets_received", "authorization",
 }  # fmt: skip
 MODEL_KEYS = {
     "title", "author", "business_overview", "technical_overview", "data_assets",
@@ -99,6 +136,90 @@ def _scale(element: Element, key: str, value: Any, table: dict[str, str]) -> str
     if mapped is None or list(table.values()).count(mapped) > 1:
         element.keep(key, text)
     return mapped
+
+
+def _technologies(raw: dict[str, Any]) -> list[str]:
+    """Its `technology` and the `technologies` list newer Threagile versions also read."""
+    names = [raw.get("technology"), *as_list(raw.get("technologies"))]
+    return [t for t in (as_text(n).strip().lower() for n in names) if t]
+
+
+def _role(raw: dict[str, Any]) -> str | None:
+    return next((DELIVERY[t] for t in _technologies(raw) if t in DELIVERY), None)
+
+
+def _delivery_facts(raw_components: dict[str, dict[str, Any]]) -> tuple[set[str], set[str]]:
+    """Ids of deploy targets and of the assets that call a vault.
+
+    A deploy target is what a build pipeline writes to over a devops link (not read-only)
+    and is not itself part of delivery: the reading of Threagile's own
+    push-instead-of-pull-deployment rule, so the pipeline pushes to it.
+    """
+    by_id = {as_text(r.get("id")) or name: r for name, r in raw_components.items()}
+    targets: set[str] = set()
+    vault_users: set[str] = set()
+    for cid, raw in by_id.items():
+        for raw_link in as_dict(raw.get("communication_links")).values():
+            link = as_dict(raw_link)
+            target_id = as_text(link.get("target"))
+            target = by_id.get(target_id)
+            if target is None:
+                continue
+            if set(_technologies(target)) & VAULTS:
+                vault_users.add(cid)
+            if (
+                _role(raw) == "build_server"
+                and link.get("readonly") is not True
+                and as_text(link.get("usage")).strip().lower() == "devops"
+                and target.get("out_of_scope") is not True
+                and not set(_technologies(target)) & DEVELOPMENT
+                and as_text(target.get("usage")).strip().lower() != "devops"
+            ):
+                targets.add(target_id)
+    return targets, vault_users
+
+
+def _link_authentication(
+    flow: Element, link: dict[str, Any], source: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The flow's authentication: method, who the client is, second factor, identity."""
+    authorization = as_text(link.get("authorization")).strip().lower()
+    if authorization:
+        flow.keep("authorization", authorization)
+    method = _scale(flow, "authentication", link.get("authentication"), AUTH)
+    if not method:
+        return None
+    auth: dict[str, Any] = {"method": method}
+    human = source.get("used_as_client_by_human")
+    if human is True:
+        auth["client"] = "human"
+    elif human is False:
+        auth["client"] = "service"
+    given = as_text(link.get("authentication")).strip().lower()
+    if given == "two-factor":
+        auth["second_factor"] = True
+    elif human is True and given in AUTH:
+        auth["second_factor"] = False
+    on_behalf = ON_BEHALF.get(authorization)
+    if on_behalf is not None:
+        auth["on_behalf_of_user"] = on_behalf
+    elif authorization:
+        flow.lossy(f"authorization '{one_line(authorization, 40)}' is not a Threagile value; kept")
+    return auth
+
+
+def _accepts(element: Element, raw: dict[str, Any]) -> None:
+    formats: list[str] = []
+    for value in as_list(raw.get("data_formats_accepted")):
+        text = as_text(value).strip().lower()
+        mapped = FORMATS.get(text)
+        if mapped is None:
+            element.lossy(f"data format '{one_line(text, 40)}' has no tm-docs value; kept")
+        if mapped is None or text == "csv":
+            element.keep(f"data_formats_accepted.{slug(text)[:40]}", "true")
+        if mapped is not None and mapped not in formats:
+            formats.append(mapped)
+    element.set("accepts", formats)
 
 
 def from_threagile(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
@@ -196,6 +317,7 @@ def from_threagile(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
                 as_text(runtime.get("id")) or as_text(name)
             )
 
+    deploy_targets, vault_users = _delivery_facts(raw_components)
     stored_at: dict[str, list[str]] = {}
     components = []
     flows = []
@@ -217,7 +339,27 @@ def from_threagile(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
         if holders:
             element.set("boundary", ids.of("b", holders[-1]))
         element.set("owner", one_line(raw.get("owner")) or None)
-        element.set("technology", one_line(raw.get("technology")) or None)
+        technology = one_line(raw.get("technology")) or one_line(
+            ", ".join(as_text(t) for t in as_list(raw.get("technologies")))
+        )
+        if as_text(raw.get("machine")).strip().lower() == "container":
+            # Threagile's own base-image rule reads `machine`; tm-docs' reads the technology.
+            technology = f"{technology}, container" if technology else "container"
+        element.set("technology", technology or None)
+        role = _role(raw)
+        if role:
+            element.set("delivery_role", role)
+        elif cid in deploy_targets:
+            element.set("delivery_role", "deploy_target")
+            element.set("deployment", "push")
+            element.invent(
+                "delivery role 'deploy_target' and deployment 'push': a build pipeline writes "
+                "to it over a devops link"
+            )
+        if cid in vault_users:
+            element.set("secrets_in_vault", True)
+            element.invent("secrets_in_vault: it has a communication link to a vault")
+        _accepts(element, raw)
         element.set("description", text_block(raw.get("description")))
         encryption = as_text(raw.get("encryption"))
         if encryption:
@@ -275,9 +417,7 @@ def from_threagile(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
                 flow.set("encrypted", True)
             elif protocol in PLAIN:
                 flow.set("encrypted", False)
-            method = _scale(flow, "authentication", link.get("authentication"), AUTH)
-            if method:
-                flow.set("authentication", {"method": method})
+            flow.set("authentication", _link_authentication(flow, link, raw))
             data_ids = []
             for key in ("data_assets_sent", "data_assets_received"):
                 for ref in as_list(link.get(key)):

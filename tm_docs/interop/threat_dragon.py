@@ -23,6 +23,7 @@ from .common import (
     as_list,
     as_text,
     one_line,
+    protocol_encryption,
     read_json,
     slug,
     text_block,
@@ -168,6 +169,7 @@ def from_threat_dragon(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
 
     components: list[Element] = []
     flows: list[Element] = []
+    assets: list[Element] = []
     threats: list[Element] = []
     mitigations: list[Element] = []
     component_cells = {
@@ -242,6 +244,10 @@ def from_threat_dragon(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
                 element.set(field, True)
             elif value is True or (value not in (False, None, "") and not isinstance(value, bool)):
                 element.keep(key, value)
+        asset = _facts(report, ids, kind, info, element)
+        if asset is not None:
+            assets.append(asset)
+            report.count("assets")
         target.append(element)
         report.count("components" if target is components else "flows")
         for raw in as_list(info.get("threats")):
@@ -252,9 +258,36 @@ def from_threat_dragon(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
     out["boundaries"] = [e.build() for _, e in boundaries]
     out["components"] = [e.build() for e in components]
     out["flows"] = [e.build() for e in flows]
+    out["assets"] = [e.build() for e in assets]
     out["threats"] = [e.build() for e in threats]
     out["mitigations"] = [e.build() for e in mitigations]
     return out, report
+
+
+def _facts(
+    report: Lossy, ids: Ids, kind: str, info: dict[str, Any], element: Element
+) -> Element | None:
+    """Facts Threat Dragon's properties state, beyond the flags with a field of their own.
+
+    Returns the asset a store that holds credentials gets (its classification is invented).
+    """
+    if kind == "tm.Flow" and "encrypted" not in element.data:
+        encrypted = protocol_encryption(as_text(info.get("protocol")))
+        if encrypted is not None:
+            element.set("encrypted", encrypted)
+    if kind == "tm.Process" and info.get("isWebApplication") is True:
+        element.set("technology", "web application")
+    if kind != "tm.Store" or info.get("storesCredentials") is not True:
+        return None
+    store = as_text(element.data.get("id"))
+    asset = Element(report, f"credentials stored in {element.source}", NS)
+    asset.set("id", ids.make("asset", f"{store}#credentials", f"{store}-credentials"))
+    asset.set("title", one_line(f"Credentials in {element.data.get('title') or store}"))
+    asset.set("kind", "secret")
+    asset.set("classification", "restricted")
+    asset.invent("classification 'restricted': the store is marked as storing credentials")
+    asset.set("location", [store])
+    return asset
 
 
 def _threat(
