@@ -24,20 +24,20 @@ from importlib import resources
 from jinja2 import TemplateError
 
 from .analysis.diff import ReviewResult, compare
-from .analysis.report import Report, analyse
+from .analysis.report import AnalysisMemo, Report, analyse
 from .analysis.settings import Settings
 from .analysis.staleness import Staleness, staleness
-from .dfd.build import draw
+from .dfd.build import DrawnDiagram, draw
 from .dfd.graphviz import GraphvizError
 from .dfd.render import DiagramRenderer, open_diagram_cache
 from .dfd.svg import natural_size, smallest_font
 from .load.cache import CacheFolder, CacheRefused
 from .load.history import History, Unavailable, read_history
-from .load.models import LoadedModel, LoadResult, ModelPathError, load_models
+from .load.models import LoadedModel, LoadMemo, LoadResult, ModelPathError, load_models
 from .load.revisions import changed_files, snapshot_at, snapshot_worktree
 from .load.rules import load_rules
 from .problems import Problem
-from .render.pages import DiagramImage, GeneratedFile, SiteLayout, render_site
+from .render.pages import DiagramImage, GeneratedFile, PageMemo, SiteLayout, render_site
 
 STYLESHEET = "tm-docs.css"
 SCRIPT = "tm-docs.js"  # the full-screen diagram viewer
@@ -53,6 +53,24 @@ class BuildError(Exception):
 
 
 @dataclass(frozen=True)
+class Work:
+    """What a build worked out afresh; everything else was reused from an earlier build
+    of the same `Pipeline` (the models' files, analyses and pages did not change)."""
+
+    loaded: tuple[str, ...] = ()  # model files parsed and validated
+    analysed: tuple[str, ...] = ()  # model ids
+    rendered: tuple[str, ...] = ()  # model ids whose pages were rendered
+    models: int = 0
+
+    def __str__(self) -> str:
+        n = self.models
+        return (
+            f"work: {len(self.loaded)} of {n} model file(s) loaded, {len(self.analysed)} "
+            f"analysed, {len(self.rendered)} model page(s) rendered, the rest reused"
+        )
+
+
+@dataclass(frozen=True)
 class SiteBuild:
     """Every file of the threat-model section, and what the run found on the way."""
 
@@ -63,6 +81,7 @@ class SiteBuild:
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # what was done, for the log
     model_pages: dict[str, LoadedModel] = field(default_factory=dict)  # page path -> model
+    work: Work = field(default_factory=Work)
 
     @cached_property
     def paths(self) -> frozenset[str]:
@@ -80,10 +99,10 @@ class SiteBuild:
         return path if any(f.path == path for f in self.files) else None
 
 
-def load_checked(settings: Settings) -> LoadResult:
+def load_checked(settings: Settings, memo: LoadMemo | None = None) -> LoadResult:
     """The models of the configured folder; BuildError when any has an error."""
     try:
-        result = load_models([settings.models_dir], root=settings.root)
+        result = load_models([settings.models_dir], root=settings.root, memo=memo)
     except ModelPathError:
         shown = os.path.relpath(settings.models_dir, settings.root)
         raise BuildError(
@@ -95,12 +114,12 @@ def load_checked(settings: Settings) -> LoadResult:
     return result
 
 
-def report_of(settings: Settings, result: LoadResult) -> Report:
+def report_of(settings: Settings, result: LoadResult, memo: AnalysisMemo | None = None) -> Report:
     """The analysis of loaded models with the packaged and the repository's rules."""
     rules = load_rules(settings.rule_dirs, root=settings.root)
     if rules.problems:
         raise BuildError("problems in the threat rules", rules.problems)
-    return analyse(result.models, settings, rules)
+    return analyse(result.models, settings, rules, memo)
 
 
 class Pipeline:
@@ -109,6 +128,11 @@ class Pipeline:
         self._renderer = DiagramRenderer()  # its memory is kept across serve rebuilds
         self._history: History | None = None
         self._said: set[str] = set()  # warnings said already (one per serve session)
+        # Work done once: each model's loading, analysis, drawing and page, by content.
+        self._loads = LoadMemo()
+        self._analyses = AnalysisMemo()
+        self._pages = PageMemo()
+        self._drawn: dict[tuple[str, str, str], DrawnDiagram] = {}
 
     def configure(self, settings: Settings) -> None:
         """New settings for the next build (a `mkdocs serve` rebuild); caches are kept
@@ -165,10 +189,17 @@ class Pipeline:
             return {}, [], []
         self._renderer.cache, warnings = self._diagram_cache()
         link_base = "./" if self.settings.use_directory_urls else "index.html"
-        drawn = {
-            s.model.id: draw(s.model, self.settings.bands, link_base=link_base)
-            for s in report.portfolio.summaries
-        }
+        drawn = {}
+        kept = {}
+        bands = repr(self.settings.bands)
+        for summary in report.portfolio.summaries:
+            loaded = summary.loaded
+            key = (loaded.digest, bands, link_base)
+            picture = self._drawn.get(key) if loaded.digest else None
+            if picture is None:
+                picture = draw(loaded.model, self.settings.bands, link_base=link_base)
+            drawn[loaded.model.id] = kept[key] = picture
+        self._drawn = kept
         try:
             svgs = self._renderer.render_all(drawn)
         except GraphvizError as exc:
@@ -191,11 +222,11 @@ class Pipeline:
     def build(self) -> SiteBuild:
         """Load, analyse, draw, read staleness and render: every file of the section."""
         settings = self.settings
-        result = load_checked(settings)
+        result = load_checked(settings, self._loads)
         warnings = [str(p) for p in result.problems if not p.is_error]
         if not result.models:
             warnings.append(f"no model files (*.yaml, *.yml) in {settings.models_dir.name}")
-        report = report_of(settings, result)
+        report = report_of(settings, result, self._analyses)
         warnings += [str(w) for w in report.warnings]
         svgs, notes, cache_warnings = self._diagrams(report)
         verdicts, stale_warnings = self.staleness(result.models)
@@ -214,6 +245,7 @@ class Pipeline:
                     for model_id, svg in svgs.items()
                 },
                 staleness=verdicts,
+                memo=self._pages,
             )
         except TemplateError as exc:
             raise BuildError(f"a page template failed: {exc}") from None
@@ -226,6 +258,13 @@ class Pipeline:
             folder = posixpath.dirname(layout.model_page(model_id))
             files.append(GeneratedFile(f"{folder}/{DIAGRAM_FILE}", svg))
         notes.append(f"{len(result.models)} threat models, {len(files)} generated files")
+        work = Work(
+            loaded=tuple(self._loads.loaded),
+            analysed=tuple(self._analyses.analysed),
+            rendered=tuple(self._pages.rendered),
+            models=len(result.models),
+        )
+        notes.append(str(work))
         return SiteBuild(
             layout=layout,
             files=tuple(files),
@@ -234,6 +273,7 @@ class Pipeline:
             warnings=tuple(warnings),
             notes=tuple(notes),
             model_pages={layout.model_page(m.model.id): m for m in result.models},
+            work=work,
         )
 
 
