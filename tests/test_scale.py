@@ -120,4 +120,3 @@ def test_icons_are_stored_once_per_site(tmp_path: Path) -> None:
         text = svg.content.decode() if isinstance(svg.content, bytes) else svg.content
         assert "base64" not in text
         assert 'xlink:href="../icons/' in text
-

@@ -30,7 +30,7 @@ from .analysis.staleness import Staleness, staleness
 from .dfd.build import DrawnDiagram, draw
 from .dfd.graphviz import GraphvizError
 from .dfd.render import DiagramRenderer, open_diagram_cache
-from .dfd.svg import natural_size, smallest_font
+from .dfd.svg import icon_bytes, natural_size, smallest_font
 from .load.cache import CacheFolder, CacheRefused
 from .load.history import History, Unavailable, read_history
 from .load.models import LoadedModel, LoadMemo, LoadResult, ModelPathError, load_models
@@ -42,6 +42,7 @@ from .render.pages import DiagramImage, GeneratedFile, PageMemo, SiteLayout, ren
 STYLESHEET = "tm-docs.css"
 SCRIPT = "tm-docs.js"  # the full-screen diagram viewer
 DIAGRAM_FILE = "dfd.svg"
+ICON_FOLDER = "icons"  # beside the models' folders: SITE_ICON_FOLDER of the diagrams
 
 
 class BuildError(Exception):
@@ -125,7 +126,8 @@ def report_of(settings: Settings, result: LoadResult, memo: AnalysisMemo | None 
 class Pipeline:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._renderer = DiagramRenderer()  # its memory is kept across serve rebuilds
+        # Its memory is kept across serve rebuilds; the site stores each icon once.
+        self._renderer = DiagramRenderer(site_icons=True)
         self._history: History | None = None
         self._said: set[str] = set()  # warnings said already (one per serve session)
         # Work done once: each model's loading, analysis, drawing and page, by content.
@@ -183,10 +185,13 @@ class Pipeline:
         }
         return verdicts, warnings
 
-    def _diagrams(self, report: Report) -> tuple[dict[str, bytes], list[str], list[str]]:
-        """The SVG of each model's diagram, notes for the log, and warnings."""
+    def _diagrams(
+        self, report: Report
+    ) -> tuple[dict[str, bytes], dict[str, str], list[str], list[str]]:
+        """The SVG of each model's diagram, the icon files they show (by name in the
+        site's icon folder), notes for the log, and warnings."""
         if not self.settings.diagrams:
-            return {}, [], []
+            return {}, {}, [], []
         self._renderer.cache, warnings = self._diagram_cache()
         link_base = "./" if self.settings.use_directory_urls else "index.html"
         drawn = {}
@@ -217,7 +222,8 @@ class Pipeline:
         removed = self._renderer.prune()
         if removed:
             notes.append(f"{removed} unused diagram(s) removed from the cache")
-        return svgs, notes, warnings
+        icons = {name: path for d in drawn.values() for name, path in d.icon_files().items()}
+        return svgs, icons, notes, warnings
 
     def build(self) -> SiteBuild:
         """Load, analyse, draw, read staleness and render: every file of the section."""
@@ -228,7 +234,7 @@ class Pipeline:
             warnings.append(f"no model files (*.yaml, *.yml) in {settings.models_dir.name}")
         report = report_of(settings, result, self._analyses)
         warnings += [str(w) for w in report.warnings]
-        svgs, notes, cache_warnings = self._diagrams(report)
+        svgs, icons, notes, cache_warnings = self._diagrams(report)
         verdicts, stale_warnings = self.staleness(result.models)
         # Said once while the reason stays the same (mkdocs serve rebuilds often).
         once = [*cache_warnings, *stale_warnings]
@@ -257,6 +263,8 @@ class Pipeline:
         for model_id, svg in sorted(svgs.items()):
             folder = posixpath.dirname(layout.model_page(model_id))
             files.append(GeneratedFile(f"{folder}/{DIAGRAM_FILE}", svg))
+        for name, path in sorted(icons.items()):
+            files.append(GeneratedFile(layout.data_file(f"{ICON_FOLDER}/{name}"), icon_bytes(path)))
         notes.append(f"{len(result.models)} threat models, {len(files)} generated files")
         work = Work(
             loaded=tuple(self._loads.loaded),
