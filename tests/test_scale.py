@@ -6,6 +6,7 @@ The portfolios here are tiny (a few generated models); the speed goals live in
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -13,9 +14,12 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from benchmarks.portfolio_repo import edit_model, make_portfolio
 from tm_docs.analysis.settings import Settings
 from tm_docs.pipeline import Pipeline, build_site
+from tm_docs.render.progress import terminal_progress
 
 from .sites import build
 from .test_serve import _free_port, _wait_for
@@ -120,3 +124,44 @@ def test_icons_are_stored_once_per_site(tmp_path: Path) -> None:
         text = svg.content.decode() if isinstance(svg.content, bytes) else svg.content
         assert "base64" not in text
         assert 'xlink:href="../icons/' in text
+
+
+class _Terminal(io.StringIO):
+    """A text stream that says it is a terminal, as standard error in a shell does."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_long_work_shows_progress_on_a_terminal_and_nothing_in_ci(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    portfolio = make_portfolio(tmp_path / "site", 3, commits=5)
+    monkeypatch.delenv("CI", raising=False)
+    terminal = _Terminal()
+    pipeline = Pipeline(_settings(portfolio.root))
+    with terminal_progress(terminal, delay=0) as progress:
+        pipeline.progress = progress
+        pipeline.build()
+    shown = terminal.getvalue()
+    for stage in ("loading models", "analysing models", "drawing diagrams", "rendering pages"):
+        assert f"{stage}: " in shown, shown
+    assert "3/3" in shown and "\r" in shown  # one line, redrawn in place
+    monkeypatch.setenv("CI", "true")
+    quiet = _Terminal()
+    with terminal_progress(quiet, delay=0) as progress:
+        Pipeline(_settings(portfolio.root)).progress = progress
+        progress("loading models", 1, 3)
+    assert quiet.getvalue() == ""
+    # Not a terminal (a pipe, a CI log): the command prints its usual lines only.
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "tm-docs"), "generate", str(tmp_path / "out")],
+        cwd=portfolio.root,
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "CI"},
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "\r" not in proc.stderr and "loading models" not in proc.stderr
+    assert proc.stderr.splitlines()[0].startswith("wrote ")

@@ -35,11 +35,13 @@ from .interop.writer import write_new
 from .load.git import GitError, RevisionError
 from .load.models import LoadResult, ModelPathError, load_models
 from .load.rules import load_rules
-from .pipeline import BuildError, Pipeline, SiteBuild, build_site, review, review_diagrams
+from .pipeline import BuildError, Pipeline, SiteBuild, review, review_diagrams
 from .problems import Problem, Severity, display_path
+from .progress import Progress, no_progress
 from .render import backlog_report, check_report, stale_report
 from .render.exports import backlog_csv, backlog_json, backlog_rows
 from .render.github import annotation
+from .render.progress import terminal_progress
 from .render.review_report import as_json, as_markdown, as_text
 from .render.site_files import write_site
 from .render.terminal import one_line
@@ -63,12 +65,14 @@ def _settings(config_file: Path | None) -> Settings:
         raise _usage_error(exc) from None
 
 
-def _load_or_exit(paths: Sequence[Path], settings: Settings) -> LoadResult:
+def _load_or_exit(
+    paths: Sequence[Path], settings: Settings, progress: Progress = no_progress
+) -> LoadResult:
     targets = list(paths) or [settings.models_dir]
     # Paths typed on the command line are the user's choice; the configured folder
     # comes from mkdocs.yml, which a pull request can change, so it must stay inside.
     try:
-        result = load_models(targets, root=None if paths else settings.root)
+        result = load_models(targets, None if paths else settings.root, progress=progress)
     except ModelPathError as exc:
         raise _usage_error(exc) from None
     if not result.files and not result.problems:
@@ -98,7 +102,8 @@ def _report(
     paths: Sequence[Path], config_file: Path | None, output_format: str = "text", command: str = ""
 ) -> Report:
     settings = _settings(config_file)
-    result = _load_or_exit(paths, settings)
+    with terminal_progress() as progress:
+        result = _load_or_exit(paths, settings, progress)
     _valid_or_exit(result, output_format, command)
     rules = load_rules(settings.rule_dirs, root=settings.root)
     if rules.problems:
@@ -106,7 +111,8 @@ def _report(
             click.echo(_show(problem, output_format, f"tm-docs {command}".strip()))
         click.echo("problems in the threat rules", err=True)
         sys.exit(EXIT_INVALID)
-    return analyse(result.models, settings, rules)
+    with terminal_progress() as progress:
+        return analyse(result.models, settings, rules, progress=progress)
 
 
 config_option = click.option(
@@ -415,8 +421,11 @@ def backlog(paths: tuple[Path, ...], config_file: Path | None, output_format: st
 
 def _build(config_file: Path | None) -> SiteBuild:
     settings = _settings(config_file)
+    pipeline = Pipeline(settings)
     try:
-        site = build_site(settings)
+        with terminal_progress() as progress:
+            pipeline.progress = progress
+            site = pipeline.build()
     except BuildError as exc:
         for problem in exc.problems:
             click.echo(str(problem))

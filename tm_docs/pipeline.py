@@ -37,6 +37,7 @@ from .load.models import LoadedModel, LoadMemo, LoadResult, ModelPathError, load
 from .load.revisions import changed_files, snapshot_at, snapshot_worktree
 from .load.rules import load_rules
 from .problems import Problem
+from .progress import Progress, no_progress
 from .render.pages import DiagramImage, GeneratedFile, PageMemo, SiteLayout, render_site
 
 STYLESHEET = "tm-docs.css"
@@ -100,10 +101,12 @@ class SiteBuild:
         return path if any(f.path == path for f in self.files) else None
 
 
-def load_checked(settings: Settings, memo: LoadMemo | None = None) -> LoadResult:
+def load_checked(
+    settings: Settings, memo: LoadMemo | None = None, progress: Progress = no_progress
+) -> LoadResult:
     """The models of the configured folder; BuildError when any has an error."""
     try:
-        result = load_models([settings.models_dir], root=settings.root, memo=memo)
+        result = load_models([settings.models_dir], settings.root, memo, progress)
     except ModelPathError:
         shown = os.path.relpath(settings.models_dir, settings.root)
         raise BuildError(
@@ -115,12 +118,17 @@ def load_checked(settings: Settings, memo: LoadMemo | None = None) -> LoadResult
     return result
 
 
-def report_of(settings: Settings, result: LoadResult, memo: AnalysisMemo | None = None) -> Report:
+def report_of(
+    settings: Settings,
+    result: LoadResult,
+    memo: AnalysisMemo | None = None,
+    progress: Progress = no_progress,
+) -> Report:
     """The analysis of loaded models with the packaged and the repository's rules."""
     rules = load_rules(settings.rule_dirs, root=settings.root)
     if rules.problems:
         raise BuildError("problems in the threat rules", rules.problems)
-    return analyse(result.models, settings, rules, memo)
+    return analyse(result.models, settings, rules, memo, progress)
 
 
 class Pipeline:
@@ -135,6 +143,7 @@ class Pipeline:
         self._analyses = AnalysisMemo()
         self._pages = PageMemo()
         self._drawn: dict[tuple[str, str, str], DrawnDiagram] = {}
+        self.progress: Progress = no_progress  # how far a build is, for a terminal
 
     def configure(self, settings: Settings) -> None:
         """New settings for the next build (a `mkdocs serve` rebuild); caches are kept
@@ -206,7 +215,7 @@ class Pipeline:
             drawn[loaded.model.id] = kept[key] = picture
         self._drawn = kept
         try:
-            svgs = self._renderer.render_all(drawn)
+            svgs = self._renderer.render_all(drawn, self.progress)
         except GraphvizError as exc:
             raise BuildError(
                 f"cannot draw the data-flow diagrams: {exc} (or set 'diagrams: false' in the "
@@ -228,11 +237,11 @@ class Pipeline:
     def build(self) -> SiteBuild:
         """Load, analyse, draw, read staleness and render: every file of the section."""
         settings = self.settings
-        result = load_checked(settings, self._loads)
+        result = load_checked(settings, self._loads, self.progress)
         warnings = [str(p) for p in result.problems if not p.is_error]
         if not result.models:
             warnings.append(f"no model files (*.yaml, *.yml) in {settings.models_dir.name}")
-        report = report_of(settings, result, self._analyses)
+        report = report_of(settings, result, self._analyses, self.progress)
         warnings += [str(w) for w in report.warnings]
         svgs, icons, notes, cache_warnings = self._diagrams(report)
         verdicts, stale_warnings = self.staleness(result.models)
@@ -252,6 +261,7 @@ class Pipeline:
                 },
                 staleness=verdicts,
                 memo=self._pages,
+                progress=self.progress,
             )
         except TemplateError as exc:
             raise BuildError(f"a page template failed: {exc}") from None

@@ -9,6 +9,7 @@ from functools import cached_property
 from ..load.models import LoadedModel
 from ..model import MitigationStatus, ThreatModel
 from ..problems import Problem
+from ..progress import Progress, no_progress
 from .portfolio import ModelThreat, Portfolio
 from .rules import RuleSet
 from .settings import Policy, Settings
@@ -139,6 +140,7 @@ def analyse(
     settings: Settings,
     rules: RuleSet,
     memo: AnalysisMemo | None = None,
+    progress: Progress = no_progress,
 ) -> Report:
     """Coverage, suggestions and the portfolio for all models.
 
@@ -153,7 +155,8 @@ def analyse(
     kept: dict[tuple[str, str], ModelReport] = {}
     memo.analysed = []
     reports = []
-    for loaded in models:
+    for number, loaded in enumerate(models, 1):
+        progress("analysing models", number, len(models))
         key = (loaded.digest, loaded.display_path)
         earlier = memo._reports.get(key) if loaded.digest else None
         if earlier is not None and earlier.loaded is loaded:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Lock
 
 from .. import __version__
 from ..load.cache import CacheFolder, CacheRefused, open_cache
+from ..progress import Progress, no_progress
 from .build import DrawnDiagram
 from .graphviz import GraphvizError, dot_identity, run_dot
 from .svg import embed_images, icon_file_name
@@ -118,7 +119,9 @@ class DiagramRenderer:
         self._store(key, data)
         return data
 
-    def render_all(self, diagrams: Mapping[str, DrawnDiagram]) -> dict[str, bytes]:
+    def render_all(
+        self, diagrams: Mapping[str, DrawnDiagram], progress: Progress = no_progress
+    ) -> dict[str, bytes]:
         """SVG of each diagram by name; only those not cached are laid out, in parallel."""
         self.stats = RenderStats()
         results: dict[str, bytes] = {}
@@ -140,6 +143,9 @@ class DiagramRenderer:
         elif todo:
             with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(todo)))) as pool:
                 futures = {name: pool.submit(self._render, *job) for name, job in todo.items()}
+                for done, _ in enumerate(as_completed(futures.values()), 1):
+                    progress("drawing diagrams", done, len(futures))
+                # In the order of `diagrams`, whichever finished first.
                 for name, future in futures.items():
                     results[name] = future.result()
             self.stats.drawn = len(todo)

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from ..model import ThreatModel
 from ..problems import Problem, display_path, sort_problems
+from ..progress import Progress, no_progress
 from .files import Found, Refused, TooLarge, check_folder, find_files, read_regular
 from .integrity import integrity_problems
 from .messages import describe_value, validation_problems
@@ -181,7 +182,10 @@ class LoadMemo:
 
 
 def load_models(
-    paths: Sequence[Path], root: Path | None = None, memo: LoadMemo | None = None
+    paths: Sequence[Path],
+    root: Path | None = None,
+    memo: LoadMemo | None = None,
+    progress: Progress = no_progress,
 ) -> LoadResult:
     """Load every model under `paths`; models with errors are left out of `models`.
 
@@ -196,9 +200,10 @@ def load_models(
     seen: dict[str, LoadedModel] = {}
     memo = memo or LoadMemo()
     memo.start()
-    for path in files:
+    for number, path in enumerate(files, 1):
         display = display_path(path)
         loaded_or_none, file_problems = memo.load(path, display)
+        progress("loading models", number, len(files))
         problems.extend(file_problems)
         if loaded_or_none is None:
             continue

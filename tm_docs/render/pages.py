@@ -35,6 +35,7 @@ from ..model import (
     ThreatModel,
     ThreatStatus,
 )
+from ..progress import Progress, no_progress
 from .escape import inline_html, markdown_html, plain, safe_url
 from .exports import backlog_csv, backlog_json
 from .views import SiteView, legend
@@ -246,6 +247,7 @@ def render_site(
     diagrams: dict[str, DiagramImage] | None = None,
     staleness: dict[str, Staleness] | None = None,
     memo: PageMemo | None = None,
+    progress: Progress = no_progress,
 ) -> list[GeneratedFile]:
     """All generated pages and data files of the threat-model section.
 
@@ -305,7 +307,9 @@ def render_site(
     page(layout.page("assets"), "assets.md.j2", "Asset inventory")
     page(layout.page("coverage"), "coverage.md.j2", "STRIDE coverage")
     page(layout.page("stale"), "stale.md.j2", "Stale models")
-    for summary in sorted(portfolio.summaries, key=lambda s: s.model.title.lower()):
+    summaries = sorted(portfolio.summaries, key=lambda s: s.model.title.lower())
+    for number, summary in enumerate(summaries, 1):
+        progress("rendering pages", number, len(summaries))
         model = summary.model
         key = page_key(summary.loaded)
         if memo is not None and key is not None:
