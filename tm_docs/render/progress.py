@@ -52,9 +52,7 @@ def terminal_progress(
             for other in bars.values():
                 other.close()
             bars.clear()
-            bar = bars[stage] = tqdm(
-                total=total, desc=stage, file=stream, leave=False, delay=delay
-            )
+            bar = bars[stage] = tqdm(total=total, desc=stage, file=stream, leave=False, delay=delay)
         bar.update(done - bar.n)
 
     try:
