@@ -522,12 +522,25 @@ def schema(output: Path | None) -> None:
 
 @main.command("import")
 @click.argument("source_format", type=click.Choice(sorted(IMPORTERS)))
-@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Model file to write (default: standard output).")  # fmt: skip
+@click.argument("sources", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Model file to write (default: standard output); with several "
+              "SOURCES, the folder to write one model file per source into.")  # fmt: skip
 @click.option("--force", is_flag=True, help="Replace the output file if it exists.")
-def import_(source_format: str, source: Path, output: Path | None, force: bool) -> None:
-    """Turn another tool's model into a tm-docs model, reporting what did not fit."""
+def import_(
+    source_format: str, sources: tuple[Path, ...], output: Path | None, force: bool
+) -> None:
+    """Turn another tool's model into a tm-docs model, reporting what did not fit.
+
+    Several SOURCES are imported into the folder given by --output, each into
+    a file named after its source (e.g. shop.json becomes shop.yaml).
+    """
+    if len(sources) > 1:
+        if output is None or output.is_file():
+            raise click.UsageError("importing several files needs --output FOLDER")
+        _import_many(source_format, sources, output, force)
+        return
+    (source,) = sources
     try:
         _, text, report = import_model(source_format, source)
         if output is not None:
@@ -540,6 +553,29 @@ def import_(source_format: str, source: Path, output: Path | None, force: bool) 
         click.echo(line, err=True)
     if output is not None:
         click.echo(f"wrote {output}", err=True)
+
+
+def _import_many(source_format: str, sources: Sequence[Path], folder: Path, force: bool) -> None:
+    """One model file per source; a source that fails is named and the others go on."""
+    targets = [folder / f"{source.stem}.yaml" for source in sources]
+    if len(set(targets)) < len(targets):
+        raise click.UsageError("two sources have the same name; import them into two folders")
+    failed = 0
+    with terminal_progress() as progress:
+        for number, (source, target) in enumerate(zip(sources, targets, strict=True), 1):
+            try:
+                _, text, report = import_model(source_format, source)
+                write_new(target, text, force)
+            except ImportFailure as exc:
+                failed += 1
+                click.echo(one_line(str(exc)), err=True)  # it names the file
+            else:
+                for line in report_lines(report):
+                    click.echo(f"{display_path(source)}: {line}", err=True)
+                click.echo(f"wrote {display_path(target)}", err=True)
+            progress("importing files", number, len(sources))
+    if failed:
+        raise click.ClickException(f"{failed} of {len(sources)} files could not be imported")
 
 
 @main.command("export")
