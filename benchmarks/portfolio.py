@@ -232,6 +232,11 @@ def measure(size: int, rounds: int, serve_rounds: int, work: Path, bar: Any) -> 
     total, icons, without = diagram_bytes(portfolio.root / "site")
     result["diagrams"] = {"bytes": total, "icon_bytes": icons, "without_icons": without}
     result["site_html_bytes"] = site_bytes(portfolio.root / "site")
+    result["site_pages_kb"] = {
+        name: (portfolio.root / "site" / "threat-models" / name / "index.html").stat().st_size
+        // 1024
+        for name in ("backlog", "stride", "assets", "coverage", "heatmap")
+    }
 
     bar.set_description(f"{size} models: navigation.prune")
     write_config(portfolio.root, tm_docs=True, prune=True)
@@ -342,6 +347,10 @@ def table(results: list[dict[str, Any]]) -> str:
             f"| {r['site_html_bytes'] / 1e6:.0f} MB "
             f"| {r['prune']['site_html_bytes'] / 1e6:.0f} MB, {r['prune']['warm_s']:.1f} s |"
         )
+    lines += ["", "| models | site-wide pages, HTML kB |", "|---|---|"]
+    for r in results:
+        sizes = ", ".join(f"{k} {v:,}" for k, v in r["site_pages_kb"].items())
+        lines.append(f"| {r['models']} | {sizes} |")
     return "\n".join(lines)
 
 
