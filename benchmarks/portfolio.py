@@ -376,6 +376,8 @@ def main() -> None:
                     print(f"measuring {size} models ...", file=sys.stderr, flush=True)
                 results.append(measure(size, args.rounds, args.serve_rounds, work, bar))
                 bar.update()
+                if args.json:  # after each portfolio, so a long run keeps what it measured
+                    args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     finally:
         if args.keep:
             print(f"kept {work}", file=sys.stderr)
@@ -385,8 +387,6 @@ def main() -> None:
     print(f"Median of {args.rounds} interleaved round(s); serve: median of {args.serve_rounds}.")
     print()
     print(table(results))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
