@@ -79,6 +79,13 @@ def test_a_rebuild_after_one_edit_redoes_only_that_model_and_equals_a_fresh_buil
     assert [f.path for f in again.files if f.content != by_path[f.path]] == []
     stride = next(f for f in again.files if f.path == "threat-models/stride.md")
     assert title in str(stride.content)  # the site-wide pages show the edit
+    # Icons are stored once per site: the diagrams refer to the site's icon files.
+    svgs = [f.content for f in fresh.files if f.path.endswith("/dfd.svg")]
+    icons = [f for f in fresh.files if f.path.startswith("threat-models/icons/")]
+    assert len(svgs) == 4 and icons
+    for svg in svgs:
+        assert isinstance(svg, bytes)
+        assert b"base64" not in svg and b'xlink:href="../icons/' in svg
 
 
 def test_mkdocs_serve_redoes_only_the_edited_model(tmp_path: Path) -> None:
@@ -114,18 +121,6 @@ def test_mkdocs_serve_redoes_only_the_edited_model(tmp_path: Path) -> None:
     assert "1 of 3 model file(s) loaded, 1 analysed, 1 model page(s) rendered" in work[-1], work
 
 
-def test_icons_are_stored_once_per_site(tmp_path: Path) -> None:
-    portfolio = make_portfolio(tmp_path / "site", 3, commits=5)
-    site = build_site(Settings(root=portfolio.root, models_dir=portfolio.root / "models"))
-    svgs = [f for f in site.files if f.path.endswith("/dfd.svg")]
-    icons = [f for f in site.files if f.path.startswith("threat-models/icons/")]
-    assert len(svgs) == 3 and icons
-    for svg in svgs:
-        text = svg.content.decode() if isinstance(svg.content, bytes) else svg.content
-        assert "base64" not in text
-        assert 'xlink:href="../icons/' in text
-
-
 class _Terminal(io.StringIO):
     """A text stream that says it is a terminal, as standard error in a shell does."""
 
@@ -146,7 +141,7 @@ def test_long_work_shows_progress_on_a_terminal_and_nothing_in_ci(
     shown = terminal.getvalue()
     for stage in ("loading models", "analysing models", "drawing diagrams", "rendering pages"):
         assert f"{stage}: " in shown, shown
-    assert "3/3" in shown and "\r" in shown  # one line, redrawn in place
+    assert "/3 [" in shown and "\r" in shown  # counts, on one line redrawn in place
     monkeypatch.setenv("CI", "true")
     quiet = _Terminal()
     with terminal_progress(quiet, delay=0) as progress:
