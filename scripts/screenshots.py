@@ -47,6 +47,7 @@ SHOTS = [
     ("model-page.png", "threat-models/checkout/", None),
     ("backlog.png", "threat-models/backlog/", None),
     ("stale-models.png", "threat-models/stale/", None),
+    ("risk-trend.png", "threat-models/checkout/", "#risk-over-time"),
 ]
 
 

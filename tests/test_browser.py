@@ -212,7 +212,7 @@ def test_diagram_displays_and_links_to_the_page(browser: Browser, example_url: s
     assert watch.errors == []
 
 
-SITE_PAGES = ["", "backlog/", "heatmap/", "stride/", "assets/", "coverage/", "stale/"]
+SITE_PAGES = ["", "backlog/", "heatmap/", "stride/", "assets/", "coverage/", "stale/", "controls/"]
 MODEL_PAGES = ["checkout/", "identity/", "notifications/", "tm-docs/"]
 
 
@@ -270,6 +270,17 @@ def test_model_page_is_risk_first_with_readable_diagram(browser: Browser, exampl
     grey = closed.evaluate("e => getComputedStyle(e).backgroundColor")
     red = opened.evaluate("e => getComputedStyle(e).backgroundColor")
     assert grey == "rgb(236, 239, 241)" and red == "rgb(183, 28, 28)"
+    # A diagram wider than Material's column gets the window's width: checkout's then fits.
+    frame = page.locator(".tm-dfd__frame")
+    assert frame.evaluate("f => f.scrollWidth <= f.clientWidth + 1")
+    box = frame.bounding_box()
+    assert box is not None and box["width"] > 1000
+    # The overview's charts are drawn, in the band colours of the badges.
+    page.goto(example_url + "threat-models/", wait_until="load")
+    critical = page.locator("svg.tm-chart--bands rect.tm-fill--critical").first
+    part = critical.bounding_box()
+    assert part is not None and part["width"] > 0 and part["height"] > 0
+    assert critical.evaluate("e => getComputedStyle(e).fill") == red
     assert watch.errors == []
 
 
@@ -308,3 +319,29 @@ def test_full_screen_diagram_opens_zooms_and_closes(browser: Browser, example_ur
     assert page.locator(".tm-viewer").count() == 0
     assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
     assert watch.errors == []
+
+
+def test_risk_trend_charts_render_with_a_size_and_an_accessible_name(
+    browser: Browser, example_url: str
+) -> None:
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    watch = Watch(page)
+    for path, name in (
+        ("threat-models/checkout/", "Open threats of Checkout by residual band, per commit"),
+        ("threat-models/", "Open threats of all models by residual band, per commit"),
+    ):
+        page.goto(example_url + path)
+        chart = page.get_by_role("img", name=name)
+        box = chart.bounding_box()
+        assert box is not None and box["width"] > 300 and box["height"] > 100, box
+        # The stacked areas are drawn, inside the chart.
+        area = page.locator("svg.tm-chart--trend path.tm-chart__band").first.bounding_box()
+        assert area is not None and area["width"] > 100 and area["height"] > 1, area
+        assert area["x"] >= box["x"] and area["x"] + area["width"] <= box["x"] + box["width"] + 1
+        # The data sits behind a toggle, closed until asked for.
+        table = page.locator("details.tm-trend__data table")
+        assert not table.is_visible()
+        page.locator("details.tm-trend__data > summary").click()
+        assert table.is_visible()
+    assert not watch.errors and not watch.dialogs
+    page.close()

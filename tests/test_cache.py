@@ -18,7 +18,7 @@ import pytest
 from tm_docs.analysis.risk import RiskBands
 from tm_docs.dfd.build import draw
 from tm_docs.dfd.render import DiagramRenderer
-from tm_docs.dfd.verify import UnsafeSvg, check_svg, is_safe_svg
+from tm_docs.dfd.verify import UnsafeSvg, check_svg
 from tm_docs.load.cache import CacheFolder, CacheRefused, open_cache
 from tm_docs.load.models import load_file, load_models
 
@@ -32,6 +32,14 @@ SCRIPTED = (
 )
 HARMLESS = b'<svg xmlns="http://www.w3.org/2000/svg"><text>planted</text></svg>'
 KEY = "0123456789abcdef" * 4
+
+
+def is_safe_svg(data: bytes, icons: frozenset[str] | set[str] = frozenset()) -> bool:
+    try:
+        check_svg(data, icons)
+    except UnsafeSvg:
+        return False
+    return True
 
 
 def _keys(models: Path) -> dict[str, str]:

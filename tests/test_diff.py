@@ -238,3 +238,24 @@ def test_the_facts_rules_need_show_in_the_semantic_diff() -> None:
         "authentication.client: not set → human",
         "authentication.second_factor: not set → True",
     )
+
+
+def test_controls_added_and_removed_show_in_the_review(example: GitRepo) -> None:
+    """An auditor reviewing the change sees which controls a mitigation claims now."""
+    checkout = "models/checkout.yaml"
+    _edit(
+        example,
+        checkout,
+        "    controls: [asvs:4.0.3:V4.2.1, nist-800-53:AC-3, cwe:639]\n",
+        "    controls: [asvs:4.0.3:V4.2.1, cwe:639, iso-27001:2022:A.8.3]\n",
+    )
+    example.commit("Checkout: ownership check maps to ISO, not NIST", "2026-06-05T10:00:00Z")
+    document = json.loads(run(example, "main", "HEAD", "--format", "json").stdout)
+    (model,) = [m for m in document["models"] if m["model_id"] == "checkout"]
+    changes = {(c["action"], c["kind"], c["id"]): c["details"] for c in model["changes"]}
+    assert changes[("changed", "mitigation", "M-CHK-04")] == [
+        "controls added: iso-27001:2022:A.8.3",
+        "controls removed: nist-800-53:AC-3",
+    ]
+    markdown = run(example, "main", "HEAD", "--format", "markdown").stdout
+    assert "controls added: iso-27001:2022:A.8.3" in markdown

@@ -1,4 +1,4 @@
-"""Golden test of the analysis of the example models: coverage and suggestions.
+"""Golden test of the analysis of the example models: coverage, suggestions, backlog, controls.
 
 The expected text is tests/golden/example-analysis.txt.  After an intended
 change to the rules, the facts or the example models, regenerate it with
@@ -36,6 +36,11 @@ def _summary() -> str:
         for warning in model.warnings:
             lines.append(f"  warning    {warning.message}")
     lines.append(f"backlog: {' '.join(i.mitigation.id for i in report.portfolio.backlog)}")
+    for framework in report.controls:
+        lines.append(f"controls of {framework.id}:")
+        for control in framework.controls:
+            uses = " ".join(f"{u.model.id}/{u.mitigation.id}" for u in control.uses)
+            lines.append(f"  {control.control.identifier}: {uses}")
     return "\n".join(lines) + "\n"
 
 

@@ -138,3 +138,38 @@ def test_diff_and_stale_agree_on_what_a_change_makes_stale(repo: GitRepo, tmp_pa
     for model_id, state in stale_after.items():
         if state == "stale" and stale_before[model_id] != "stale":
             assert model_id in diff["stale"]
+
+
+def test_controls_agree(repo: GitRepo, pages: Path) -> None:
+    controls = _json(repo.root, "controls")
+    assert json.loads(_text(pages / "controls.json")) == controls
+    frameworks = [f["framework"] for f in controls["frameworks"]]
+    assert {"asvs:4.0.3", "nist-800-53", "iso-27001:2022", "cwe"} <= set(frameworks)
+    page = _text(pages / "controls.md")
+    csv_rows = _text(pages / "controls.csv").splitlines()[1:]
+    # One order of controls and mitigations on the page, in the CSV and in the command.
+    expected = [
+        (control["identifier"], use["mitigation"])
+        for framework in controls["frameworks"]
+        for control in framework["controls"]
+        for use in control["mitigations"]
+    ]
+    assert [tuple(row.split(",")[1:4:2]) for row in csv_rows] == [
+        (control["id"], use["mitigation"])
+        for framework in controls["frameworks"]
+        for control in framework["controls"]
+        for use in control["mitigations"]
+    ]
+    rows = [line for line in page.splitlines() if line.startswith("| ") and "mitigation-" in line]
+    shown = []
+    for row in rows:
+        control_cell, mitigation_cell = row.removeprefix("| ").split(" | ")[:2]
+        control = re.sub(r"<[^>]+>|\]\([^)]*\)|\[", "", control_cell)
+        mitigation = re.search(r"M-[A-Z]{3}-\d+", mitigation_cell)
+        assert mitigation, row
+        shown.append((control, mitigation.group(0)))
+    assert shown == expected
+    for framework in controls["frameworks"]:
+        # Under its framework's heading, which names the namespace and version once.
+        intro = f"Written in the models as <em>{framework['framework']}:"
+        assert f"## {framework['name']}\n\n{intro}" in page

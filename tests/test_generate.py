@@ -81,6 +81,12 @@ def test_generate_writes_exactly_what_the_plugin_serves(project: Path, generated
     assert sorted(written) == sorted(served)
     assert all(p.startswith("security/models/") for p in written)  # the 'path' option
     assert {"security/models/checkout/dfd.svg", "security/models/tm-docs.css"} <= set(written)
+    # The site-wide Controls page with its downloads, as the backlog has them.
+    assert {
+        "security/models/controls.md",
+        "security/models/controls.csv",
+        "security/models/controls.json",
+    } <= set(written)
     for path, content in served.items():
         assert written[path] == content, path
 

@@ -158,8 +158,10 @@ def test_example_models_export_to_valid_otm_and_import_back_field_by_field(
         (t.id, t.title, t.categories, set(t.targets), t.impact, t.likelihood, t.status)
         for t in before.threats
     ]
-    assert [(m.id, m.title, m.owner, m.status, m.risk_reduction) for m in after.mitigations] == [
-        (m.id, m.title, m.owner, m.status, m.risk_reduction) for m in before.mitigations
+    assert [
+        (m.id, m.title, m.owner, m.status, m.risk_reduction, m.controls) for m in after.mitigations
+    ] == [
+        (m.id, m.title, m.owner, m.status, m.risk_reduction, m.controls) for m in before.mitigations
     ]
 
 
@@ -320,3 +322,18 @@ def test_cli_imports_many_files_into_a_folder_and_names_the_one_that_fails(
     # Several sources need a folder to go to.
     refused = CliRunner().invoke(main, ["import", "threat-dragon", *map(str, sources[:2])])
     assert refused.exit_code == 2 and "--output FOLDER" in refused.output
+
+
+@needs_samples
+def test_controls_in_otm_that_break_the_grammar_are_kept_as_lossy(tmp_path: Path) -> None:
+    source = REPO / "models" / "checkout.yaml"
+    document = json.loads(export_text(source, "json"))
+    mitigation = document["mitigations"][0]
+    mitigation["attributes"]["tm-docs.controls"] = "cwe:287 NIST:ac-3 cwe:287"
+    otm_file = tmp_path / "m.otm.json"
+    otm_file.write_text(json.dumps(document), encoding="utf-8")
+    model, _, report = import_model("otm", otm_file)
+    imported = next(m for m in model.mitigations if m.id == mitigation["id"])
+    assert imported.controls == ["cwe:287"]  # the valid one, once
+    assert any("NIST:ac-3" in n.message for n in report.of("lossy"))
+    assert imported.attributes["otm.controls"] == "cwe:287 NIST:ac-3 cwe:287"

@@ -208,6 +208,57 @@ def test_backlog_csv_defuses_formulas_in_every_text_column(project: Path) -> Non
     )
 
 
+# controls --------------------------------------------------------------------------------
+
+
+def _with_controls(**kwargs: Any) -> str:
+    document = yaml.safe_load(model(**kwargs))
+    document["mitigations"][0]["controls"] = ["asvs:4.0.3:V4.2.1", "my-fw:X-1"]
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+@pytest.mark.parametrize("value", [NEWLINE_COMMAND, CONTROLS, CI_MARKERS, MARKDOWN])
+def test_controls_table_markdown_and_json_keep_model_text_inert(project: Path, value: str) -> None:
+    (project / "models" / "shop.yaml").write_text(
+        _with_controls(mitigation_title=value, threat_title="Forged token")
+    )
+    table = invoke(project, "controls")
+    lines = terminal_lines(table.stdout)
+    if table.exit_code != 0:  # the format refuses the value: problems, on their own lines
+        assert table.exit_code == 1
+        return
+    assert lines[0] == "OWASP ASVS 4.0.3 (asvs:4.0.3)"
+    assert lines[1] == "  asvs:4.0.3:V4.2.1"
+    assert lines[2].startswith("    M1 ") and lines[2].endswith("(shop; threats: T1)")
+    markdown = invoke(project, "controls", "--format", "markdown")
+    md_lines = inert_markdown(markdown.stdout, table_columns=5)
+    assert md_lines[0] == "## OWASP ASVS 4.0.3"
+    assert sum(line.startswith("| asvs:4.0.3:V4.2.1 | M1 ") for line in md_lines) == 1
+    document = json.loads(invoke(project, "controls", "--format", "json").stdout)
+    (use,) = document["frameworks"][0]["controls"][0]["mitigations"]
+    assert use["title"] == value  # JSON keeps the text as data
+    assert [f["framework"] for f in document["frameworks"]] == ["asvs:4.0.3", "my-fw"]
+
+
+def test_controls_csv_defuses_formulas(project: Path) -> None:
+    (project / "models" / "shop.yaml").write_text(
+        _with_controls(mitigation_title="=1+2", mitigation_owner="@SUM(A1)")
+    )
+    result = invoke(project, "controls", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert rows[0] == ["framework", "control", "model", "mitigation", "title", "owner", "status",
+                       "threats"]  # fmt: skip
+    assert len(rows) == 3  # one row per control and mitigation
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert (row["control"], row["title"], row["owner"], row["threats"]) == (
+        "asvs:4.0.3:V4.2.1",
+        "'=1+2",
+        "'@SUM(A1)",
+        "T1",
+    )
+
+
 # validate and check ----------------------------------------------------------------------
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from bs4 import Tag
+
 from .conftest import HEADER, TYPO_IN_DESTINATION
+from .gitrepo import GitRepo
 from .sites import REPO, build, content, make_site, page
 
 HOSTILE = REPO / "tests" / "fixtures" / "hostile"
@@ -89,6 +92,53 @@ def test_user_templates_override_the_packaged_ones(tmp_path: Path) -> None:
 
 
 HOSTILE_NAME = 'x"><img src=x onerror=window.__pwned=1>.yaml'
+HOSTILE_SUBJECT = "<svg class=\"tm-chart\" onload=window.__pwned='subject'></svg> {{ 7*7 }}"
+# git drops '<' and '>' from names; the rest of Markdown and HTML syntax stays.
+HOSTILE_AUTHOR = "Eve | [x](javascript:window.__pwned='author') &amp; {{ 7*7 }}"
+
+# What tm-docs' own charts may contain (render/trend_chart.py): their elements and
+# attributes, nothing else; written here again so that the test checks the builder.
+CHART_SVG = {
+    "svg": {
+        "class",
+        "xmlns",
+        "viewBox",
+        "preserveAspectRatio",
+        "role",
+        "aria-labelledby",
+        "aria-label",
+        "focusable",
+    },
+    "title": {"id"},
+    "desc": {"id"},
+    "g": {"class"},
+    "path": {"class", "d", "fill"},
+    "rect": {"class", "x", "y", "width", "height", "fill"},
+    "line": {"class", "x1", "y1", "x2", "y2", "stroke"},
+    "text": {"class", "x", "y", "text-anchor", "fill"},
+}
+
+
+def _checked_charts(article: Tag) -> int:
+    """Remove tm-docs' charts from the article after checking that each is only that:
+    an <svg class="tm-chart"> made of the charts' elements and attributes, whose
+    values hold no markup.  Returns how many there were."""
+    charts = article.find_all("svg")
+    for chart in charts:
+        classes = chart.get("class") or []
+        assert "tm-chart" in classes, chart
+        # A trend chart in its figure, or the overview's stacked bar of open risk by band.
+        in_trend = chart.find_parent("figure", class_="tm-trend") is not None
+        assert in_trend or classes == ["tm-chart", "tm-chart--bands"], chart
+        for element in [chart, *chart.find_all(True)]:
+            assert element.name in CHART_SVG, element.name
+            allowed = {a.lower() for a in CHART_SVG[element.name]}  # the parser lowercases
+            assert set(element.attrs) <= allowed, (element.name, element.attrs)
+            for value in element.attrs.values():
+                text = " ".join(value) if isinstance(value, list) else str(value)
+                assert "<" not in text and "(" not in text, (element.name, text)
+        chart.decompose()
+    return len(charts)
 
 
 def _hostile_site(tmp_path: Path) -> Path:
@@ -105,8 +155,22 @@ def _hostile_site(tmp_path: Path) -> Path:
     for path in (tmp_path / "models").glob("*.yaml"):
         if path.name == "hostile.yaml":
             path.rename(path.with_name(HOSTILE_NAME))
+            with path.with_name(HOSTILE_NAME).open("a", encoding="utf-8") as changed:
+                changed.write("# renamed and changed\n")
         else:
             path.unlink()
+    # Committed by a hostile author with a hostile subject: the risk trend shows both.
+    repo = GitRepo(tmp_path)
+    repo.git("add", "-A")
+    repo.git(
+        "-c",
+        f"user.name={HOSTILE_AUTHOR}",
+        "commit",
+        "-q",
+        "-m",
+        HOSTILE_SUBJECT,
+        date="2026-01-02T00:00:00Z",
+    )
     proc = build(config, "--strict")
     assert proc.returncode == 0, proc.stderr
     return tmp_path / "site"
@@ -115,7 +179,13 @@ def _hostile_site(tmp_path: Path) -> Path:
 def test_hostile_model_text_is_shown_but_never_becomes_markup(tmp_path: Path) -> None:
     site = _hostile_site(tmp_path)
     pages = sorted((site / "threat-models").rglob("*.html"))
-    assert len(pages) == 8
+    assert len(pages) == 9
+    # The controls page lists the hostile mitigation under a control that looks like a link.
+    controls = content(page(site, "threat-models/controls/index.html"))
+    assert [h.get_text() for h in controls.find_all("h2")] == ["CWE", "javascript"]
+    assert "alert(1)" in [c.get_text() for c in controls.select("td .tm-id")]
+    links = {a.get_text(): a["href"] for a in controls.find_all("a")}
+    assert links["M1 Fix"] == "../hostile/#mitigation-M1"  # the script is gone, the link kept
     for html_file in pages:
         soup = page(site, str(html_file.relative_to(site)))
         # The whole page, header and navigation included.
@@ -128,6 +198,10 @@ def test_hostile_model_text_is_shown_but_never_becomes_markup(tmp_path: Path) ->
         article = content(soup)
         for button in article.select(".md-content__button"):  # the theme's own icons
             button.decompose()
+        if html_file.name == "index.html" and html_file.parent.name in ("hostile", "threat-models"):
+            # The model page and the overview each have a risk-trend chart.
+            assert len(article.select("figure.tm-trend svg")) == 1, html_file
+        _checked_charts(article)
         assert not article.find_all(["script", "iframe", "svg", "style", "marquee", "u", "embed"])
         # The only images and objects are the model's own data-flow diagram.
         assert {e.get("src") or e.get("data") for e in article.find_all(["img", "object"])} <= {
@@ -163,6 +237,11 @@ def test_hostile_model_text_is_shown_but_never_becomes_markup(tmp_path: Path) ->
         "Secret &amp; <em>key</em>",
     ):
         assert fragment in text, fragment
+    # The risk trend names the model, the commit's subject and its author, as text.
+    trend = model_page.select_one("figure.tm-trend svg title")
+    assert trend is not None and title in trend.get_text()
+    data = model_page.select_one("details.tm-trend__data").get_text(" ")
+    assert HOSTILE_SUBJECT in data and HOSTILE_AUTHOR in data
     # Markdown descriptions keep their formatting but lose the dangerous parts.
     assert model_page.find("strong", string="bold") is not None
     assert model_page.find("a", string="a link") is not None

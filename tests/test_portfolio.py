@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from tm_docs.analysis.portfolio import Portfolio
 from tm_docs.analysis.risk import RiskBands
 from tm_docs.load.models import load_models
@@ -62,8 +64,8 @@ def test_backlog_order_and_tie_breaks(write_model) -> None:
 
 def test_heatmap_and_summary_count_open_threats_only(write_model) -> None:
     portfolio = _portfolio(write_model)
-    counts = {cell: len(threats) for cell, threats in portfolio.heatmap.items() if threats}
-    assert counts == {(4, 3): 1, (3, 2): 1, (1, 2): 1}
+    cells = Counter((r.threat.impact, r.threat.likelihood) for r in portfolio.open_threats)
+    assert cells == {(4, 3): 1, (3, 2): 1, (1, 2): 1}
     (summary,) = portfolio.summaries
     assert summary.by_band == {"low": 1, "medium": 1, "high": 1, "critical": 0}
     assert summary.highest_open is not None and summary.highest_open.threat.id == "T-high"

@@ -1333,7 +1333,7 @@ def test_rule_file_mistakes_are_reported_with_file_and_line(
         "rules/a-facts.yaml:17:7: rule 'bad-level': 'classification': at_least needs one of "
         "public, internal, confidential, restricted",
         "rules/b-key.yaml:7:5: rule 'extra-key': unknown key 'severity'; allowed keys: id, "
-        "title, applies_to, when, categories, cwe, capec, impact, likelihood, explanation, "
+        "title, applies_to, when, categories, cwe, capec, asvs, impact, likelihood, explanation, "
         "mitigation, lists",
         "rules/c-dup.yaml:3:9: rule id 'cleartext-crossing' is already defined in "
         "tm_docs/rules/flows.yaml",

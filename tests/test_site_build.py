@@ -73,9 +73,22 @@ def test_index_lists_models_by_highest_open_residual_risk(example_site: Path) ->
     assert checkout.select_one("td a")["href"] == "checkout/"
     residuals = [_risk(r.select("td")[1].get_text(" ", strip=True)) for r in rows]
     assert residuals == sorted(residuals, reverse=True)
-    # Each model has a chart of its open risk by band (no script) and a coverage bar.
-    parts = checkout.select(".tm-chart .tm-chart__part")
-    assert parts and "tm-risk--critical" in parts[0]["class"]
+    # Each model has an SVG chart of its open risk by band (no script) and a coverage bar:
+    # one coloured part per band with open threats, widths in proportion to the counts.
+    chart = checkout.select_one("svg.tm-chart--bands")
+    assert (
+        chart.title.get_text()
+        == "Open threats by residual risk: 1 critical, 1 high, 7 medium, 1 low"
+    )
+    parts = chart.select("rect[class^=tm-fill--]")
+    assert [p["class"][0] for p in parts] == [
+        "tm-fill--critical",
+        "tm-fill--high",
+        "tm-fill--medium",
+        "tm-fill--low",
+    ]
+    assert [float(p["width"]) for p in parts] == [10.0, 10.0, 70.0, 10.0]
+    assert [float(p["x"]) for p in parts] == [0.0, 10.0, 20.0, 90.0]
     assert checkout.select_one(".tm-bar__fill")["style"].startswith("width:")
     assert soup.select("script") == []
 
@@ -144,6 +157,7 @@ def test_model_page_leads_with_what_to_fix_first(example_site: Path) -> None:
     headings = [h.get_text(strip=True).rstrip("¶") for h in soup.select("h2")]
     assert headings == [
         "Fix first",
+        "Risk over time",
         "About this model",
         "Scope",
         "Data-flow diagram",

@@ -69,10 +69,52 @@ def test_actions_are_pinned_and_credentials_not_persisted() -> None:
         for job in workflow["jobs"].values():
             for step in job["steps"]:
                 if "uses" in step:
-                    assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+                    assert PINNED.fullmatch(step["uses"]), step["uses"]
                 if step.get("uses", "").startswith("actions/checkout@"):
                     assert step["with"]["persist-credentials"] is False
                     assert step["with"]["fetch-depth"] == 0  # staleness needs the history
+
+
+# owner/repository[/path]@ a full commit hash
+PINNED = re.compile(r"[\w.-]+/[\w.-]+(/[\w.-]+)*@[0-9a-f]{40}")
+UPLOAD_SARIF = "github/codeql-action/upload-sarif@"
+
+
+def test_the_action_pins_what_it_uses() -> None:
+    steps = yaml.safe_load(ACTION.read_text())["runs"]["steps"]
+    used = [step["uses"] for step in steps if "uses" in step]
+    assert used and all(PINNED.fullmatch(u) for u in used), used
+
+
+def test_findings_go_to_code_scanning_with_least_privilege() -> None:
+    """The review workflow writes SARIF with real commands and uploads each file; only
+    the job that uploads may write security events, and it can write nothing else."""
+    workflow = yaml.safe_load(
+        (REPO / ".github" / "workflows" / "threat-model-review.yml").read_text()
+    )
+    uploading = {}
+    for name, job in workflow["jobs"].items():
+        uploads = [s for s in job["steps"] if s.get("uses", "").startswith(UPLOAD_SARIF)]
+        permissions = job.get("permissions", {})
+        if not uploads:
+            assert "security-events" not in permissions, name
+            continue
+        uploading[name] = job
+        assert permissions == {"contents": "read", "security-events": "write"}, name
+        script = "\n".join(str(s.get("run", "")) for s in job["steps"])
+        written = set(re.findall(r"--format sarif > (\S+)", script))
+        assert {u["with"]["sarif_file"] for u in uploads} == written
+        categories = [u["with"]["category"] for u in uploads]
+        assert len(set(categories)) == len(categories)  # one analysis each
+        assert {"validate", "check"} <= {c.removeprefix("tm-docs-") for c in categories}
+    assert list(uploading) == ["code-scanning"]
+    # Code scanning compares a pull request with its base branch: main is analysed too.
+    assert "main" in workflow[True]["push"]["branches"]
+    # The action uploads only when asked to, with the same pinned upload action.
+    steps = yaml.safe_load(ACTION.read_text())["runs"]["steps"]
+    upload = next(s for s in steps if s.get("uses", "").startswith(UPLOAD_SARIF))
+    assert upload["if"] == "inputs.sarif != ''"
+    assert "--format sarif" in next(s["run"] for s in steps if s.get("id") == "run")
 
 
 def _tm_docs_commands() -> list[list[str]]:

@@ -23,6 +23,7 @@ import click
 from . import __version__
 from .analysis.diff import fails
 from .analysis.report import Report, analyse
+from .analysis.report import check as run_check
 from .analysis.settings import Policy, Settings
 from .analysis.staleness import State, most_behind_first
 from .config import ConfigError, settings_from_file
@@ -32,17 +33,25 @@ from .dfd.render import DiagramRenderer, render_png
 from .interop.common import ImportFailure
 from .interop.run import IMPORTERS, export_text, import_model, report_lines
 from .interop.writer import write_new
-from .load.git import GitError, RevisionError
+from .load.git import GitError, RevisionError, prefix_in_repository
 from .load.models import LoadResult, ModelPathError, load_models
 from .load.rules import load_rules
 from .pipeline import BuildError, Pipeline, SiteBuild, review, review_diagrams
-from .problems import Problem, Severity, display_path
+from .problems import Problem, display_path
 from .progress import Progress, no_progress
-from .render import backlog_report, check_report, stale_report
-from .render.exports import backlog_csv, backlog_json, backlog_rows
-from .render.github import annotation
+from .render import backlog_report, check_report, controls_report, stale_report, trend_report
+from .render.check_report import plural
+from .render.exports import (
+    backlog_csv,
+    backlog_json,
+    backlog_rows,
+    control_rows,
+    controls_csv,
+    controls_json,
+)
 from .render.progress import terminal_progress
 from .render.review_report import as_json, as_markdown, as_text
+from .render.sarif import check_sarif, problems_sarif, validation_sarif
 from .render.site_files import write_site
 from .render.terminal import one_line
 from .schema import json_schema_text
@@ -50,10 +59,6 @@ from .schema import json_schema_text
 EXIT_OK = 0
 EXIT_INVALID = 1  # usage errors exit 2 through click
 DEFAULT_CONFIG = Path("mkdocs.yml")
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _settings(config_file: Path | None) -> Settings:
@@ -86,15 +91,25 @@ def _usage_error(exc: Exception) -> click.UsageError:
     return click.UsageError(one_line(str(exc)))
 
 
-def _show(problem: Problem, output_format: str, title: str) -> str:
-    return annotation(problem, title=title) if output_format == "github" else str(problem)
+def _print(printed: check_report.Printed) -> None:
+    for line in printed.out:
+        click.echo(line)
+    for line in printed.err:
+        click.echo(line, err=True)
+
+
+def _show_all(problems: Sequence[Problem], output_format: str, command: str) -> None:
+    if output_format == "sarif":  # one document on standard output, whatever failed
+        click.echo(problems_sarif(problems, command, prefix_in_repository(Path.cwd())), nl=False)
+        return
+    for problem in problems:
+        click.echo(check_report.problem_line(problem, output_format, command))
 
 
 def _valid_or_exit(result: LoadResult, output_format: str = "text", command: str = "") -> None:
     if not result.ok:
-        for problem in result.problems:
-            click.echo(_show(problem, output_format, f"tm-docs {command}".strip()))
-        click.echo(f"{_plural(len(result.errors), 'error')} in the models", err=True)
+        _show_all(result.problems, output_format, command)
+        click.echo(f"{plural(len(result.errors), 'error')} in the models", err=True)
         sys.exit(EXIT_INVALID)
 
 
@@ -107,8 +122,7 @@ def _report(
     _valid_or_exit(result, output_format, command)
     rules = load_rules(settings.rule_dirs, root=settings.root)
     if rules.problems:
-        for problem in rules.problems:
-            click.echo(_show(problem, output_format, f"tm-docs {command}".strip()))
+        _show_all(rules.problems, output_format, command)
         click.echo("problems in the threat rules", err=True)
         sys.exit(EXIT_INVALID)
     with terminal_progress() as progress:
@@ -177,7 +191,9 @@ def main() -> None:
     "text",
     "json",
     "github",
-    help="text for people, json for tools, github for annotations in GitHub Actions.",
+    "sarif",
+    help="text for people, json for tools, github for annotations in GitHub Actions, "
+    "sarif (2.1.0) for code scanning.",
 )
 def validate(paths: tuple[Path, ...], config_file: Path | None, output_format: str) -> None:
     """Check model files and report every problem with its file, line and column.
@@ -186,21 +202,12 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, output_format: s
     (default: the models folder of mkdocs.yml, or ./models).
     """
     result = _load_or_exit(paths, _settings(config_file))
-    errors = result.errors
     if output_format == "json":
         click.echo(check_report.validation_json(result))
+    elif output_format == "sarif":
+        click.echo(validation_sarif(result, prefix_in_repository(Path.cwd())), nl=False)
     else:
-        for problem in result.problems:
-            click.echo(_show(problem, output_format, "tm-docs validate"))
-        if errors:
-            bad_files = len({p.file for p in errors})
-            click.echo(
-                f"{_plural(len(errors), 'error')} in {_plural(bad_files, 'file')} "
-                f"({len(result.files)} checked)",
-                err=True,
-            )
-        else:
-            click.echo(f"{_plural(len(result.models), 'model')} OK")
+        _print(check_report.validation_lines(result, output_format))
     sys.exit(EXIT_OK if result.ok else EXIT_INVALID)
 
 
@@ -215,7 +222,13 @@ def validate(paths: tuple[Path, ...], config_file: Path | None, output_format: s
     help="Fail on these findings (repeat the option); default: the check.fail_on option of "
     "mkdocs.yml, or critical-unplanned. 'none' never fails on findings.",
 )
-@format_option("text", "json", "github")
+@format_option(
+    "text",
+    "json",
+    "github",
+    "sarif",
+    help="text, json, github (annotations) or sarif (2.1.0, for code scanning).",
+)
 def check(
     paths: tuple[Path, ...], config_file: Path | None, fail_on: tuple[str, ...], output_format: str
 ) -> None:
@@ -228,43 +241,14 @@ def check(
     STRIDE category of an element is not analysed), stale-dismissals (a
     dismissal matches no suggestion).
     """
-    report = _report(paths, config_file, output_format, "check")
-    policies = (
-        set()
-        if "none" in fail_on
-        else {Policy(p) for p in fail_on}
-        if fail_on
-        else set(report.settings.fail_on)
-    )
-    findings = report.findings()
-    failing = [f for f in findings if f.policy in policies]
+    outcome = run_check(_report(paths, config_file, output_format, "check"), fail_on)
     if output_format == "json":
-        click.echo(check_report.check_json(report, findings, policies))
+        click.echo(check_report.check_json(outcome))
+    elif output_format == "sarif":
+        click.echo(check_sarif(outcome, prefix_in_repository(Path.cwd())), nl=False)
     else:
-        for finding in findings:
-            # A finding the policy fails on is an error; any other is a warning.
-            severity = Severity.ERROR if finding.policy in policies else Severity.WARNING
-            p = finding.problem
-            problem = Problem(p.file, p.line, p.column, p.message, severity)
-            policy = finding.policy.value
-            if output_format == "github":
-                click.echo(annotation(problem, title=f"tm-docs check: {policy}"))
-            else:
-                click.echo(f"{problem} [{policy}]")
-        for r in report.models:
-            click.echo(
-                f"{r.model.id}: {r.coverage.percent}% STRIDE coverage, "
-                f"{_plural(len(r.untriaged), 'untriaged suggestion')}",
-                err=True,
-            )
-        verdict = "FAIL" if failing else "OK"
-        policy_text = ", ".join(sorted(p.value for p in policies)) or "none"
-        click.echo(
-            f"{verdict}: {_plural(len(failing), 'finding')} that fail the check "
-            f"(fail on: {policy_text}); {len(findings) - len(failing)} more as warnings",
-            err=True,
-        )
-    sys.exit(EXIT_INVALID if failing else EXIT_OK)
+        _print(check_report.check_lines(outcome, output_format))
+    sys.exit(EXIT_OK if outcome.ok else EXIT_INVALID)
 
 
 @main.command()
@@ -387,8 +371,67 @@ def stale(
         lines = stale_report.as_markdown if output_format == "markdown" else stale_report.as_text
         click.echo("\n".join(lines(verdicts)))
         if output_format != "markdown":
-            click.echo(f"{_plural(stale_count, 'stale model')} of {len(verdicts)}", err=True)
+            click.echo(f"{plural(stale_count, 'stale model')} of {len(verdicts)}", err=True)
     sys.exit(EXIT_INVALID if stale_count else EXIT_OK)
+
+
+@main.command()
+@click.argument("models", nargs=-1)
+@config_option
+@format_option("table", "csv", "json")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Only commits from this day on (YYYY-MM-DD).",
+)
+def trend(
+    models: tuple[str, ...],
+    config_file: Path | None,
+    output_format: str,
+    since: dt.datetime | None,
+) -> None:
+    """Show how each model's open risk moved: one row per commit that changed its file.
+
+    MODELS are model ids or model files (default: every model).  When git
+    history is not available (a shallow clone, no repository), says how to get
+    it and shows the trend as unknown.
+    """
+    settings = _settings(config_file)
+    report = _report((), config_file)
+    chosen = _chosen_models(report, models)
+    pipeline = Pipeline(settings)
+    verdicts, _ = pipeline.staleness([m.loaded for m in report.models], always=True)
+    since_utc = since.replace(tzinfo=dt.timezone.utc) if since else None
+    trends, _, warnings = pipeline.trends(report, verdicts, since=since_utc, models=chosen)
+    for warning in warnings:
+        click.echo(f"warning: {one_line(warning)}", err=True)
+    shown = [trends.models[model_id] for model_id in chosen]
+    if output_format == "json":
+        click.echo(trend_report.as_json(trends, shown, settings.bands), nl=False)
+    elif output_format == "csv":
+        click.echo(trend_report.as_csv(shown, settings.bands), nl=False)
+    else:
+        click.echo("\n".join(trend_report.as_text(shown, settings.bands)))
+
+
+def _chosen_models(report: Report, names: Sequence[str]) -> list[str]:
+    """Model ids of the models named by id or by file (all models when none is named)."""
+    ids = [m.model.id for m in report.models]
+    if not names:
+        return ids
+    by_file = {m.loaded.path.resolve(): m.model.id for m in report.models}
+    chosen = []
+    for name in names:
+        if name in ids:
+            chosen.append(name)
+            continue
+        model_id = by_file.get(Path(name).resolve())
+        if model_id is None:
+            raise click.UsageError(
+                one_line(f"no model '{name}': name a model id ({', '.join(ids)}) or model file")
+            )
+        chosen.append(model_id)
+    return list(dict.fromkeys(chosen))
 
 
 @main.command()
@@ -417,6 +460,30 @@ def backlog(paths: tuple[Path, ...], config_file: Path | None, output_format: st
         return
     for line, bold in backlog_report.as_text(rows):
         click.echo(click.style(line, bold=True) if bold else line)
+
+
+@main.command()
+@paths_argument
+@config_option
+@format_option(
+    "table",
+    "markdown",
+    "csv",
+    "json",
+    help="table for the terminal, markdown for a page or PR comment, csv or json for audits.",
+)
+def controls(paths: tuple[Path, ...], config_file: Path | None, output_format: str) -> None:
+    """List the controls the mitigations implement, by framework, with their threats."""
+    frameworks = _report(paths, config_file).controls
+    if output_format == "csv":
+        click.echo(controls_csv(frameworks), nl=False)
+    elif output_format == "json":
+        click.echo(controls_json(frameworks), nl=False)
+    elif output_format == "markdown":
+        click.echo("\n".join(controls_report.as_markdown(control_rows(frameworks))))
+    else:
+        for line, bold in controls_report.as_text(control_rows(frameworks)):
+            click.echo(click.style(line, bold=True) if bold else line)
 
 
 def _build(config_file: Path | None) -> SiteBuild:

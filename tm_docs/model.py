@@ -111,7 +111,7 @@ SUGGESTION_KEY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}@[A-Za-z0-9][A-Za-z0-9_-]{0,6
 SuggestionKey = Annotated[str, Strict(), StringConstraints(pattern=SUGGESTION_KEY_PATTERN)]
 # Names of the site-wide pages; a model with one of these ids would take its URL.
 RESERVED_MODEL_IDS = frozenset(
-    {"index", "backlog", "heatmap", "stride", "assets", "coverage", "stale"}
+    {"index", "backlog", "heatmap", "stride", "assets", "coverage", "stale", "controls"}
 )
 
 
@@ -188,6 +188,123 @@ def _attributes() -> Any:
         description="Facts without a field of their own, as one-line text under namespaced "
         "keys, e.g. 'otm.trustRating: \"80\"'; importers keep what has no place here.",
     )
+
+
+# --- controls -------------------------------------------------------------
+#
+# A control a mitigation implements, named as `namespace:identifier` or
+# `namespace:version:identifier`: `asvs:4.0.3:V5.3.4`, `nist-800-53:AC-3`,
+# `iso-27001:2022:A.8.5`, `cwe:287`.  The namespace names the framework in
+# lowercase; for the frameworks below the identifier is checked as well, any
+# other namespace is allowed with an identifier of the general shape.  Only
+# identifiers: what a control says stays in its framework's own documents.
+
+CONTROL_NAMESPACE_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
+CONTROL_VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,19}$"
+CONTROL_IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._()/-]{0,63}$"
+ASVS_REQUIREMENT_PATTERN = r"^V[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{1,2}$"
+MAX_CONTROLS = 30
+PATTERN_HELP[ASVS_REQUIREMENT_PATTERN] = (
+    "write an OWASP ASVS requirement as 'V' and chapter.section.requirement, e.g. 'V5.3.4'"
+)
+
+# namespace -> (pattern of its identifiers, what they look like)
+KNOWN_FRAMEWORKS: dict[str, tuple[str, str]] = {
+    "asvs": (
+        ASVS_REQUIREMENT_PATTERN,
+        "an OWASP ASVS requirement is 'V' and chapter.section.requirement, e.g. V5.3.4",
+    ),
+    "nist-800-53": (
+        r"^[A-Z]{2}-[0-9]{1,2}(\([0-9]{1,2}\))?$",
+        "a NIST SP 800-53 control is its family and number, with an optional enhancement, "
+        "e.g. AC-3 or AC-2(1)",
+    ),
+    "iso-27001": (
+        r"^(A\.)?[0-9]{1,2}(\.[0-9]{1,2}){1,2}$",
+        "an ISO/IEC 27001 control is its Annex A number, e.g. A.8.5 (2022) or A.9.4.1 (2013)",
+    ),
+    "cwe": (r"^[0-9]{1,5}$", "a CWE id is its number, e.g. 287"),
+    "capec": (r"^[0-9]{1,5}$", "a CAPEC id is its number, e.g. 112"),
+    "pci-dss": (
+        r"^[0-9]{1,2}(\.[0-9]{1,2}){0,3}$",
+        "a PCI DSS requirement is its number, e.g. 8.3.1",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ControlId:
+    """A control id taken apart: framework namespace, optional version, identifier."""
+
+    namespace: str
+    version: str | None
+    identifier: str
+
+    @classmethod
+    def parse(cls, text: str) -> ControlId:
+        parts = text.split(":")
+        if len(parts) == 2:
+            return cls(parts[0], None, parts[1])
+        return cls(parts[0], parts[1], parts[2])
+
+    @property
+    def framework(self) -> str:
+        """The namespace with its version, e.g. 'asvs:4.0.3': controls group by it."""
+        return f"{self.namespace}:{self.version}" if self.version else self.namespace
+
+    def __str__(self) -> str:
+        return f"{self.framework}:{self.identifier}"
+
+
+def check_control(value: str) -> str:
+    """Check a control id's grammar; the message says how to write it."""
+    parts = value.split(":")
+    shape = (
+        "write a control as namespace:identifier or namespace:version:identifier, e.g. "
+        "'nist-800-53:AC-3' or 'asvs:4.0.3:V5.3.4'"
+    )
+    if len(parts) not in (2, 3):
+        raise ValueError(f"'{value}' is not a control id: {shape}")
+    namespace, identifier = parts[0], parts[-1]
+    if not re.match(CONTROL_NAMESPACE_PATTERN, namespace):
+        lower = ":".join([namespace.lower(), *parts[1:]])
+        hint = (
+            f" (write '{lower}')" if re.match(CONTROL_NAMESPACE_PATTERN, namespace.lower()) else ""
+        )
+        raise ValueError(
+            f"'{value}': the namespace '{namespace}' must be 1-40 lowercase letters, digits "
+            f"or '-', starting with a letter or digit (e.g. 'asvs', 'nist-800-53'){hint}"
+        )
+    if len(parts) == 3 and not re.match(CONTROL_VERSION_PATTERN, parts[1]):
+        raise ValueError(
+            f"'{value}': the version '{parts[1]}' must be 1-20 letters, digits, '.', '_' or "
+            f"'-' (e.g. '4.0.3'), or be left out: {shape}"
+        )
+    if not re.match(CONTROL_IDENTIFIER_PATTERN, identifier):
+        raise ValueError(
+            f"'{value}': the identifier '{identifier}' must be 1-64 letters, digits, '.', "
+            "'_', '-', '/' or parentheses, starting with a letter or digit"
+        )
+    known = KNOWN_FRAMEWORKS.get(namespace)
+    if known is not None and not re.match(known[0], identifier):
+        raise ValueError(
+            f"'{value}': '{identifier}' is not an identifier of {namespace}: {known[1]}"
+        )
+    return value
+
+
+def _distinct(values: list[str]) -> list[str]:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"lists '{value}' twice; remove one")
+        seen.add(value)
+    return values
+
+
+ControlText = Annotated[
+    str, Strict(), StringConstraints(max_length=140), AfterValidator(check_control)
+]
 
 
 # A security property the model may record: true, false, or left out (not known).
@@ -673,6 +790,22 @@ class Mitigation(_Strict):
         None,
         description="Estimated share of the risk it removes when done, 0-100 (as OTM's "
         "riskReduction); kept as data, not used in the residual risk.",
+    )
+    controls: Annotated[list[ControlText], AfterValidator(_distinct)] = Field(
+        default_factory=list,
+        max_length=MAX_CONTROLS,
+        description="Controls of security frameworks it implements, as namespace:identifier "
+        "or namespace:version:identifier, e.g. 'asvs:4.0.3:V5.3.4', 'nist-800-53:AC-3', "
+        "'iso-27001:A.8.5', 'cwe:287'.",
+        json_schema_extra={
+            "uniqueItems": True,
+            "items": {
+                "type": "string",
+                "maxLength": 140,
+                "pattern": "^[a-z0-9][a-z0-9-]{0,39}:([A-Za-z0-9][A-Za-z0-9._-]{0,19}:)?"
+                "[A-Za-z0-9][A-Za-z0-9._()/-]{0,63}$",
+            },
+        },
     )
     tags: list[Tag] = _tags()
     attributes: dict[AttributeKey, AttributeValue] = _attributes()

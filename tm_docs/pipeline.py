@@ -16,28 +16,43 @@ from __future__ import annotations
 import datetime as dt
 import os
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 
 from jinja2 import TemplateError
 
+from . import __version__
 from .analysis.diff import ReviewResult, compare
 from .analysis.report import AnalysisMemo, Report, analyse
 from .analysis.settings import Settings
 from .analysis.staleness import Staleness, staleness
+from .analysis.trend import (
+    Result,
+    Trends,
+    decoder,
+    encode_point,
+    fingerprint,
+    model_trend,
+    risk_point,
+    site_trend,
+    unknown_trend,
+)
 from .dfd.build import DrawnDiagram, draw
 from .dfd.graphviz import GraphvizError
 from .dfd.render import DiagramRenderer, open_diagram_cache
 from .dfd.svg import icon_bytes, natural_size, smallest_font
 from .load.cache import CacheFolder, CacheRefused
+from .load.git import GitError
 from .load.history import History, Unavailable, read_history
 from .load.models import LoadedModel, LoadMemo, LoadResult, ModelPathError, load_models
-from .load.revisions import changed_files, snapshot_at, snapshot_worktree
+from .load.revisions import changed_files, resolve_change, snapshot_at, snapshot_worktree
 from .load.rules import load_rules
+from .load.trend import Unloadable, VersionAnalyser, open_trend_cache
 from .problems import Problem
 from .progress import Progress, no_progress
+from .render.colours import css_variables
 from .render.pages import DiagramImage, GeneratedFile, PageMemo, SiteLayout, render_site
 
 STYLESHEET = "tm-docs.css"
@@ -83,6 +98,7 @@ class SiteBuild:
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # what was done, for the log
     model_pages: dict[str, LoadedModel] = field(default_factory=dict)  # page path -> model
+    trends: Trends | None = None
     work: Work = field(default_factory=Work)
 
     @cached_property
@@ -137,6 +153,8 @@ class Pipeline:
         # Its memory is kept across serve rebuilds; the site stores each icon once.
         self._renderer = DiagramRenderer(site_icons=True)
         self._history: History | None = None
+        # Each version of a model file is analysed once; kept across serve rebuilds.
+        self._versions = VersionAnalyser(encode_point, decoder(settings.bands))
         self._said: set[str] = set()  # warnings said already (one per serve session)
         # Work done once: each model's loading, analysis, drawing and page, by content.
         self._loads = LoadMemo()
@@ -194,6 +212,77 @@ class Pipeline:
         }
         return verdicts, warnings
 
+    def trends(
+        self,
+        report: Report,
+        verdicts: Mapping[str, Staleness],
+        *,
+        since: dt.datetime | None = None,
+        models: Sequence[str] | None = None,
+        history: History | Unavailable | None = None,
+    ) -> tuple[Trends, list[str], list[str]]:
+        """The risk trend of each model (of `models`, default all) and of the site,
+        with notes for the log and warnings.  `history`: as read for this build already."""
+        settings = self.settings
+        chosen = [m for m in report.models if models is None or m.model.id in models]
+        history = history or self.history()
+        reason = None
+        if isinstance(history, Unavailable):
+            reason = history.unknown("the risk trend")
+        warnings: list[str] = []
+        if isinstance(history, History):
+            self._versions.cache = None
+            if settings.cache_dir is not None:
+                opened = open_trend_cache(
+                    settings.root, os.path.relpath(settings.cache_dir, settings.root)
+                )
+                self._versions.cache = opened if isinstance(opened, CacheFolder) else None
+                warnings += [str(opened)] if isinstance(opened, CacheRefused) else []
+            revisions = {}
+            for m in chosen:
+                path = history.relative(m.loaded.path)
+                revisions[m.model.id] = history.revisions(path) if path is not None else []
+            try:
+                results = self._versions.results(
+                    history.root,
+                    [r for found in revisions.values() for r in found],
+                    fingerprint(settings, report.rules, __version__),
+                    lambda loaded: risk_point(loaded, settings, report.rules),
+                )
+            except GitError as exc:
+                reason = (
+                    f"git could not read the model files' versions ({exc}), so the risk "
+                    "trend is unknown"
+                )
+            else:
+                by_blob: dict[str, Result] = {
+                    blob: r.reason if isinstance(r, Unloadable) else r
+                    for blob, r in results.items()
+                }
+                trends = {
+                    m.model.id: model_trend(
+                        m.model.id,
+                        m.model.title,
+                        revisions[m.model.id],
+                        by_blob,
+                        history,
+                        verdicts.get(m.model.id),
+                    )
+                    for m in chosen
+                }
+                stats = self._versions.stats
+                notes = [
+                    f"risk trend: {stats.analysed} model versions analysed, "
+                    f"{stats.from_memory + stats.from_disk} from the cache"
+                ]
+                # The site counts every model's state at `since`, so its trend comes first.
+                site = site_trend(list(trends.values()), settings.bands, since)
+                shown = {model_id: t.since(since) for model_id, t in trends.items()}
+                return Trends(shown, tuple(site)), notes, warnings
+        assert reason is not None
+        unknown = {m.model.id: unknown_trend(m.model.id, m.model.title, reason) for m in chosen}
+        return Trends(unknown, unknown=reason), [], [*warnings, reason]
+
     def _diagrams(
         self, report: Report
     ) -> tuple[dict[str, bytes], dict[str, str], list[str], list[str]]:
@@ -245,8 +334,20 @@ class Pipeline:
         warnings += [str(w) for w in report.warnings]
         svgs, icons, notes, cache_warnings = self._diagrams(report)
         verdicts, stale_warnings = self.staleness(result.models)
-        # Said once while the reason stays the same (mkdocs serve rebuilds often).
-        once = [*cache_warnings, *stale_warnings]
+        # The history staleness has just read (when it did), read once per build.
+        read = self._history if settings.staleness else None
+        trends, trend_notes, trend_warnings = self.trends(report, verdicts, history=read)
+        notes += trend_notes
+        if trends.unknown is None:
+            self._versions.prune()  # keep what this build used, in memory and on disk
+        if trends.unknown is not None:
+            # History cannot be read: the staleness warning says why and what to do (a
+            # site that turned staleness off reads no history on purpose; its pages say
+            # that the trend is unknown).
+            trend_warnings = [w for w in trend_warnings if w != trends.unknown]
+        # Said once while the reason stays the same (mkdocs serve rebuilds often); the
+        # diagrams and the trend share the cache folder, and a refusal of it is said once.
+        once = list(dict.fromkeys([*cache_warnings, *stale_warnings, *trend_warnings]))
         warnings += [w for w in once if w not in self._said]
         self._said.update(once)
         layout = SiteLayout(root=settings.site_path)
@@ -262,6 +363,7 @@ class Pipeline:
                 staleness=verdicts,
                 memo=self._pages,
                 progress=self.progress,
+                trends=trends,
             )
         except TemplateError as exc:
             raise BuildError(f"a page template failed: {exc}") from None
@@ -269,6 +371,8 @@ class Pipeline:
         if settings.stylesheet:
             for name in (STYLESHEET, SCRIPT):
                 text = resources.files("tm_docs").joinpath("assets", name).read_text()
+                if name == STYLESHEET:
+                    text = css_variables() + text
                 files.append(GeneratedFile(layout.data_file(name), text))
         for model_id, svg in sorted(svgs.items()):
             folder = posixpath.dirname(layout.model_page(model_id))
@@ -292,6 +396,7 @@ class Pipeline:
             notes=tuple(notes),
             model_pages={layout.model_page(m.model.id): m for m in result.models},
             work=work,
+            trends=trends,
         )
 
 
@@ -307,13 +412,14 @@ def review(settings: Settings, base: str, head: str | None) -> ReviewResult:
     if rules.problems:
         raise BuildError("problems in the threat rules", rules.problems)
     models_dir = settings.models_dir
-    before = snapshot_at(models_dir, models_dir, base)
+    change = resolve_change(models_dir, base, head)
+    before = snapshot_at(change.root, models_dir, change.base, base)
     after = (
-        snapshot_at(models_dir, models_dir, head)
-        if head
+        snapshot_at(change.root, models_dir, change.head, head)
+        if head and change.head
         else snapshot_worktree(models_dir, settings.root)
     )
-    changed = changed_files(models_dir, base, head)
+    changed = changed_files(change)
     return compare(before, after, changed, settings.bands, rules.rules)
 
 

@@ -9,7 +9,6 @@ whatever cannot be evaluated is a problem of the rule file, with its line.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -254,7 +253,3 @@ def compile_when(
 
 def all_hold(conditions: dict[str, Condition], facts: dict[str, Any]) -> bool:
     return all(condition.holds(facts[name]) for name, condition in conditions.items())
-
-
-def fact_names(applies_to: str) -> Sequence[str]:
-    return list(FACTS[applies_to])

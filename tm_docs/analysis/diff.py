@@ -111,6 +111,15 @@ def _fields(old: Any, new: Any) -> list[str]:
             continue
         if name == "description" or name == "note":
             details.append(f"{name} changed")
+        elif name == "controls":
+            # What an auditor asks: which controls a mitigation now claims, which it dropped.
+            was, now = getattr(old, name), getattr(new, name)
+            added = [c for c in now if c not in was]
+            removed = [c for c in was if c not in now]
+            if added:
+                details.append(f"controls added: {', '.join(added)}")
+            if removed:
+                details.append(f"controls removed: {', '.join(removed)}")
         elif isinstance(getattr(old, name), BaseModel) and isinstance(
             getattr(new, name), BaseModel
         ):

@@ -154,16 +154,6 @@ class Portfolio:
         return [r for r in self.all_threats if category in r.threat.categories]
 
     @cached_property
-    def heatmap(self) -> dict[tuple[int, int], list[ModelThreat]]:
-        """Open threats by (impact, likelihood); every one of the 25 cells is present."""
-        cells: dict[tuple[int, int], list[ModelThreat]] = {
-            (i, j): [] for i in range(1, 6) for j in range(1, 6)
-        }
-        for rated in self.open_threats:
-            cells[(rated.threat.impact, rated.threat.likelihood)].append(rated)
-        return cells
-
-    @cached_property
     def backlog(self) -> list[BacklogItem]:
         """Mitigations not yet done, by the highest residual risk of the open threats they address.
 

@@ -10,8 +10,9 @@ from ..load.models import LoadedModel
 from ..model import MitigationStatus, ThreatModel
 from ..problems import Problem
 from ..progress import Progress, no_progress
+from .controls import Framework, control_frameworks
 from .portfolio import ModelThreat, Portfolio
-from .rules import RuleSet
+from .rules import Rule, RuleSet
 from .settings import Policy, Settings
 from .stride import Coverage, coverage
 from .suggest import Suggestion, Triage, stale_dismissals, suggestions
@@ -54,10 +55,19 @@ def _at(loaded: LoadedModel, collection: str, element_id: str, message: str) -> 
 
 @dataclass(frozen=True)
 class Finding:
-    """One reason `tm-docs check` may fail, located in a model file."""
+    """One reason `tm-docs check` may fail, located in a model file.
+
+    `model_id`, `element_id` and `key` name what the finding is about without
+    its place in the file (a threat id, a suggestion key, an element and a STRIDE
+    category), so a finding can be recognised again after lines have moved.
+    """
 
     policy: Policy
     problem: Problem
+    model_id: str = ""
+    element_id: str = ""
+    key: str = ""
+    rule: Rule | None = None  # the rule of a suggested threat
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,11 @@ class Report:
     @property
     def warnings(self) -> list[Problem]:
         return [w for m in self.models for w in m.warnings]
+
+    @cached_property
+    def controls(self) -> list[Framework]:
+        """The controls the mitigations implement, by framework (analysis/controls.py)."""
+        return control_frameworks(self.portfolio)
 
     @cached_property
     def critical_unplanned(self) -> list[ModelThreat]:
@@ -102,7 +117,15 @@ class Report:
                 f"{rated.threat.risk} and no mitigation planned, in progress or done"
             )
             problem = _at(loaded[rated.model.id], "threats", rated.threat.id, message)
-            found.append(Finding(Policy.CRITICAL_UNPLANNED, problem))
+            found.append(
+                Finding(
+                    Policy.CRITICAL_UNPLANNED,
+                    problem,
+                    rated.model.id,
+                    rated.threat.id,
+                    rated.threat.id,
+                )
+            )
         for report in self.models:
             for suggestion in report.untriaged:
                 message = (
@@ -111,7 +134,16 @@ class Report:
                 )
                 collection = "flows" if suggestion.subject.kind == "flow" else "components"
                 problem = _at(report.loaded, collection, suggestion.subject.id, message)
-                found.append(Finding(Policy.UNTRIAGED, problem))
+                found.append(
+                    Finding(
+                        Policy.UNTRIAGED,
+                        problem,
+                        report.model.id,
+                        suggestion.subject.id,
+                        suggestion.key,
+                        suggestion.rule,
+                    )
+                )
             for row, cell in report.coverage.gaps:
                 message = (
                     f"{row.element_kind} '{row.element_id}': {cell.category.label.lower()} is "
@@ -119,8 +151,20 @@ class Report:
                 )
                 collection = "flows" if row.element_kind == "flow" else "components"
                 problem = _at(report.loaded, collection, row.element_id, message)
-                found.append(Finding(Policy.COVERAGE, problem))
-            found.extend(Finding(Policy.STALE_DISMISSALS, w) for w in report.warnings)
+                found.append(
+                    Finding(
+                        Policy.COVERAGE,
+                        problem,
+                        report.model.id,
+                        row.element_id,
+                        cell.category.value,
+                    )
+                )
+            # The warning names the dismissed key; the message is what identifies it.
+            found.extend(
+                Finding(Policy.STALE_DISMISSALS, w, report.model.id, key=w.message)
+                for w in report.warnings
+            )
         return found
 
 
@@ -173,3 +217,36 @@ def analyse(
         reports.append(report)
     memo._reports = kept
     return Report(portfolio, tuple(reports), rules, settings)
+
+
+def policies_in_force(fail_on: Sequence[str], default: Sequence[Policy]) -> frozenset[Policy]:
+    """The policies a check fails on: those asked for ('none' for no policy), else the
+    configured ones."""
+    if "none" in fail_on:
+        return frozenset()
+    return frozenset(Policy(p) for p in fail_on) if fail_on else frozenset(default)
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """What `tm-docs check` decided: every finding, and which of them fail the check."""
+
+    report: Report
+    policies: frozenset[Policy]
+    findings: tuple[Finding, ...]
+
+    def fails(self, finding: Finding) -> bool:
+        return finding.policy in self.policies
+
+    @property
+    def failing(self) -> list[Finding]:
+        return [f for f in self.findings if self.fails(f)]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failing
+
+
+def check(report: Report, fail_on: Sequence[str] = ()) -> CheckOutcome:
+    policies = policies_in_force(fail_on, report.settings.fail_on)
+    return CheckOutcome(report, policies, tuple(report.findings()))

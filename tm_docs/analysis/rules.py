@@ -31,7 +31,7 @@ from pydantic import (
     StringConstraints,
 )
 
-from ..model import LINE_PATTERN, TEXT_PATTERN, Stride
+from ..model import ASVS_REQUIREMENT_PATTERN, LINE_PATTERN, TEXT_PATTERN, Stride
 from ..problems import Problem
 from .conditions import Condition, all_hold, compile_when
 from .facts import FACTS
@@ -39,6 +39,9 @@ from .facts import FACTS
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 RuleText = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=TEXT_PATTERN)]
 Weakness = Annotated[int, Field(ge=1, le=99999)]
+# A requirement of the OWASP ASVS 4.0.3, chapter.section.requirement.
+AsvsRequirement = Annotated[str, StringConstraints(pattern=ASVS_REQUIREMENT_PATTERN)]
+ASVS_VERSION = "4.0.3"
 
 
 class Rule(BaseModel):
@@ -53,6 +56,11 @@ class Rule(BaseModel):
     categories: list[Stride] = Field(min_length=1)
     cwe: list[Weakness] = Field(default_factory=list)
     capec: list[Weakness] = Field(default_factory=list)
+    asvs: list[AsvsRequirement] = Field(
+        default_factory=list,
+        description="Requirements of the OWASP ASVS 4.0.3 (e.g. V5.3.4) that the suggested "
+        "mitigation would satisfy; only where that is a fact.",
+    )
     impact: int = Field(ge=1, le=5)
     likelihood: int = Field(ge=1, le=5)
     explanation: RuleText
@@ -70,6 +78,11 @@ class Rule(BaseModel):
     @property
     def references(self) -> list[str]:
         return [f"CWE-{n}" for n in self.cwe] + [f"CAPEC-{n}" for n in self.capec]
+
+    @property
+    def controls(self) -> list[str]:
+        """The ASVS requirements as control ids of the model format (asvs:4.0.3:V5.3.4)."""
+        return [f"asvs:{ASVS_VERSION}:{r}" for r in self.asvs]
 
     # The compiled `when`, made once when the rule is validated (see conditions.py).
     _conditions: dict[str, Condition] = PrivateAttr(default_factory=dict)

@@ -24,16 +24,6 @@ class Policy(str, Enum):
     COVERAGE = "coverage"
     STALE_DISMISSALS = "stale-dismissals"
 
-    @property
-    def meaning(self) -> str:
-        return {
-            Policy.CRITICAL_UNPLANNED: "an open threat in the critical band has no mitigation "
-            "that is planned, in progress or done",
-            Policy.UNTRIAGED: "a suggested threat is neither accepted nor dismissed",
-            Policy.COVERAGE: "an element has an applicable STRIDE category nobody analysed",
-            Policy.STALE_DISMISSALS: "a dismissal matches no current suggestion",
-        }[self]
-
 
 DEFAULT_FAIL_ON = (Policy.CRITICAL_UNPLANNED,)
 

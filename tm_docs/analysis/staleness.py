@@ -76,7 +76,7 @@ def watched(model: ThreatModel) -> list[str]:
     return [*model.watch, *(p for c in model.components for p in c.paths)]
 
 
-def _end_of(day: dt.date) -> dt.datetime:
+def end_of_day(day: dt.date) -> dt.datetime:
     """The last second of a day, UTC: a review marker's day covers all of it."""
     return dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=dt.timezone.utc)
 
@@ -85,7 +85,7 @@ def _marker_time(model: ThreatModel, now: dt.datetime) -> dt.datetime | None:
     marker = model.review
     if marker is None or marker.date is None or marker.date > now.date():
         return None
-    return _end_of(marker.date)
+    return end_of_day(marker.date)
 
 
 _STATE_ORDER = {State.STALE: 0, State.UNKNOWN: 1, State.FRESH: 2}
@@ -138,9 +138,9 @@ def staleness(
         notes.append(f"the review date {marker.date} is in the future and is ignored")
         marker = marker.model_copy(update={"date": None})
     if marker is not None and marker.date is not None:
-        end_of_day = _end_of(marker.date)
-        if review_time is None or end_of_day > review_time:
-            review_time, review_commit = end_of_day, None
+        marked_day = end_of_day(marker.date)
+        if review_time is None or marked_day > review_time:
+            review_time, review_commit = marked_day, None
     if marker is not None and marker.commit is not None:
         marked = history.find(marker.commit)
         if marked is None:

@@ -111,14 +111,6 @@ def check_svg(data: bytes, icons: Collection[str] = ()) -> None:
         raise UnsafeSvg(f"it is not well-formed XML ({exc})") from None
 
 
-def is_safe_svg(data: bytes, icons: Collection[str] = ()) -> bool:
-    try:
-        check_svg(data, icons)
-    except UnsafeSvg:
-        return False
-    return True
-
-
 def _element_name(tag: str, *, root: bool) -> str:
     namespace, _, name = tag[1:].partition("}") if tag.startswith("{") else ("", "", tag)
     if namespace != SVG_NS:

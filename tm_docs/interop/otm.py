@@ -21,6 +21,7 @@ from ..model import (
     ThreatModel,
     ThreatStatus,
     TrustLevel,
+    check_control,
 )
 from . import scales
 from .common import (
@@ -516,6 +517,14 @@ def from_otm(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
             else:
                 element.lossy(f"riskReduction {reduction} is not a whole number 0-100; kept")
                 element.keep("riskReduction", _plain(reduction))
+        controls = []
+        for control in (as_text(extra.get("controls")) or "").split():
+            try:
+                controls.append(check_control(control))
+            except ValueError as exc:
+                element.lossy(f"control {one_line(str(exc), 120)}; kept")
+                element.keep("controls", extra.get("controls"))
+        element.set("controls", list(dict.fromkeys(controls)))
         mitigations.append(element)
         report.count("mitigations")
     # threats list their mitigations (tm-docs keeps both directions consistent)
@@ -854,6 +863,7 @@ def to_otm(model: ThreatModel) -> dict[str, Any]:
                         "sprint": m.sprint,
                         "ticket": m.ticket,
                         "risk_reduction_unset": "true" if m.risk_reduction is None else None,
+                        "controls": " ".join(m.controls) or None,
                     },
                 ),
             }

@@ -86,6 +86,19 @@ def toplevel(start: Path) -> Path | None:
     return Path(os.fsdecode(out.rstrip(b"\n"))).resolve()
 
 
+def prefix_in_repository(start: Path) -> str:
+    """Where `start` lies in its git work tree, as 'sub/dir/' ('' at the top or outside git).
+
+    Code scanning resolves paths from the repository's root; a command run in a
+    subfolder puts this in front of the paths it reports.
+    """
+    try:
+        out = run(start, ["rev-parse", "--show-prefix"])
+    except GitError:
+        return ""
+    return os.fsdecode(out.rstrip(b"\n"))
+
+
 def check_revision(revision: str) -> str:
     """The revision text if git may see it; RevisionError (with a clear message) if not."""
     if not revision or len(revision) > MAX_REVISION_CHARS:

@@ -31,6 +31,9 @@ class Commit:
     # path -> the path it had before this commit (differs only for renames)
     changes: dict[str, str] = field(default_factory=dict, compare=False)
     content_changed: frozenset[str] = frozenset()  # paths whose content changed
+    # path -> the object id of its content after this commit, for regular files
+    # (absent for a deleted file, a symbolic link or a submodule)
+    blobs: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def short(self) -> str:
@@ -39,9 +42,28 @@ class Commit:
 
 @dataclass(frozen=True)
 class Unavailable:
-    """Why history could not be read; staleness is then unknown."""
+    """Why history could not be read: what is unknown then, and what to do about it."""
 
-    reason: str
+    cause: str  # e.g. "the repository is a shallow clone, so its history is incomplete"
+    fix: str = ""  # e.g. "fetch the whole history (...)"
+
+    def unknown(self, what: str) -> str:
+        """The one wording of every fact that needs history: `what` is unknown, and the fix."""
+        return f"{self.cause}, so {what} is unknown" + (f"; {self.fix}" if self.fix else "")
+
+    @property
+    def reason(self) -> str:
+        return self.unknown("staleness")
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One commit that changed a file: the path it had then, and its content's object id
+    (None when the commit deleted it, or made it something other than a regular file)."""
+
+    commit: Commit
+    path: str
+    blob: str | None
 
 
 @dataclass(frozen=True)
@@ -133,6 +155,28 @@ class History:
                 continue
             return (self.commits[content] if content is not None else None), names
 
+    def revisions(self, path: str) -> list[Revision]:
+        """Every commit that changed the content of `path`, oldest first, following
+        renames back (a rename that keeps the content is no revision of it)."""
+        found: list[Revision] = []
+        current, start = path, 0
+        names = {path}
+        while True:
+            content = [i for i in self._content.get(current, []) if i >= start]
+            rename = next((r for r in self._renames.get(current, []) if r[0] >= start), None)
+            end = rename[0] if rename is not None else len(self.commits)
+            for i in content:
+                if i > end:
+                    break
+                commit = self.commits[i]
+                found.append(Revision(commit, current, commit.blobs.get(current)))
+            if rename is None or rename[1] in names:  # renamed back and forth: stop
+                break
+            start, current = rename[0] + 1, rename[1]
+            names.add(current)
+        found.reverse()
+        return found
+
 
 def read_history(start: Path, previous: History | None = None) -> History | Unavailable:
     """Read the history of the repository that contains `start`.
@@ -144,27 +188,27 @@ def read_history(start: Path, previous: History | None = None) -> History | Unav
     try:
         gitcmd.git_program()
     except GitError:
-        return Unavailable("git is not installed, so staleness is unknown; install git")
+        return Unavailable("git is not installed", "install git")
     folder = start if start.is_dir() else start.parent
     if not folder.is_dir():
-        return Unavailable(f"{display_path(start)} does not exist, so staleness is unknown")
+        return Unavailable(f"{display_path(start)} does not exist")
     root = gitcmd.toplevel(folder)
     if root is None:
         return Unavailable(
-            f"{display_path(start)} is not inside a git repository, so tm-docs cannot tell "
-            "which models are stale; build from a clone of the repository"
+            f"{display_path(start)} is not inside a git repository",
+            "build from a clone of the repository",
         )
     try:
         if gitcmd.run(root, ["rev-parse", "--is-shallow-repository"]).strip() == b"true":
             return Unavailable(
-                "the repository is a shallow clone, so its history is incomplete and staleness "
-                "is unknown; fetch the whole history (in GitHub Actions: actions/checkout with "
-                "'fetch-depth: 0'; elsewhere: git fetch --unshallow)"
+                "the repository is a shallow clone, so its history is incomplete",
+                "fetch the whole history (in GitHub Actions: actions/checkout with "
+                "'fetch-depth: 0'; elsewhere: git fetch --unshallow)",
             )
         try:
             head = gitcmd.run(root, ["rev-parse", "--verify", "HEAD^{commit}"]).decode().strip()
         except GitError:
-            return Unavailable("the repository has no commits yet, so staleness is unknown")
+            return Unavailable("the repository has no commits yet")
         status = gitcmd.run(root, ["status", "--porcelain", "--untracked-files=all", "-z"])
         if previous is not None and previous.head == head and previous.root == root:
             return History(root, head, previous.commits, _dirty(status))
@@ -180,25 +224,31 @@ def read_history(start: Path, previous: History | None = None) -> History | Unav
                 # moment they land, whenever they were written.
                 "--diff-merges=first-parent",
                 "--find-renames",
-                "--name-status",
+                # Raw: each change with the object id of the new content, so that a
+                # model's revisions can be read without asking git once per commit.
+                "--raw",
+                "--no-abbrev",
                 f"--format={_MARK}%x00%H%x00%ct%x00%an%x00%s",
                 "--",
             ],
         )
     except GitError as exc:
-        return Unavailable(f"git failed ({exc}); staleness is unknown")
+        return Unavailable(f"git failed ({exc})")
     try:
         commits = tuple(_parse_log(gitcmd.split_z(output)))
     except (ValueError, IndexError) as exc:
-        return Unavailable(f"the git log could not be read ({exc}); staleness is unknown")
+        return Unavailable(f"the git log could not be read ({exc})")
     return History(root, head, commits, _dirty(status))
 
 
-_STATUS = re.compile(r"^[ACDMRTUXB][0-9]*$")
+# One change of `git log --raw`: ':old-mode new-mode old-id new-id status'.
+_RAW = re.compile(r"^:[0-7]{6} ([0-7]{6}) [0-9a-f]{40,64} ([0-9a-f]{40,64}) ([ACDMRTUXB][0-9]*)$")
+_NO_OBJECT = re.compile(r"^0+$")
+_REGULAR_FILE = ("100644", "100755")
 
 
 def _parse_log(tokens: list[str]) -> list[Commit]:
-    """Commits from `git log -z --name-status` output, split at its NUL bytes.
+    """Commits from `git log -z --raw` output, split at its NUL bytes.
 
     Fields are NUL-separated and read by position, so no commit subject or
     file name (both come from pull requests) can be mistaken for structure.
@@ -213,10 +263,12 @@ def _parse_log(tokens: list[str]) -> list[Commit]:
         i += 5
         changes: dict[str, str] = {}
         content: set[str] = set()
+        blobs: dict[str, str] = {}
         while i < len(tokens):
-            status = tokens[i].lstrip("\n")
-            if not _STATUS.match(status):
+            raw = _RAW.match(tokens[i].lstrip("\n"))
+            if raw is None:
                 break
+            mode, blob, status = raw.groups()
             if status[0] in "RC":
                 old, new = tokens[i + 1], tokens[i + 2]
                 i += 3
@@ -226,10 +278,12 @@ def _parse_log(tokens: list[str]) -> list[Commit]:
                 if status[0] == "R":
                     changes.setdefault(old, old)
             else:
-                path = tokens[i + 1]
+                new = tokens[i + 1]
                 i += 2
-                changes[path] = path
-                content.add(path)
+                changes[new] = new
+                content.add(new)
+            if mode in _REGULAR_FILE and not _NO_OBJECT.match(blob):
+                blobs[new] = blob
         commits.append(
             Commit(
                 sha=sha,
@@ -238,6 +292,7 @@ def _parse_log(tokens: list[str]) -> list[Commit]:
                 subject=subject,
                 changes=changes,
                 content_changed=frozenset(content),
+                blobs=blobs,
             )
         )
     return commits

@@ -42,10 +42,29 @@ def _folder_in(root: Path, models_dir: Path) -> str:
         raise RevisionError(f"{display_path(models_dir)} is outside the repository") from None
 
 
-def snapshot_at(start: Path, models_dir: Path, revision: str) -> Snapshot:
-    """The models under `models_dir` as they are in `revision`, read from git objects."""
+@dataclass(frozen=True)
+class Change:
+    """The two sides of a change, resolved once to commits of one repository."""
+
+    root: Path
+    base: str  # full commit hash
+    head: str | None  # full commit hash, or None for the working tree
+
+
+def resolve_change(start: Path, base: str, head: str | None) -> Change:
+    """Find the repository of `start` and the commits `base` and `head` name, once, so
+    every later read of the change sees the same commits even if a branch moves."""
     root = repository_root(start)
-    commit = gitcmd.resolve_commit(root, revision)
+    return Change(
+        root,
+        gitcmd.resolve_commit(root, base),
+        gitcmd.resolve_commit(root, head) if head else None,
+    )
+
+
+def snapshot_at(root: Path, models_dir: Path, commit: str, label: str) -> Snapshot:
+    """The models under `models_dir` as they are in `commit` (a full hash), from git objects;
+    `label` is the revision as the user named it."""
     folder = _folder_in(root, models_dir)
     listing = gitcmd.run(
         root,
@@ -68,33 +87,40 @@ def snapshot_at(start: Path, models_dir: Path, revision: str) -> Snapshot:
     models: dict[str, tuple[ThreatModel, str]] = {}
     problems: list[Problem] = []
     invalid: set[str] = set()
-    for (_, path), data in zip(blobs, _read_blobs(root, [b[0] for b in blobs]), strict=True):
-        display = f"{revision}:{path}"
-        model, found, _ = load_text(data, display)
+    for (_, path), data in zip(blobs, read_blobs(root, [b[0] for b in blobs]), strict=True):
+        display = f"{label}:{path}"
+        model, found, _ = load_text(data or b"", display)
         problems.extend(found)
         if model is not None:
             models[model.id] = (model, path)
         else:
             invalid.add(path)
-    return Snapshot(revision, models, tuple(problems), frozenset(invalid))
+    return Snapshot(label, models, tuple(problems), frozenset(invalid))
 
 
-def _read_blobs(root: Path, object_ids: list[str]) -> list[bytes]:
+def read_blobs(root: Path, object_ids: list[str]) -> list[bytes | None]:
     """The contents of blobs, in one `git cat-file --batch` run; over-large ones are cut
-    one byte past the loader's limit (which then refuses them)."""
+    one byte past the loader's limit (which then refuses them).  None for an object the
+    repository does not have (or that is no blob)."""
     if not object_ids:
         return []
     out = gitcmd.run(
         root, ["cat-file", "--batch"], stdin="".join(f"{o}\n" for o in object_ids).encode()
     )
-    contents = []
+    contents: list[bytes | None] = []
     at = 0
     for _ in object_ids:
         header_end = out.index(b"\n", at)
         header = out[at:header_end].split(b" ")
-        size = int(header[2]) if len(header) == 3 else 0
         start = header_end + 1
-        contents.append(out[start : start + min(size, MAX_FILE_BYTES + 1)])
+        if len(header) != 3:  # '<id> missing' (or ambiguous): no content follows
+            contents.append(None)
+            at = start
+            continue
+        size = int(header[2])
+        contents.append(
+            out[start : start + min(size, MAX_FILE_BYTES + 1)] if header[1] == b"blob" else None
+        )
         at = start + size + 1  # the content is followed by a newline
     return contents
 
@@ -115,14 +141,14 @@ def snapshot_worktree(models_dir: Path, root: Path | None = None) -> Snapshot:
     return Snapshot("working tree", models, result.problems, frozenset(invalid))
 
 
-def changed_files(start: Path, base: str, head: str | None) -> list[str]:
-    """Paths changed between `base` and `head` (or the working tree), any byte kept."""
-    root = repository_root(start)
-    revisions = [gitcmd.resolve_commit(root, r) for r in ([base, head] if head else [base])]
+def changed_files(change: Change) -> list[str]:
+    """Paths changed between base and head (or the working tree), any byte kept."""
+    root = change.root
+    revisions = [change.base, change.head] if change.head else [change.base]
     names = gitcmd.split_z(
         gitcmd.run(root, ["diff", "--name-only", "-z", "--no-renames", *revisions, "--"])
     )
-    if head is None:
+    if change.head is None:
         names += gitcmd.split_z(
             gitcmd.run(root, ["ls-files", "-z", "--others", "--exclude-standard"])
         )

@@ -24,6 +24,7 @@ from markupsafe import Markup, escape
 from .. import __version__
 from ..analysis.report import Report
 from ..analysis.staleness import Staleness, most_behind_first
+from ..analysis.trend import Trends
 from ..load.models import LoadedModel
 from ..model import (
     AssetKind,
@@ -37,7 +38,8 @@ from ..model import (
 )
 from ..progress import Progress, no_progress
 from .escape import inline_html, markdown_html, plain, safe_url
-from .exports import backlog_csv, backlog_json
+from .exports import backlog_csv, backlog_json, controls_csv, controls_json
+from .trend_chart import MAX_ROWS, model_chart, newest_first, site_chart
 from .views import SiteView, legend
 
 _SAFE_ANCHOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -77,7 +79,16 @@ class SiteLayout:
     root: str = "threat-models"
 
     # Model ids may not take these names (RESERVED_MODEL_IDS in the format).
-    SITE_PAGES = ("index", "backlog", "heatmap", "stride", "assets", "coverage", "stale")
+    SITE_PAGES = (
+        "index",
+        "backlog",
+        "heatmap",
+        "stride",
+        "assets",
+        "coverage",
+        "stale",
+        "controls",
+    )
 
     def page(self, name: str) -> str:
         return f"{self.root}/{name}.md"
@@ -107,6 +118,14 @@ class DiagramImage:
 
     # The smallest label must come out at least this many CSS pixels tall.
     READABLE_PX = 11.0
+
+    # Wider than Material's content column (its 61rem grid, navigation and margins).
+    COLUMN_PX = 900
+
+    @property
+    def wide(self) -> bool:
+        """Whether the page should give the diagram the window's whole width."""
+        return self.readable_width > self.COLUMN_PX
 
     @property
     def readable_width(self) -> int:
@@ -139,6 +158,8 @@ def environment(template_dirs: Sequence[Path] = ()) -> Environment:
     env.globals["Stride"] = Stride
     env.globals["version"] = __version__
     env.globals["most_behind_first"] = most_behind_first
+    env.globals["newest_first"] = newest_first
+    env.globals["max_rows"] = MAX_ROWS
     return env
 
 
@@ -248,6 +269,7 @@ def render_site(
     staleness: dict[str, Staleness] | None = None,
     memo: PageMemo | None = None,
     progress: Progress = no_progress,
+    trends: Trends | None = None,
 ) -> list[GeneratedFile]:
     """All generated pages and data files of the threat-model section.
 
@@ -255,6 +277,12 @@ def render_site(
     """
     layout = layout or SiteLayout()
     portfolio = report.portfolio
+    trends = trends or Trends({})
+    charts = {
+        model_id: model_chart(trend, portfolio.bands)
+        for model_id, trend in trends.models.items()
+        if trend.points
+    }
     env = environment(template_dirs)
     site = SiteView(report)
     files: list[GeneratedFile] = []
@@ -274,6 +302,7 @@ def render_site(
             loaded.display_path,
             (diagrams or {}).get(model_id),
             (staleness or {}).get(model_id),
+            trends.models.get(model_id),
         )
         return hashlib.sha256(repr(inputs).encode("utf-8")).hexdigest()
 
@@ -295,18 +324,26 @@ def render_site(
             views=site,
             diagrams=diagrams or {},
             staleness=staleness or {},
+            trends=trends,
             **context,
         )
         files.append(GeneratedFile(path, text, title))
 
-    page(layout.page("index"), "index.md.j2", "Overview")
-    # The backlog is one wide table and has no sections: it takes the table of contents' room.
+    # Pages that are one wide table with few sections take the table of contents' room.
+    page(
+        layout.page("index"),
+        "index.md.j2",
+        "Overview",
+        hide=["toc"],
+        site_chart=site_chart(trends.site, portfolio.bands) if trends.site else None,
+    )
     page(layout.page("backlog"), "backlog.md.j2", "Mitigation backlog", hide=["toc"])
     page(layout.page("heatmap"), "heatmap.md.j2", "Risk heatmap")
     page(layout.page("stride"), "stride.md.j2", "STRIDE threats")
-    page(layout.page("assets"), "assets.md.j2", "Asset inventory")
+    page(layout.page("assets"), "assets.md.j2", "Asset inventory", hide=["toc"])
     page(layout.page("coverage"), "coverage.md.j2", "STRIDE coverage")
     page(layout.page("stale"), "stale.md.j2", "Stale models")
+    page(layout.page("controls"), "controls.md.j2", "Controls")
     summaries = sorted(portfolio.summaries, key=lambda s: s.model.title.lower())
     for number, summary in enumerate(summaries, 1):
         progress("rendering pages", number, len(summaries))
@@ -335,6 +372,8 @@ def render_site(
             threats_by_category=_threats_by_category(model),
             analysis=report.of(model),
             rated={t.id: portfolio.rated(model, t) for t in model.threats},
+            trend=trends.models.get(model.id),
+            trend_chart=charts.get(model.id),
         )
         if memo is not None and key is not None:
             kept[key] = files[-1]
@@ -343,6 +382,8 @@ def render_site(
         memo._pages = kept
     files.append(GeneratedFile(layout.data_file("backlog.csv"), backlog_csv(portfolio)))
     files.append(GeneratedFile(layout.data_file("backlog.json"), backlog_json(portfolio)))
+    files.append(GeneratedFile(layout.data_file("controls.csv"), controls_csv(report.controls)))
+    files.append(GeneratedFile(layout.data_file("controls.json"), controls_json(report.controls)))
     return files
 
 

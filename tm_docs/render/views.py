@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from markupsafe import Markup, escape
-
 from ..analysis.portfolio import BacklogItem, ModelSummary, ModelThreat, Portfolio
 from ..analysis.report import Report
 from ..analysis.risk import Band, RiskBands, by_residual_risk, is_closed
@@ -158,7 +156,7 @@ class OverviewRow:
     view: ModelView
     coverage: int
     untriaged: int
-    chart: Markup
+    chart: BandChart
 
     @property
     def highest_residual(self) -> int:
@@ -166,22 +164,30 @@ class OverviewRow:
         return top.rated.residual if top else 0
 
 
-def band_chart(counts: list[tuple[Band, int]], label: str) -> Markup:
-    """A small stacked bar of open threats per band, as HTML spans sized in percent.
+@dataclass(frozen=True)
+class ChartPart:
+    band: str
+    x: float  # per cent of the bar's width
+    width: float
 
-    Spans rather than inline SVG: the pages' own check is that no page content
-    holds an <svg>, so nothing a model says could ever hide in one.
-    """
+
+@dataclass(frozen=True)
+class BandChart:
+    """A stacked bar of open threats per band; the template draws it as inline SVG."""
+
+    label: str
+    parts: tuple[ChartPart, ...]
+
+
+def band_chart(counts: list[tuple[Band, int]], label: str) -> BandChart:
     total = sum(n for _, n in counts)
-    parts = [f'<span class="tm-chart" role="img" aria-label="{escape(label)}">']
+    parts, x = [], 0.0
     for band, n in counts:
         if n:
-            parts.append(
-                f'<span class="tm-chart__part tm-risk--{escape(band.name)}" '
-                f'style="width: {100 * n / total:.1f}%" title="{n} {escape(band.name)}"></span>'
-            )
-    parts.append("</span>")
-    return Markup("".join(parts))
+            width = round(100 * n / total, 2)
+            parts.append(ChartPart(band.name, round(x, 2), width))
+            x += width
+    return BandChart(label, tuple(parts))
 
 
 @dataclass(frozen=True)
@@ -206,7 +212,8 @@ class SiteView:
 
     @cached_property
     def overview(self) -> list[OverviewRow]:
-        """Models by their highest open residual risk, then by title."""
+        """Models by their highest open residual risk; among equals, the one with more open
+        threats in the highest bands first (critical, then high, ...), then by title."""
         rows = []
         for summary in self.portfolio.summaries:
             view = self.models[summary.model.id]
@@ -222,7 +229,14 @@ class SiteView:
                     band_chart(counts, f"Open threats by residual risk: {label}"),
                 )
             )
-        return sorted(rows, key=lambda r: (-r.highest_residual, r.summary.model.title.lower()))
+        return sorted(
+            rows,
+            key=lambda r: (
+                -r.highest_residual,
+                [-n for _, n in r.view.open_by_residual_band],
+                r.summary.model.title.lower(),
+            ),
+        )
 
     def heatmap(self, residual: bool) -> list[list[HeatCell]]:
         """Rows of cells, impact 5 at the top; residual places threats by what is left."""

@@ -1,0 +1,420 @@
+"""Risk over time: real git repositories with fixed dates, read and analysed per version."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tm_docs.analysis.settings import Settings
+from tm_docs.analysis.trend import DELETED, ModelTrend, Trends
+from tm_docs.pipeline import Pipeline, load_checked, report_of
+
+from .gitrepo import GitRepo
+from .sites import build, content, make_site, page
+
+ORDERS_V1 = """\
+format_version: 1
+id: orders
+title: Orders
+owner: team-a
+components:
+  - {id: api, title: API, kind: process}
+threats:
+  - id: T1
+    title: Forged token
+    categories: [spoofing]
+    targets: [api]
+    impact: 4
+    likelihood: 4
+    mitigations: [M1]
+mitigations:
+  - {id: M1, title: Check the audience, owner: team-a, status: planned}
+"""
+# M1 done: T1's residual risk drops to 4 x 3 = 12 (high); T2 is new, 3 x 4 = 12 (high).
+ORDERS_V2 = """\
+format_version: 1
+id: orders
+title: Orders
+owner: team-a
+components:
+  - {id: api, title: API, kind: process}
+threats:
+  - id: T1
+    title: Forged token
+    categories: [spoofing]
+    targets: [api]
+    impact: 4
+    likelihood: 4
+    mitigations: [M1]
+  - id: T2
+    title: Queue flood
+    categories: [denial_of_service]
+    targets: [api]
+    impact: 3
+    likelihood: 4
+    mitigations: [M2]
+mitigations:
+  - {id: M1, title: Check the audience, owner: team-a, status: done}
+  - {id: M2, title: Bound the queue, owner: team-a, status: proposed}
+"""
+BROKEN = ORDERS_V2.replace("impact: 3", "impact: [3")  # not YAML any more
+# T2 mitigated, and a review marker.
+ORDERS_V4 = (
+    ORDERS_V2.replace("    impact: 3\n", "    impact: 3\n    status: mitigated\n")
+    + "review: {date: 2026-03-01, by: [Ann]}\n"
+)
+
+OTHER = """\
+format_version: 1
+id: other
+title: Other
+owner: team-b
+components:
+  - {id: store, title: Store, kind: data_store}
+threats:
+  - {id: T1, title: Tampered rows, categories: [tampering], targets: [store],
+     impact: 1, likelihood: 2}
+"""
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> GitRepo:
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("Orders model", "2026-01-05T10:00:00Z", {"models/orders.yaml": ORDERS_V1})
+    repo.commit("Other model", "2026-01-20T10:00:00Z", {"models/other.yaml": OTHER})
+    repo.commit("M1 done, T2 found", "2026-02-01T10:00:00Z", {"models/orders.yaml": ORDERS_V2})
+    repo.commit("Oops", "2026-02-10T10:00:00Z", {"models/orders.yaml": BROKEN})
+    repo.commit("Unrelated", "2026-02-15T10:00:00Z", {"README.md": "x\n"})
+    repo.commit("Reviewed", "2026-03-01T12:00:00Z", {"models/orders.yaml": ORDERS_V4})
+    return repo
+
+
+def _settings(root: Path, **options: object) -> Settings:
+    return Settings(root=root, models_dir=root / "models", **options)  # type: ignore[arg-type]
+
+
+def _trends(pipeline: Pipeline, **options: object) -> Trends:
+    settings = pipeline.settings
+    report = report_of(settings, load_checked(settings))
+    verdicts, _ = pipeline.staleness([m.loaded for m in report.models], always=True)
+    trends, _, warnings = pipeline.trends(report, verdicts, **options)  # type: ignore[arg-type]
+    assert not warnings
+    return trends
+
+
+def _counts(trend: ModelTrend) -> list[tuple[str, dict[str, int] | None, str | None]]:
+    return [
+        (
+            p.time.date().isoformat(),
+            dict(p.risk.by_residual_band) if p.risk else None,
+            p.gap,
+        )
+        for p in trend.points
+    ]
+
+
+def test_each_commit_that_changed_a_model_is_a_point_with_its_open_risk(repo: GitRepo) -> None:
+    trends = _trends(Pipeline(_settings(repo.root)))
+    orders = trends.models["orders"]
+    rows = _counts(orders)
+    assert [r[0] for r in rows] == ["2026-01-05", "2026-02-01", "2026-02-10", "2026-03-01"]
+    assert rows[0][1] == {"low": 0, "medium": 0, "high": 0, "critical": 1}
+    assert rows[1][1] == {"low": 0, "medium": 0, "high": 2, "critical": 0}
+    assert rows[3][1] == {"low": 0, "medium": 0, "high": 1, "critical": 0}
+    first, second, _, last = (p.risk for p in orders.points)
+    assert first is not None and second is not None and last is not None
+    assert (first.inherent_sum, first.inherent_max, first.residual_sum) == (16, 16, 16)
+    assert dict(second.by_band) == {"low": 0, "medium": 0, "high": 1, "critical": 1}
+    assert (second.inherent_sum, second.inherent_max) == (28, 16)
+    assert (second.residual_sum, second.residual_max) == (24, 12)
+    assert (last.open_threats, last.residual_sum) == (1, 12)
+    # STRIDE: a process has six applicable categories; one is covered, then two.
+    assert (first.coverage, second.coverage, first.not_analysed) == (16, 33, 5)
+    assert last.review_date == dt.date(2026, 3, 1)
+    assert orders.change() == 0
+
+
+def test_a_version_that_did_not_load_is_a_gap_not_an_error(repo: GitRepo) -> None:
+    orders = _trends(Pipeline(_settings(repo.root))).models["orders"]
+    gap = orders.points[2]
+    assert gap.risk is None and gap.commit.subject == "Oops"
+    assert gap.gap is not None and gap.gap.startswith("the model file did not load:")
+    assert len(orders.known) == 3
+
+
+def test_the_last_point_agrees_with_the_analysis_of_the_working_tree(repo: GitRepo) -> None:
+    settings = _settings(repo.root)
+    report = report_of(settings, load_checked(settings))
+    orders = _trends(Pipeline(settings)).models["orders"]
+    now = report.models[[m.model.id for m in report.models].index("orders")]
+    last = orders.points[-1].risk
+    assert last is not None
+    assert last.untriaged == len(now.untriaged)
+    assert last.coverage == now.coverage.percent
+
+
+def test_reviews_mark_the_time_line(repo: GitRepo) -> None:
+    orders = _trends(Pipeline(_settings(repo.root))).models["orders"]
+    assert [(r.time.isoformat(), r.current) for r in orders.reviews] == [
+        ("2026-03-01T23:59:59+00:00", True)
+    ]
+
+
+def test_the_site_adds_up_the_models_each_with_its_last_loaded_version(repo: GitRepo) -> None:
+    site = _trends(Pipeline(_settings(repo.root))).site
+    assert [p.commit.subject for p in site] == [
+        "Orders model",
+        "Other model",
+        "M1 done, T2 found",
+        "Oops",
+        "Reviewed",
+    ]
+    bands = [
+        (p.by_residual_band["critical"], p.by_residual_band["high"], p.by_residual_band["low"])
+        for p in site
+    ]
+    # The broken version keeps orders at its last loaded state (2 high).
+    assert bands == [(1, 0, 0), (1, 0, 1), (0, 2, 1), (0, 2, 1), (0, 1, 1)]
+    assert [p.models for p in site] == [1, 2, 2, 2, 2]
+    assert site[1].changed == ("other",)
+
+
+def test_since_keeps_the_commits_from_that_day_on(repo: GitRepo) -> None:
+    since = dt.datetime(2026, 2, 1, tzinfo=dt.timezone.utc)
+    trends = _trends(Pipeline(_settings(repo.root)), since=since)
+    assert [r[0] for r in _counts(trends.models["orders"])] == [
+        "2026-02-01",
+        "2026-02-10",
+        "2026-03-01",
+    ]
+    assert trends.models["other"].points == ()
+    assert trends.site[0].by_residual_band["low"] == 1  # other still counts
+
+
+def test_renames_are_followed_and_a_deleted_file_is_a_gap(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "r")
+    repo.commit("Add", "2026-01-01T00:00:00Z", {"models/a.yaml": ORDERS_V1})
+    repo.git("mv", "models/a.yaml", "models/b.yaml")
+    repo.commit("Rename only", "2026-01-02T00:00:00Z")
+    repo.commit("Change", "2026-01-03T00:00:00Z", {"models/b.yaml": ORDERS_V2})
+    repo.git("rm", "-q", "models/b.yaml")
+    repo.commit("Delete", "2026-01-04T00:00:00Z")
+    repo.commit("Back", "2026-01-05T00:00:00Z", {"models/b.yaml": ORDERS_V4})
+    orders = _trends(Pipeline(_settings(repo.root))).models["orders"]
+    assert [(p.commit.subject, p.path, p.gap) for p in orders.points] == [
+        ("Add", "models/a.yaml", None),
+        ("Change", "models/b.yaml", None),
+        ("Delete", "models/b.yaml", DELETED),
+        ("Back", "models/b.yaml", None),
+    ]
+
+
+def test_each_version_is_analysed_once_in_memory_and_on_disk(repo: GitRepo) -> None:
+    cache = repo.root / ".tm-docs-cache"
+    pipeline = Pipeline(_settings(repo.root, cache_dir=cache))
+    first = _trends(pipeline)
+    stats = pipeline._versions.stats
+    assert (stats.analysed, stats.from_memory, stats.from_disk) == (5, 0, 0)
+    assert _trends(pipeline) == first
+    assert (pipeline._versions.stats.analysed, pipeline._versions.stats.from_memory) == (0, 5)
+
+    fresh = Pipeline(_settings(repo.root, cache_dir=cache))
+    assert _trends(fresh) == first
+    assert (fresh._versions.stats.analysed, fresh._versions.stats.from_disk) == (0, 5)
+
+    # The cache folder is untrusted: planted values are refused and computed again.
+    entries = sorted((cache / "trend").glob("*.json"))
+    assert len(entries) == 5
+    for entry in entries:
+        data = json.loads(entry.read_text())
+        if "value" in data:
+            data["value"]["coverage"] = 999
+            entry.write_text(json.dumps(data))
+        else:
+            entry.write_text('{"gap": ' + json.dumps("x" * 5000) + "}")
+    planted = Pipeline(_settings(repo.root, cache_dir=cache))
+    assert _trends(planted) == first
+    assert (planted._versions.stats.rejected, planted._versions.stats.analysed) == (5, 5)
+
+
+def test_other_rules_or_bands_make_every_version_new(repo: GitRepo) -> None:
+    from tm_docs.analysis.risk import RiskBands
+
+    pipeline = Pipeline(_settings(repo.root))
+    _trends(pipeline)
+    pipeline.configure(_settings(repo.root, bands=RiskBands(medium=4, high=8, critical=20)))
+    orders = _trends(pipeline).models["orders"]
+    assert pipeline._versions.stats.analysed == 5
+    first = orders.points[0].risk
+    assert first is not None and first.by_residual_band["high"] == 1  # 16 is high now
+
+
+def test_a_shallow_clone_is_unknown_with_the_staleness_fix(repo: GitRepo, tmp_path: Path) -> None:
+    clone = repo.clone(tmp_path / "shallow", "--depth", "1")
+    settings = _settings(clone)
+    report = report_of(settings, load_checked(settings))
+    pipeline = Pipeline(settings)
+    verdicts, stale_warnings = pipeline.staleness([m.loaded for m in report.models])
+    trends, _, warnings = pipeline.trends(report, verdicts)
+    assert trends.unknown is not None and trends.site == ()
+    assert "shallow clone" in trends.unknown and "fetch-depth: 0" in trends.unknown
+    assert "the risk trend is unknown" in trends.unknown
+    assert warnings == [trends.unknown]
+    # The same cause and fix as the staleness warning.
+    assert trends.unknown.split(", so ")[0] in stale_warnings[0]
+    assert trends.unknown.split("; ", 1)[1] in stale_warnings[0]
+    assert all(t.unknown == trends.unknown for t in trends.models.values())
+
+
+def tm_docs(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tm_docs.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+
+HOSTILE_TITLE = '=HYPERLINK("x") \u202e "quoted", ##[error]'
+HOSTILE_SUBJECT = "=cmd|' /C calc'!A0 \x1b[31mred ##vso[task.setvariable]"
+
+
+@pytest.fixture
+def hostile(tmp_path: Path) -> GitRepo:
+    repo = GitRepo(tmp_path / "h")
+    text = ORDERS_V1.replace("title: Orders", f"title: {json.dumps(HOSTILE_TITLE)}")
+    repo.commit(HOSTILE_SUBJECT, "2026-01-05T10:00:00Z", {"models/orders.yaml": text})
+    return repo
+
+
+def test_cli_csv_defuses_formulas_and_keeps_the_text(hostile: GitRepo) -> None:
+    result = tm_docs(hostile.root, "trend", "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(rows) == 1
+    assert rows[0]["model"] == "orders" and rows[0]["open"] == "1"
+    assert rows[0]["residual_critical"] == "1" and rows[0]["inherent_sum"] == "16"
+    # Text as the terminal shows it (a CSV lands in terminals and CI logs too).
+    assert rows[0]["subject"] == "'=cmd|' /C calc'!A0 \\x1b[31mred \\x23#vso[task.setvariable]"
+    assert "\x1b" not in result.stdout
+
+
+def test_cli_json_escapes_controls_and_keeps_the_text(hostile: GitRepo) -> None:
+    result = tm_docs(hostile.root, "trend", "orders", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\u202e" not in result.stdout
+    assert "\\u001b" in result.stdout and "\\u202e" in result.stdout
+    document = json.loads(result.stdout)
+    (model,) = document["models"]
+    assert model["title"] == HOSTILE_TITLE
+    point = model["points"][0]
+    assert point["subject"] == HOSTILE_SUBJECT
+    assert point["risk"]["by_residual_band"]["critical"] == 1
+    assert document["site"][0]["open"] == 1
+
+
+def test_cli_table_shows_no_control_characters_or_ci_commands(hostile: GitRepo) -> None:
+    result = tm_docs(hostile.root, "trend", "models/orders.yaml")
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\u202e" not in result.stdout
+    assert "##[" not in result.stdout and "##vso[" not in result.stdout
+    assert "\\x1b[31mred" in result.stdout and "\\u202e" in result.stdout
+    assert "=cmd|' /C calc'!A0" in result.stdout
+
+
+def test_cli_names_unknown_models_and_degrades_without_history(tmp_path: Path) -> None:
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "orders.yaml").write_text(ORDERS_V1)
+    result = tm_docs(tmp_path, "trend", "nope")
+    assert result.returncode == 2
+    assert "no model 'nope'" in result.stderr and "orders" in result.stderr
+    result = tm_docs(tmp_path, "trend", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert "not inside a git repository, so the risk trend is unknown" in result.stderr
+    (model,) = json.loads(result.stdout)["models"]
+    assert "not inside a git repository, so the risk trend is unknown" in model["unknown"]
+    assert model["points"] == []
+
+
+def test_the_built_site_shows_the_charts_and_their_data(repo: GitRepo) -> None:
+    snapshot = repo.root.parent / "snapshot"
+    shutil.copytree(repo.root / "models", snapshot)
+    config = make_site(repo.root, snapshot, git=False)
+    repo.commit("The site", "2026-03-02T00:00:00Z")
+    proc = build(config, "--strict")
+    assert proc.returncode == 0, proc.stderr
+    site = repo.root / "site"
+    model_page = content(page(site, "threat-models/orders/index.html"))
+    chart = model_page.select_one("figure.tm-trend svg.tm-chart")
+    assert chart is not None and chart["role"] == "img"
+    assert chart.title.get_text() == "Open threats of Orders by residual band, per commit"
+    assert "open threats went from 1 to 1" in chart.desc.get_text()
+    assert "1 version of the file left a gap" in chart.desc.get_text()
+    assert len(chart.select("rect.tm-chart__gap")) == 1
+    assert {p["class"][1] for p in chart.select("path.tm-chart__band")} == {
+        "tm-fill--critical",
+        "tm-fill--high",
+    }
+    assert chart.select_one(".tm-chart__review--current") is not None
+    rows = model_page.select("details.tm-trend__data tbody tr")
+    assert [r.find_all("td")[0].get_text() for r in rows] == [
+        "2026-03-01",
+        "2026-02-10",
+        "2026-02-01",
+        "2026-01-05",
+    ]
+    assert "gap: the model file did not load" in rows[1].get_text()
+    # The command line says the same as the page.
+    cli = json.loads(tm_docs(repo.root, "trend", "orders", "--format", "json").stdout)
+    newest = cli["models"][0]["points"][-1]
+    cells = [td.get_text() for td in rows[0].find_all("td")]
+    assert cells[1] == newest["commit"][:10]
+    assert cells[2:6] == [
+        str(newest["risk"][f"residual_{b}"]) for b in ("critical", "high", "medium", "low")
+    ]
+    assert cells[6] == f"{newest['risk']['residual_sum']} · {newest['risk']['residual_max']}"
+    overview = content(page(site, "threat-models/index.html"))
+    site_chart = overview.select_one("figure.tm-trend svg.tm-chart")
+    assert site_chart is not None
+    assert "open threats of all models went from 1 to 2" in site_chart.desc.get_text()
+    assert len(overview.select("details.tm-trend__data tbody tr")) == 5
+
+
+def test_a_site_without_history_says_the_trend_is_unknown_in_one_warning(tmp_path: Path) -> None:
+    models = tmp_path / "in"
+    models.mkdir()
+    (models / "orders.yaml").write_text(ORDERS_V1)
+    config = make_site(tmp_path / "site", models, plugin={"diagrams": False}, git=False)
+    proc = build(config)
+    assert proc.returncode == 0, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if "WARNING" in line]
+    assert len(warnings) == 1 and "not inside a git repository" in warnings[0]
+    built = tmp_path / "site" / "site"
+    for path in ("threat-models/orders/index.html", "threat-models/index.html"):
+        unknown = content(page(built, path)).select_one(".tm-trend__unknown")
+        assert unknown is not None
+        assert "not inside a git repository, so the risk trend is unknown" in unknown.get_text()
+        assert content(page(built, path)).select_one("figure.tm-trend svg") is None
+
+
+def test_a_rebuild_analyses_only_new_versions(repo: GitRepo) -> None:
+    pipeline = Pipeline(_settings(repo.root, diagrams=False))
+    first = pipeline.build()
+    assert "risk trend: 5 model versions analysed, 0 from the cache" in first.notes
+    assert "risk trend: 0 model versions analysed, 5 from the cache" in pipeline.build().notes
+    repo.commit("More", "2026-03-05T00:00:00Z", {"models/other.yaml": OTHER + "# seen\n"})
+    again = pipeline.build()
+    assert "risk trend: 1 model versions analysed, 5 from the cache" in again.notes
+    assert again.trends is not None and len(again.trends.site) == 6

@@ -1,0 +1,341 @@
+"""How each model's open risk moved over its history, and the site's in sum.
+
+A model's trend has one point per commit that changed its file: the open risk
+of the model as that commit left it, analysed by the same functions as the
+current model (`analyse`, with today's rules, bands and STRIDE chart), so a
+point and the current page never disagree about the same file.  A version
+that did not load is a gap, not an error; a commit that deleted the file is a
+gap too.  The points are annotated with the model's reviews: the review
+markers its versions carried and its review point now (`staleness`).
+
+The site's trend adds up the models at every commit that changed any of them,
+each model counting with its last version that loaded (a model whose file
+did not exist yet, or had been deleted, counts nothing).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..load.history import Commit, History, Revision
+from ..load.models import LoadedModel
+from .report import analyse
+from .risk import RiskBands
+from .rules import RuleSet
+from .settings import Settings
+from .staleness import Staleness, end_of_day
+
+
+@dataclass(frozen=True)
+class RiskPoint:
+    """The open risk of one version of a model."""
+
+    by_band: Mapping[str, int]  # open threats per inherent band, low to critical
+    by_residual_band: Mapping[str, int]  # open threats per residual band
+    inherent_sum: int
+    inherent_max: int
+    residual_sum: int
+    residual_max: int
+    coverage: int  # STRIDE coverage, percent (rounded down)
+    not_analysed: int  # applicable STRIDE cells nobody analysed
+    untriaged: int  # suggested threats neither accepted nor dismissed
+    review_date: dt.date | None = None  # the review marker this version carried
+    review_commit: str | None = None
+
+    @property
+    def open_threats(self) -> int:
+        return sum(self.by_band.values())
+
+
+def risk_point(loaded: LoadedModel, settings: Settings, rules: RuleSet) -> RiskPoint:
+    """The open risk of a loaded model, by the same analysis as the site."""
+    report = analyse([loaded], settings, rules)
+    portfolio = report.portfolio
+    summary = portfolio.summary(loaded)
+    model_report = report.of(loaded.model)
+    open_threats = portfolio.open_threats
+    residual = {b.name: 0 for b in settings.bands.bands}
+    for rated in open_threats:
+        if rated.residual_band is not None:
+            residual[rated.residual_band.name] += 1
+    marker = loaded.model.review
+    return RiskPoint(
+        by_band=dict(summary.by_band),
+        by_residual_band=residual,
+        inherent_sum=sum(r.threat.risk for r in open_threats),
+        inherent_max=max((r.threat.risk for r in open_threats), default=0),
+        residual_sum=sum(r.residual for r in open_threats),
+        residual_max=max((r.residual for r in open_threats), default=0),
+        coverage=model_report.coverage.percent,
+        not_analysed=len(model_report.coverage.gaps),
+        untriaged=len(model_report.untriaged),
+        review_date=marker.date if marker else None,
+        review_commit=marker.commit if marker else None,
+    )
+
+
+def fingerprint(settings: Settings, rules: RuleSet, version: str) -> str:
+    """What a point depends on besides the model file: tm-docs' version, bands, chart
+    and rules."""
+    digest = hashlib.sha256()
+    bands = settings.bands
+    digest.update(f"{version}\0{bands.medium} {bands.high} {bands.critical}\0".encode())
+    for kind, categories in sorted(settings.chart.items()):
+        digest.update(f"{kind}={','.join(c.value for c in categories)}\0".encode())
+    for rule in rules.rules:
+        digest.update(rule.model_dump_json().encode())
+    return digest.hexdigest()
+
+
+_COUNTS = ("inherent_sum", "inherent_max", "residual_sum", "residual_max")
+_SMALL = ("coverage", "not_analysed", "untriaged")
+_MAX_COUNT = 1_000_000
+
+
+def encode_point(point: RiskPoint) -> dict[str, Any]:
+    """A point as JSON data (for the disk cache)."""
+    return {
+        "by_band": dict(point.by_band),
+        "by_residual_band": dict(point.by_residual_band),
+        **{name: getattr(point, name) for name in (*_COUNTS, *_SMALL)},
+        "review_date": point.review_date.isoformat() if point.review_date else None,
+        "review_commit": point.review_commit,
+    }
+
+
+def decoder(bands: RiskBands) -> Any:
+    """A strict reader of cached points for these bands: None for anything else."""
+    names = [b.name for b in bands.bands]
+
+    def counts(value: Any) -> dict[str, int] | None:
+        if not isinstance(value, dict) or set(value) != set(names):
+            return None
+        if not all(_is_count(n) for n in value.values()):
+            return None
+        return {n: int(value[n]) for n in names}
+
+    def decode(data: Any) -> RiskPoint | None:
+        expected = {"by_band", "by_residual_band", *_COUNTS, *_SMALL, "review_date"}
+        expected.add("review_commit")
+        if not isinstance(data, dict) or set(data) != expected:
+            return None
+        by_band, residual = counts(data["by_band"]), counts(data["by_residual_band"])
+        numbers = [data[n] for n in (*_COUNTS, *_SMALL)]
+        if by_band is None or residual is None or not all(_is_count(n) for n in numbers):
+            return None
+        if data["coverage"] > 100:
+            return None
+        day, commit = data["review_date"], data["review_commit"]
+        if day is not None and not isinstance(day, str):
+            return None
+        if commit is not None and not (
+            isinstance(commit, str) and 4 <= len(commit) <= 64 and commit.isalnum()
+        ):
+            return None
+        return RiskPoint(
+            by_band=by_band,
+            by_residual_band=residual,
+            **{n: int(data[n]) for n in (*_COUNTS, *_SMALL)},
+            review_date=dt.date.fromisoformat(day) if day else None,  # ValueError: rejected
+            review_commit=commit,
+        )
+
+    return decode
+
+
+def _is_count(value: Any) -> bool:
+    return type(value) is int and 0 <= value <= _MAX_COUNT
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """One commit that changed a model file, and the model's risk after it."""
+
+    commit: Commit
+    order: int  # position in the history, oldest first (0 = the first commit)
+    path: str  # the file's path in that commit
+    risk: RiskPoint | None
+    gap: str | None = None  # why there is no risk at this commit
+
+    @property
+    def time(self) -> dt.datetime:
+        return self.commit.time
+
+
+@dataclass(frozen=True)
+class ReviewMark:
+    """A review on the time line: a marker a version carried, or the review point now."""
+
+    time: dt.datetime
+    label: str
+    current: bool = False  # the model's review point now
+
+
+@dataclass(frozen=True)
+class ModelTrend:
+    model_id: str
+    title: str
+    points: tuple[TrendPoint, ...] = ()  # oldest first
+    reviews: tuple[ReviewMark, ...] = ()  # oldest first
+    unknown: str | None = None  # why there is no trend (history cannot be read)
+
+    @property
+    def known(self) -> list[TrendPoint]:
+        return [p for p in self.points if p.risk is not None]
+
+    @property
+    def gaps(self) -> list[TrendPoint]:
+        return [p for p in self.points if p.risk is None]
+
+    @property
+    def latest(self) -> TrendPoint | None:
+        return self.points[-1] if self.points else None
+
+    def since(self, when: dt.datetime | None) -> ModelTrend:
+        """The trend from `when` on (the whole trend for None)."""
+        if when is None:
+            return self
+        return replace(
+            self,
+            points=tuple(p for p in self.points if p.time >= when),
+            reviews=tuple(r for r in self.reviews if r.time >= when),
+        )
+
+    def change(self) -> int | None:
+        """Open threats now minus at the first known point (None without two points)."""
+        known = self.known
+        if len(known) < 2:
+            return None
+        first, last = known[0].risk, known[-1].risk
+        assert first is not None and last is not None
+        return last.open_threats - first.open_threats
+
+
+Result = RiskPoint | str  # a point, or why the version has none
+DELETED = "the file was deleted"
+
+
+def model_trend(
+    model_id: str,
+    title: str,
+    revisions: Sequence[Revision],
+    results: Mapping[str, Result],
+    history: History,
+    review_point: Staleness | None = None,
+) -> ModelTrend:
+    """A model's trend from its revisions and the result of each version (by object id)."""
+    total = len(history.commits)
+    points = []
+    for revision in revisions:
+        index = history.index_of(revision.commit.sha)
+        order = total - 1 - index if index is not None else 0
+        if revision.blob is None:
+            points.append(TrendPoint(revision.commit, order, revision.path, None, DELETED))
+            continue
+        result = results.get(revision.blob, "the version could not be read")
+        if isinstance(result, str):
+            points.append(TrendPoint(revision.commit, order, revision.path, None, result))
+        else:
+            points.append(TrendPoint(revision.commit, order, revision.path, result))
+    reviews = _reviews(points, history, review_point)
+    return ModelTrend(model_id, title, tuple(points), tuple(reviews))
+
+
+def _reviews(
+    points: Sequence[TrendPoint], history: History, review_point: Staleness | None
+) -> list[ReviewMark]:
+    """The reviews recorded in the versions' markers, and the review point now."""
+    marks: dict[dt.datetime, ReviewMark] = {}
+    for point in points:
+        risk = point.risk
+        if risk is None:
+            continue
+        if risk.review_date is not None and risk.review_date <= point.time.date():
+            when = end_of_day(risk.review_date)
+            marks.setdefault(when, ReviewMark(when, f"review {risk.review_date.isoformat()}"))
+        if risk.review_commit is not None:
+            commit = history.find(risk.review_commit)
+            if commit is not None:
+                label = f"review of {commit.short}"
+                marks.setdefault(commit.time, ReviewMark(commit.time, label))
+    if review_point is not None and review_point.review_time is not None:
+        when = review_point.review_time
+        marks[when] = ReviewMark(when, f"last review {when.date().isoformat()}", current=True)
+    return sorted(marks.values(), key=lambda m: m.time)
+
+
+def unknown_trend(model_id: str, title: str, reason: str) -> ModelTrend:
+    return ModelTrend(model_id, title, unknown=reason)
+
+
+@dataclass(frozen=True)
+class SitePoint:
+    """All models at one commit that changed any of them."""
+
+    commit: Commit
+    order: int
+    by_residual_band: Mapping[str, int]  # open threats per residual band, summed
+    residual_sum: int
+    models: int  # models that existed (and loaded, at least once) by then
+    changed: tuple[str, ...]  # models whose file this commit changed
+
+    @property
+    def open_threats(self) -> int:
+        return sum(self.by_residual_band.values())
+
+
+def site_trend(
+    trends: Sequence[ModelTrend], bands: RiskBands, since: dt.datetime | None = None
+) -> list[SitePoint]:
+    """The sum over all models at every commit that changed any of them, oldest first.
+
+    A model counts with its last version that loaded; a deleted file counts nothing.
+    """
+    events: dict[int, list[tuple[str, TrendPoint]]] = {}
+    commits: dict[int, Commit] = {}
+    for trend in trends:
+        for point in trend.points:
+            events.setdefault(point.order, []).append((trend.model_id, point))
+            commits[point.order] = point.commit
+    names = [b.name for b in bands.bands]
+    state: dict[str, RiskPoint] = {}
+    # Running sums: each commit changes a few models, so only those are counted again.
+    totals = dict.fromkeys(names, 0)
+    residual_sum = 0
+    points = []
+    for order in sorted(events):
+        changed = []
+        for model_id, point in events[order]:
+            changed.append(model_id)
+            if point.risk is None and point.gap != DELETED:
+                continue  # a version that did not load: the model keeps its last loaded state
+            old = state.pop(model_id, None)
+            if old is not None:
+                for n in names:
+                    totals[n] -= old.by_residual_band.get(n, 0)
+                residual_sum -= old.residual_sum
+            if point.risk is not None:
+                state[model_id] = point.risk
+                for n in names:
+                    totals[n] += point.risk.by_residual_band.get(n, 0)
+                residual_sum += point.risk.residual_sum
+        commit = commits[order]
+        if since is not None and commit.time < since:
+            continue
+        points.append(
+            SitePoint(commit, order, dict(totals), residual_sum, len(state), tuple(sorted(changed)))
+        )
+    return points
+
+
+@dataclass(frozen=True)
+class Trends:
+    """Every model's trend and the site's, or why history could not be read."""
+
+    models: Mapping[str, ModelTrend]
+    site: tuple[SitePoint, ...] = ()
+    unknown: str | None = None

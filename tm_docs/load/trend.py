@@ -1,0 +1,177 @@
+"""Every version of a model file in git, each loaded and analysed once.
+
+The commits that changed a model file, with the object id of each version,
+come from the history read once (`History.revisions`).  The versions that have
+not been analysed yet are read in one `git cat-file --batch` run and loaded by
+the same loader as the working tree.  What the caller computes from a version
+is kept by its object id (and what the result depends on, the caller's
+`fingerprint`): in memory, so a `mkdocs serve` rebuild analyses only new
+versions, and optionally in the project's cache folder.  The cache folder is
+untrusted like everything a pull request can reach: an entry is used only when
+the caller's `decode` accepts it, and is computed again otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from .cache import CacheFolder, CacheRefused, open_cache
+from .history import Revision
+from .models import LoadedModel, load_text
+from .revisions import read_blobs
+
+T = TypeVar("T")
+
+CACHE_KIND = "trend"
+MAX_ENTRY_BYTES = 16_384
+MAX_REASON_CHARS = 300
+
+
+@dataclass(frozen=True)
+class Unloadable:
+    """A version of a model file that did not load: a gap in its trend, with the reason."""
+
+    reason: str
+
+
+@dataclass
+class Stats:
+    analysed: int = 0
+    from_memory: int = 0
+    from_disk: int = 0
+    rejected: int = 0  # cache entries that failed the check and were computed again
+
+
+def open_trend_cache(root: Path, cache_dir: str) -> CacheFolder | CacheRefused:
+    return open_cache(root, cache_dir, CACHE_KIND, suffix=".json", max_bytes=MAX_ENTRY_BYTES)
+
+
+@dataclass
+class VersionAnalyser(Generic[T]):
+    """Analyses versions of model files by object id, each once.
+
+    `encode` and `decode` turn results into JSON data and back for the disk
+    cache (`decode` returns None for data it does not accept).
+    """
+
+    encode: Callable[[T], Any]
+    decode: Callable[[Any], T | None]
+    cache: CacheFolder | None = None
+    stats: Stats = field(default_factory=Stats)
+    _memory: dict[str, T | Unloadable] = field(default_factory=dict)
+    _used: set[str] = field(default_factory=set)
+
+    def results(
+        self,
+        root: Path,
+        revisions: Iterable[Revision],
+        fingerprint: str,
+        analyse: Callable[[LoadedModel], T],
+    ) -> dict[str, T | Unloadable]:
+        """Object id -> result, for the versions of `revisions` that have content.
+
+        `analyse` computes the result of one loaded version; `fingerprint` names
+        everything else the result depends on (a new one makes every result new).
+
+        GitError when git cannot read the objects (the caller says the trend is unknown).
+        """
+        self.stats = Stats()
+        wanted: dict[str, Revision] = {}
+        for revision in revisions:
+            if revision.blob is not None:
+                wanted.setdefault(revision.blob, revision)
+        found: dict[str, T | Unloadable] = {}
+        missing: list[str] = []
+        for blob in wanted:
+            key = _key(fingerprint, blob)
+            self._used.add(key)
+            if key in self._memory:
+                found[blob] = self._memory[key]
+                self.stats.from_memory += 1
+                continue
+            cached = self._from_disk(key)
+            if cached is not None:
+                found[blob] = self._memory[key] = cached
+                self.stats.from_disk += 1
+                continue
+            missing.append(blob)
+        if missing:
+            for blob, data in zip(missing, read_blobs(root, missing), strict=True):
+                revision = wanted[blob]
+                result = self._analysed(data, revision, analyse)
+                key = _key(fingerprint, blob)
+                found[blob] = self._memory[key] = result
+                self.stats.analysed += 1
+                self._to_disk(key, result)
+        return found
+
+    def prune(self) -> int:
+        """Forget what the last runs did not ask for (memory and disk); entries removed."""
+        for key in [k for k in self._memory if k not in self._used]:
+            del self._memory[key]
+        removed = self.cache.prune(self._used) if self.cache is not None else 0
+        self._used = set()
+        return removed
+
+    def _analysed(
+        self, data: bytes | None, revision: Revision, analyse: Callable[[LoadedModel], T]
+    ) -> T | Unloadable:
+        display = f"{revision.commit.short}:{revision.path}"
+        if data is None:
+            return Unloadable("git does not have this version of the file")
+        model, problems, source = load_text(data, display)
+        if model is None:
+            first = next((p for p in problems if p.is_error), None)
+            message = first.message if first is not None else "it did not load"
+            return Unloadable(f"the model file did not load: {message}"[:MAX_REASON_CHARS])
+        return analyse(LoadedModel(model, Path(revision.path), display, source))
+
+    def _from_disk(self, key: str) -> T | Unloadable | None:
+        if self.cache is None:
+            return None
+        data = self.cache.get(key)
+        if data is None:
+            return None
+        try:
+            entry = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            entry = None
+        result = _decoded(entry, self.decode)
+        if result is None:
+            self.stats.rejected += 1
+        return result
+
+    def _to_disk(self, key: str, result: T | Unloadable) -> None:
+        if self.cache is None:
+            return
+        entry = (
+            {"gap": result.reason}
+            if isinstance(result, Unloadable)
+            else {"value": self.encode(result)}
+        )
+        self.cache.put(key, json.dumps(entry, sort_keys=True).encode("utf-8"))
+
+
+def _decoded(entry: Any, decode: Callable[[Any], T | None]) -> T | Unloadable | None:
+    if not isinstance(entry, Mapping) or len(entry) != 1:
+        return None
+    if "gap" in entry:
+        reason = entry["gap"]
+        if isinstance(reason, str) and len(reason) <= MAX_REASON_CHARS:
+            return Unloadable(reason)
+        return None
+    if "value" in entry:
+        try:
+            return decode(entry["value"])
+        except (TypeError, ValueError, KeyError):
+            return None
+    return None
+
+
+def _key(fingerprint: str, blob: str) -> str:
+    return hashlib.sha256(f"{fingerprint}\0{blob}".encode()).hexdigest()
