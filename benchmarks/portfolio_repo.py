@@ -334,15 +334,18 @@ def make_portfolio(root: Path, models: int, *, commits: int = 2000, seed: int = 
         "docs/index.md": "# Threat models\n\nThe organisation's threat models.\n",
         "mkdocs.yml": yaml.safe_dump(site_config(tm_docs=True), sort_keys=False),
     }
-    model_ids = []
-    for index in range(models):
-        text = model_text(index, seed)
-        model_id = f"{NOUNS[index % len(NOUNS)]}-{index:03d}"
-        model_ids.append(model_id)
-        files[f"models/{model_id}.yaml"] = text
+    portfolio = portfolio_at(root, models)
+    for index, model_id in enumerate(portfolio.model_ids):
+        files[f"models/{model_id}.yaml"] = model_text(index, seed)
         files[f"services/{model_id}/c1/main.py"] = "# service code\n"
-    _fast_import(root, files, model_ids, max(1, commits))
-    return Portfolio(root, root / "mkdocs.yml", tuple(model_ids))
+    _fast_import(root, files, list(portfolio.model_ids), max(1, commits))
+    return portfolio
+
+
+def portfolio_at(root: Path, models: int) -> Portfolio:
+    """The `Portfolio` that `make_portfolio(root, models)` made earlier."""
+    ids = tuple(f"{NOUNS[index % len(NOUNS)]}-{index:03d}" for index in range(models))
+    return Portfolio(root, root / "mkdocs.yml", ids)
 
 
 def make_baseline(portfolio: Portfolio, root: Path, *, prune: bool = False) -> Path:
