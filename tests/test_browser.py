@@ -294,6 +294,17 @@ def test_full_screen_diagram_opens_zooms_and_closes(browser: Browser, example_ur
     canvas = page.locator(".tm-viewer__canvas")
     box = canvas.bounding_box()
     assert box is not None and box["width"] > 1300  # the whole screen
+    # The drawing shows its icons, which are files of the site, here too.
+    sizes = page.evaluate(
+        """async () => Promise.all([...document.querySelectorAll('.tm-viewer__canvas image')]
+            .map(img => new Promise(resolve => {
+                const probe = new Image();
+                probe.onload = () => resolve([probe.naturalWidth, probe.naturalHeight]);
+                probe.onerror = () => resolve([0, 0]);
+                probe.src = new URL(img.getAttribute('xlink:href'), document.baseURI).href;
+            })))"""
+    )
+    assert sizes and all(w > 0 and h > 0 for w, h in sizes)
     before = canvas.get_attribute("viewBox")
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.wheel(0, -300)

@@ -34,9 +34,9 @@ HARMLESS = b'<svg xmlns="http://www.w3.org/2000/svg"><text>planted</text></svg>'
 KEY = "0123456789abcdef" * 4
 
 
-def is_safe_svg(data: bytes) -> bool:
+def is_safe_svg(data: bytes, icons: frozenset[str] | set[str] = frozenset()) -> bool:
     try:
-        check_svg(data)
+        check_svg(data, icons)
     except UnsafeSvg:
         return False
     return True
@@ -44,7 +44,7 @@ def is_safe_svg(data: bytes) -> bool:
 
 def _keys(models: Path) -> dict[str, str]:
     """The cache key of each model's diagram, computed as the plugin does for a site."""
-    renderer = DiagramRenderer()
+    renderer = DiagramRenderer(site_icons=True)
     loaded = load_models([models])
     assert loaded.ok
     return {
@@ -74,6 +74,11 @@ def _published(root: Path, model_id: str) -> bytes:
     return (root / "site" / "threat-models" / model_id / "dfd.svg").read_bytes()
 
 
+def _site_icons(root: Path) -> set[str]:
+    """The icon files the built site publishes, as its diagrams name them."""
+    return {f"../icons/{p.name}" for p in (root / "site" / "threat-models" / "icons").iterdir()}
+
+
 def _entries(root: Path) -> set[str]:
     return {p.name for p in (root / ".tm-docs-cache" / "dfd").iterdir()}
 
@@ -99,7 +104,7 @@ def test_committed_cache_entry_is_not_published_and_its_warning_fails_strict(
     assert proc.stderr.count("is not used") == 1
     published = _published(tmp_path, "checkout")
     assert b"<script" not in published and b"planted" not in published
-    assert is_safe_svg(published)
+    assert is_safe_svg(published, _site_icons(tmp_path))
     # A refused folder is left as it is: nothing read, nothing written.
     assert planted.read_bytes() == SCRIPTED
     assert _entries(tmp_path) == {planted.name}
@@ -138,7 +143,7 @@ def test_cache_folder_that_is_a_link_to_outside_gets_nothing_written(tmp_path: P
     assert "the cache folder '.tm-docs-cache' is not used" in proc.stderr
     assert "'.tm-docs-cache' is a symbolic link" in proc.stderr
     assert list(outside.iterdir()) == []
-    assert is_safe_svg(_published(root, "checkout"))
+    assert is_safe_svg(_published(root, "checkout"), _site_icons(root))
 
 
 def test_entries_that_are_links_or_fifos_are_ignored_and_replaced(tmp_path: Path) -> None:
@@ -370,3 +375,66 @@ def test_check_refuses(checkout_svg: bytes, name: str) -> None:
     with pytest.raises(UnsafeSvg, match=message.replace("(", r"\(")):
         check_svg(bad)
     assert not is_safe_svg(bad)
+
+
+# --- diagrams that refer to the site's icon files --------------------------
+
+
+@pytest.fixture(scope="module")
+def site_svg() -> tuple[bytes, frozenset[str]]:
+    model, problems = load_file(EXAMPLE_MODELS / "checkout.yaml")
+    assert model is not None, problems
+    renderer = DiagramRenderer(site_icons=True)
+    drawn = draw(model, link_base="./")
+    return renderer.render(drawn), renderer.icon_hrefs(drawn)
+
+
+def test_a_site_diagram_names_only_its_own_icon_files(
+    site_svg: tuple[bytes, frozenset[str]],
+) -> None:
+    data, icons = site_svg
+    assert icons and b"base64" not in data
+    check_svg(data, icons)
+    # The same file is refused where the site's icons are not allowed (tm-docs dfd).
+    with pytest.raises(UnsafeSvg, match=r"refers to '\.\./icons/"):
+        check_svg(data)
+    # ... and where another set of icon files is: each reference is named exactly.
+    with pytest.raises(UnsafeSvg, match="refers to"):
+        check_svg(data, frozenset(sorted(icons)[1:]))
+
+
+ICON_REFUSED = {
+    "other folder": b"../other/0123456789abcdef.png",
+    "up two folders": b"../../icons/0123456789abcdef.png",
+    "absolute path": b"/icons/0123456789abcdef.png",
+    "other site": b"https://evil.example/icons/0123456789abcdef.png",
+    "script file": b"../icons/0123456789abcdef.svg",
+    "javascript": b"javascript:alert(1)",
+}
+
+
+@pytest.mark.parametrize("name", list(ICON_REFUSED))
+def test_site_icon_references_outside_the_allowed_files_are_refused(
+    site_svg: tuple[bytes, frozenset[str]], name: str
+) -> None:
+    data, icons = site_svg
+    first = sorted(icons)[0].encode()
+    bad = data.replace(first, ICON_REFUSED[name])
+    assert bad != data
+    with pytest.raises(UnsafeSvg, match="refers to"):
+        check_svg(bad, icons)
+
+
+def test_an_icon_file_reference_outside_a_symbol_is_refused(
+    site_svg: tuple[bytes, frozenset[str]],
+) -> None:
+    data, icons = site_svg
+    href = sorted(icons)[0].encode()
+    bad = _after_open(data, b'<image xlink:href="' + href + b'" width="1" height="1"/>')
+    with pytest.raises(UnsafeSvg, match="refers to"):
+        check_svg(bad, icons)
+
+
+def test_allowed_icon_files_must_look_like_site_icons() -> None:
+    with pytest.raises(ValueError, match="not a site icon file"):
+        check_svg(b"<svg xmlns='http://www.w3.org/2000/svg'/>", ["../../etc/passwd"])

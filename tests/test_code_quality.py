@@ -30,6 +30,7 @@ def test_mypy_strict_passes() -> None:
 LAYERS = {
     "tm_docs.model": 0,  # the model format
     "tm_docs.problems": 0,
+    "tm_docs.progress": 0,  # the callback long work reports through
     "tm_docs.schema": 0,
     "tm_docs.load": 1,  # reading files, rule files, git
     "tm_docs.analysis": 2,  # pure functions of the loaded data

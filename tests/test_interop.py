@@ -18,7 +18,7 @@ from tm_docs.cli import main
 from tm_docs.interop import otm
 from tm_docs.interop.common import ImportFailure
 from tm_docs.interop.run import export_text, import_model
-from tm_docs.load.models import load_file
+from tm_docs.load.models import load_file, load_models
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO.parent / "shared" / "interop-samples"
@@ -311,6 +311,31 @@ def test_imported_samples_build_into_the_site(tmp_path: Path) -> None:
     for model_id in seen:
         assert (site / "site" / "threat-models" / model_id / "index.html").is_file()
         assert (site / "site" / "threat-models" / model_id / "dfd.svg").is_file()
+
+
+@needs_samples
+def test_cli_imports_many_files_into_a_folder_and_names_the_one_that_fails(
+    tmp_path: Path,
+) -> None:
+    dragon = SAMPLES / "threat-dragon"
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json", encoding="utf-8")
+    sources = [dragon / "three-tier-web-app.json", dragon / "e2e-v2-model.json", broken]
+    out = tmp_path / "models"
+    result = CliRunner().invoke(
+        main, ["import", "threat-dragon", *map(str, sources), "-o", str(out)]
+    )
+    assert result.exit_code == 1
+    assert "1 of 3 files could not be imported" in result.output
+    assert "broken.json:1:2: not valid JSON" in result.output
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["e2e-v2-model.yaml", "three-tier-web-app.yaml"]
+    assert load_models([out]).ok
+    # No bar in a pipe: every line is a message of its own.
+    assert "\r" not in result.output and "importing files" not in result.output
+    # Several sources need a folder to go to.
+    refused = CliRunner().invoke(main, ["import", "threat-dragon", *map(str, sources[:2])])
+    assert refused.exit_code == 2 and "--output FOLDER" in refused.output
 
 
 @needs_samples

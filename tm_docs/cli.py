@@ -36,8 +36,9 @@ from .interop.writer import write_new
 from .load.git import GitError, RevisionError, prefix_in_repository
 from .load.models import LoadResult, ModelPathError, load_models
 from .load.rules import load_rules
-from .pipeline import BuildError, Pipeline, SiteBuild, build_site, review, review_diagrams
+from .pipeline import BuildError, Pipeline, SiteBuild, review, review_diagrams
 from .problems import Problem, display_path
+from .progress import Progress, no_progress
 from .render import backlog_report, check_report, controls_report, stale_report, trend_report
 from .render.check_report import plural
 from .render.exports import (
@@ -48,6 +49,7 @@ from .render.exports import (
     controls_csv,
     controls_json,
 )
+from .render.progress import terminal_progress
 from .render.review_report import as_json, as_markdown, as_text
 from .render.sarif import check_sarif, problems_sarif, validation_sarif
 from .render.site_files import write_site
@@ -68,12 +70,14 @@ def _settings(config_file: Path | None) -> Settings:
         raise _usage_error(exc) from None
 
 
-def _load_or_exit(paths: Sequence[Path], settings: Settings) -> LoadResult:
+def _load_or_exit(
+    paths: Sequence[Path], settings: Settings, progress: Progress = no_progress
+) -> LoadResult:
     targets = list(paths) or [settings.models_dir]
     # Paths typed on the command line are the user's choice; the configured folder
     # comes from mkdocs.yml, which a pull request can change, so it must stay inside.
     try:
-        result = load_models(targets, root=None if paths else settings.root)
+        result = load_models(targets, None if paths else settings.root, progress=progress)
     except ModelPathError as exc:
         raise _usage_error(exc) from None
     if not result.files and not result.problems:
@@ -113,14 +117,16 @@ def _report(
     paths: Sequence[Path], config_file: Path | None, output_format: str = "text", command: str = ""
 ) -> Report:
     settings = _settings(config_file)
-    result = _load_or_exit(paths, settings)
+    with terminal_progress() as progress:
+        result = _load_or_exit(paths, settings, progress)
     _valid_or_exit(result, output_format, command)
     rules = load_rules(settings.rule_dirs, root=settings.root)
     if rules.problems:
         _show_all(rules.problems, output_format, command)
         click.echo("problems in the threat rules", err=True)
         sys.exit(EXIT_INVALID)
-    return analyse(result.models, settings, rules)
+    with terminal_progress() as progress:
+        return analyse(result.models, settings, rules, progress=progress)
 
 
 config_option = click.option(
@@ -482,8 +488,11 @@ def controls(paths: tuple[Path, ...], config_file: Path | None, output_format: s
 
 def _build(config_file: Path | None) -> SiteBuild:
     settings = _settings(config_file)
+    pipeline = Pipeline(settings)
     try:
-        site = build_site(settings)
+        with terminal_progress() as progress:
+            pipeline.progress = progress
+            site = pipeline.build()
     except BuildError as exc:
         for problem in exc.problems:
             click.echo(str(problem))
@@ -580,12 +589,25 @@ def schema(output: Path | None) -> None:
 
 @main.command("import")
 @click.argument("source_format", type=click.Choice(sorted(IMPORTERS)))
-@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Model file to write (default: standard output).")  # fmt: skip
+@click.argument("sources", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Model file to write (default: standard output); with several "
+              "SOURCES, the folder to write one model file per source into.")  # fmt: skip
 @click.option("--force", is_flag=True, help="Replace the output file if it exists.")
-def import_(source_format: str, source: Path, output: Path | None, force: bool) -> None:
-    """Turn another tool's model into a tm-docs model, reporting what did not fit."""
+def import_(
+    source_format: str, sources: tuple[Path, ...], output: Path | None, force: bool
+) -> None:
+    """Turn another tool's model into a tm-docs model, reporting what did not fit.
+
+    Several SOURCES are imported into the folder given by --output, each into
+    a file named after its source (e.g. shop.json becomes shop.yaml).
+    """
+    if len(sources) > 1:
+        if output is None or output.is_file():
+            raise click.UsageError("importing several files needs --output FOLDER")
+        _import_many(source_format, sources, output, force)
+        return
+    (source,) = sources
     try:
         _, text, report = import_model(source_format, source)
         if output is not None:
@@ -598,6 +620,29 @@ def import_(source_format: str, source: Path, output: Path | None, force: bool) 
         click.echo(line, err=True)
     if output is not None:
         click.echo(f"wrote {output}", err=True)
+
+
+def _import_many(source_format: str, sources: Sequence[Path], folder: Path, force: bool) -> None:
+    """One model file per source; a source that fails is named and the others go on."""
+    targets = [folder / f"{source.stem}.yaml" for source in sources]
+    if len(set(targets)) < len(targets):
+        raise click.UsageError("two sources have the same name; import them into two folders")
+    failed = 0
+    with terminal_progress() as progress:
+        for number, (source, target) in enumerate(zip(sources, targets, strict=True), 1):
+            try:
+                _, text, report = import_model(source_format, source)
+                write_new(target, text, force)
+            except ImportFailure as exc:
+                failed += 1
+                click.echo(one_line(str(exc)), err=True)  # it names the file
+            else:
+                for line in report_lines(report):
+                    click.echo(f"{display_path(source)}: {line}", err=True)
+                click.echo(f"wrote {display_path(target)}", err=True)
+            progress("importing files", number, len(sources))
+    if failed:
+        raise click.ClickException(f"{failed} of {len(sources)} files could not be imported")
 
 
 @main.command("export")

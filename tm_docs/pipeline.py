@@ -25,7 +25,7 @@ from jinja2 import TemplateError
 
 from . import __version__
 from .analysis.diff import ReviewResult, compare
-from .analysis.report import Report, analyse
+from .analysis.report import AnalysisMemo, Report, analyse
 from .analysis.settings import Settings
 from .analysis.staleness import Staleness, staleness
 from .analysis.trend import (
@@ -39,24 +39,26 @@ from .analysis.trend import (
     site_trend,
     unknown_trend,
 )
-from .dfd.build import draw
+from .dfd.build import DrawnDiagram, draw
 from .dfd.graphviz import GraphvizError
 from .dfd.render import DiagramRenderer, open_diagram_cache
-from .dfd.svg import natural_size, smallest_font
+from .dfd.svg import icon_bytes, natural_size, smallest_font
 from .load.cache import CacheFolder, CacheRefused
 from .load.git import GitError
 from .load.history import History, Unavailable, read_history
-from .load.models import LoadedModel, LoadResult, ModelPathError, load_models
+from .load.models import LoadedModel, LoadMemo, LoadResult, ModelPathError, load_models
 from .load.revisions import changed_files, resolve_change, snapshot_at, snapshot_worktree
 from .load.rules import load_rules
 from .load.trend import Unloadable, VersionAnalyser, open_trend_cache
 from .problems import Problem
+from .progress import Progress, no_progress
 from .render.colours import css_variables
-from .render.pages import DiagramImage, GeneratedFile, SiteLayout, render_site
+from .render.pages import DiagramImage, GeneratedFile, PageMemo, SiteLayout, render_site
 
 STYLESHEET = "tm-docs.css"
 SCRIPT = "tm-docs.js"  # the full-screen diagram viewer
 DIAGRAM_FILE = "dfd.svg"
+ICON_FOLDER = "icons"  # beside the models' folders: SITE_ICON_FOLDER of the diagrams
 
 
 class BuildError(Exception):
@@ -65,6 +67,24 @@ class BuildError(Exception):
     def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
         super().__init__(message)
         self.problems = tuple(problems)
+
+
+@dataclass(frozen=True)
+class Work:
+    """What a build worked out afresh; everything else was reused from an earlier build
+    of the same `Pipeline` (the models' files, analyses and pages did not change)."""
+
+    loaded: tuple[str, ...] = ()  # model files parsed and validated
+    analysed: tuple[str, ...] = ()  # model ids
+    rendered: tuple[str, ...] = ()  # model ids whose pages were rendered
+    models: int = 0
+
+    def __str__(self) -> str:
+        n = self.models
+        return (
+            f"work: {len(self.loaded)} of {n} model file(s) loaded, {len(self.analysed)} "
+            f"analysed, {len(self.rendered)} model page(s) rendered, the rest reused"
+        )
 
 
 @dataclass(frozen=True)
@@ -79,6 +99,7 @@ class SiteBuild:
     notes: tuple[str, ...] = ()  # what was done, for the log
     model_pages: dict[str, LoadedModel] = field(default_factory=dict)  # page path -> model
     trends: Trends | None = None
+    work: Work = field(default_factory=Work)
 
     @cached_property
     def paths(self) -> frozenset[str]:
@@ -96,10 +117,12 @@ class SiteBuild:
         return path if any(f.path == path for f in self.files) else None
 
 
-def load_checked(settings: Settings) -> LoadResult:
+def load_checked(
+    settings: Settings, memo: LoadMemo | None = None, progress: Progress = no_progress
+) -> LoadResult:
     """The models of the configured folder; BuildError when any has an error."""
     try:
-        result = load_models([settings.models_dir], root=settings.root)
+        result = load_models([settings.models_dir], settings.root, memo, progress)
     except ModelPathError:
         shown = os.path.relpath(settings.models_dir, settings.root)
         raise BuildError(
@@ -111,22 +134,34 @@ def load_checked(settings: Settings) -> LoadResult:
     return result
 
 
-def report_of(settings: Settings, result: LoadResult) -> Report:
+def report_of(
+    settings: Settings,
+    result: LoadResult,
+    memo: AnalysisMemo | None = None,
+    progress: Progress = no_progress,
+) -> Report:
     """The analysis of loaded models with the packaged and the repository's rules."""
     rules = load_rules(settings.rule_dirs, root=settings.root)
     if rules.problems:
         raise BuildError("problems in the threat rules", rules.problems)
-    return analyse(result.models, settings, rules)
+    return analyse(result.models, settings, rules, memo, progress)
 
 
 class Pipeline:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._renderer = DiagramRenderer()  # its memory is kept across serve rebuilds
+        # Its memory is kept across serve rebuilds; the site stores each icon once.
+        self._renderer = DiagramRenderer(site_icons=True)
         self._history: History | None = None
         # Each version of a model file is analysed once; kept across serve rebuilds.
         self._versions = VersionAnalyser(encode_point, decoder(settings.bands))
         self._said: set[str] = set()  # warnings said already (one per serve session)
+        # Work done once: each model's loading, analysis, drawing and page, by content.
+        self._loads = LoadMemo()
+        self._analyses = AnalysisMemo()
+        self._pages = PageMemo()
+        self._drawn: dict[tuple[str, str, str], DrawnDiagram] = {}
+        self.progress: Progress = no_progress  # how far a build is, for a terminal
 
     def configure(self, settings: Settings) -> None:
         """New settings for the next build (a `mkdocs serve` rebuild); caches are kept
@@ -248,18 +283,28 @@ class Pipeline:
         unknown = {m.model.id: unknown_trend(m.model.id, m.model.title, reason) for m in chosen}
         return Trends(unknown, unknown=reason), [], [*warnings, reason]
 
-    def _diagrams(self, report: Report) -> tuple[dict[str, bytes], list[str], list[str]]:
-        """The SVG of each model's diagram, notes for the log, and warnings."""
+    def _diagrams(
+        self, report: Report
+    ) -> tuple[dict[str, bytes], dict[str, str], list[str], list[str]]:
+        """The SVG of each model's diagram, the icon files they show (by name in the
+        site's icon folder), notes for the log, and warnings."""
         if not self.settings.diagrams:
-            return {}, [], []
+            return {}, {}, [], []
         self._renderer.cache, warnings = self._diagram_cache()
         link_base = "./" if self.settings.use_directory_urls else "index.html"
-        drawn = {
-            s.model.id: draw(s.model, self.settings.bands, link_base=link_base)
-            for s in report.portfolio.summaries
-        }
+        drawn = {}
+        kept = {}
+        bands = repr(self.settings.bands)
+        for summary in report.portfolio.summaries:
+            loaded = summary.loaded
+            key = (loaded.digest, bands, link_base)
+            picture = self._drawn.get(key) if loaded.digest else None
+            if picture is None:
+                picture = draw(loaded.model, self.settings.bands, link_base=link_base)
+            drawn[loaded.model.id] = kept[key] = picture
+        self._drawn = kept
         try:
-            svgs = self._renderer.render_all(drawn)
+            svgs = self._renderer.render_all(drawn, self.progress)
         except GraphvizError as exc:
             raise BuildError(
                 f"cannot draw the data-flow diagrams: {exc} (or set 'diagrams: false' in the "
@@ -275,18 +320,19 @@ class Pipeline:
         removed = self._renderer.prune()
         if removed:
             notes.append(f"{removed} unused diagram(s) removed from the cache")
-        return svgs, notes, warnings
+        icons = {name: path for d in drawn.values() for name, path in d.icon_files().items()}
+        return svgs, icons, notes, warnings
 
     def build(self) -> SiteBuild:
         """Load, analyse, draw, read staleness and render: every file of the section."""
         settings = self.settings
-        result = load_checked(settings)
+        result = load_checked(settings, self._loads, self.progress)
         warnings = [str(p) for p in result.problems if not p.is_error]
         if not result.models:
             warnings.append(f"no model files (*.yaml, *.yml) in {settings.models_dir.name}")
-        report = report_of(settings, result)
+        report = report_of(settings, result, self._analyses, self.progress)
         warnings += [str(w) for w in report.warnings]
-        svgs, notes, cache_warnings = self._diagrams(report)
+        svgs, icons, notes, cache_warnings = self._diagrams(report)
         verdicts, stale_warnings = self.staleness(result.models)
         # The history staleness has just read (when it did), read once per build.
         read = self._history if settings.staleness else None
@@ -315,6 +361,8 @@ class Pipeline:
                     for model_id, svg in svgs.items()
                 },
                 staleness=verdicts,
+                memo=self._pages,
+                progress=self.progress,
                 trends=trends,
             )
         except TemplateError as exc:
@@ -329,7 +377,16 @@ class Pipeline:
         for model_id, svg in sorted(svgs.items()):
             folder = posixpath.dirname(layout.model_page(model_id))
             files.append(GeneratedFile(f"{folder}/{DIAGRAM_FILE}", svg))
+        for name, path in sorted(icons.items()):
+            files.append(GeneratedFile(layout.data_file(f"{ICON_FOLDER}/{name}"), icon_bytes(path)))
         notes.append(f"{len(result.models)} threat models, {len(files)} generated files")
+        work = Work(
+            loaded=tuple(self._loads.loaded),
+            analysed=tuple(self._analyses.analysed),
+            rendered=tuple(self._pages.rendered),
+            models=len(result.models),
+        )
+        notes.append(str(work))
         return SiteBuild(
             layout=layout,
             files=tuple(files),
@@ -338,6 +395,7 @@ class Pipeline:
             warnings=tuple(warnings),
             notes=tuple(notes),
             model_pages={layout.model_page(m.model.id): m for m in result.models},
+            work=work,
             trends=trends,
         )
 

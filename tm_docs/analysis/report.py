@@ -9,6 +9,7 @@ from functools import cached_property
 from ..load.models import LoadedModel
 from ..model import MitigationStatus, ThreatModel
 from ..problems import Problem
+from ..progress import Progress, no_progress
 from .controls import Framework, control_frameworks
 from .portfolio import ModelThreat, Portfolio
 from .rules import Rule, RuleSet
@@ -167,18 +168,54 @@ class Report:
         return found
 
 
-def analyse(models: Sequence[LoadedModel], settings: Settings, rules: RuleSet) -> Report:
-    """Coverage, suggestions and the portfolio for all models."""
+@dataclass
+class AnalysisMemo:
+    """Each model's analysis by the model file's content and the rules and chart it was
+    made with, kept across `mkdocs serve` rebuilds.  `analysed` names the models the
+    last `analyse` worked out afresh."""
+
+    _base: str = ""
+    _reports: dict[tuple[str, str], ModelReport] = field(default_factory=dict)
+    analysed: list[str] = field(default_factory=list)
+
+
+def analyse(
+    models: Sequence[LoadedModel],
+    settings: Settings,
+    rules: RuleSet,
+    memo: AnalysisMemo | None = None,
+    progress: Progress = no_progress,
+) -> Report:
+    """Coverage, suggestions and the portfolio for all models.
+
+    A model's analysis depends only on the model, the rules and the STRIDE chart;
+    with `memo`, an unchanged model (same file content) keeps its earlier one.
+    """
     portfolio = Portfolio(models, settings.bands)
+    memo = memo if memo is not None else AnalysisMemo()
+    base = repr((rules.rules, sorted(settings.chart.items())))
+    if base != memo._base:
+        memo._base, memo._reports = base, {}
+    kept: dict[tuple[str, str], ModelReport] = {}
+    memo.analysed = []
     reports = []
-    for loaded in models:
+    for number, loaded in enumerate(models, 1):
+        progress("analysing models", number, len(models))
+        key = (loaded.digest, loaded.display_path)
+        earlier = memo._reports.get(key) if loaded.digest else None
+        if earlier is not None and earlier.loaded is loaded:
+            kept[key] = earlier
+            reports.append(earlier)
+            continue
         found = suggestions(loaded.model, rules.rules, portfolio.topology(loaded.model))
         warnings = stale_dismissals(loaded.model, found, loaded.display_path, loaded.source)
-        reports.append(
-            ModelReport(
-                loaded, coverage(loaded.model, settings.chart), tuple(found), tuple(warnings)
-            )
+        report = ModelReport(
+            loaded, coverage(loaded.model, settings.chart), tuple(found), tuple(warnings)
         )
+        memo.analysed.append(loaded.model.id)
+        kept[key] = report
+        reports.append(report)
+    memo._reports = kept
     return Report(portfolio, tuple(reports), rules, settings)
 
 

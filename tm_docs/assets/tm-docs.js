@@ -1,6 +1,7 @@
 /* tm-docs: the data-flow diagram's scroll cue and its full-screen viewer.
-   No dependencies. The viewer shows the diagram as an image inside an SVG of
-   its own and pans and zooms by changing that SVG's viewBox. */
+   No dependencies. The viewer shows the diagram (a copy of the drawing the page
+   loaded, or else the file as an image) inside an SVG of its own and pans and
+   zooms by changing that SVG's viewBox. */
 (function () {
   "use strict";
   var NS = "http://www.w3.org/2000/svg";
@@ -14,6 +15,31 @@
     // Open on the middle of the drawing, not on its (often empty) left edge.
     frame.scrollLeft = Math.max(0, (frame.scrollWidth - frame.clientWidth) / 2);
     frameState(frame);
+  }
+
+  function picture(figure, src, w, h) {
+    // The drawing the page has loaded already, when it can be had: its icons are
+    // files of the site, which an SVG shown as an image does not load.
+    var object = figure.querySelector("object");
+    var drawing = null;
+    try {
+      drawing = object && object.contentDocument && object.contentDocument.documentElement;
+    } catch (e) {
+      drawing = null;
+    }
+    if (drawing && drawing.namespaceURI === NS && drawing.localName === "svg") {
+      var copy = document.importNode(drawing, true);
+      copy.setAttribute("x", "0");
+      copy.setAttribute("y", "0");
+      copy.setAttribute("width", String(w));
+      copy.setAttribute("height", String(h));
+      return copy;
+    }
+    var image = document.createElementNS(NS, "image");
+    image.setAttribute("href", src);
+    image.setAttribute("width", String(w));
+    image.setAttribute("height", String(h));
+    return image;
   }
 
   function openViewer(figure) {
@@ -40,11 +66,7 @@
     }
     var svg = document.createElementNS(NS, "svg");
     svg.setAttribute("class", "tm-viewer__canvas");
-    var image = document.createElementNS(NS, "image");
-    image.setAttribute("href", src);
-    image.setAttribute("width", String(w));
-    image.setAttribute("height", String(h));
-    svg.appendChild(image);
+    svg.appendChild(picture(figure, src, w, h));
     var view = { x: 0, y: 0, w: w, h: h };
 
     function apply() {

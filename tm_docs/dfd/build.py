@@ -22,6 +22,7 @@ from ..analysis.risk import RiskBands, is_open
 from ..analysis.topology import Topology
 from ..model import AuthMethod, Boundary, Component, ComponentKind, Flow, ThreatModel, TrustLevel
 from .icons import icon_for, icon_path
+from .svg import icon_file_name
 
 FONT = "Helvetica,Arial,sans-serif"
 
@@ -77,6 +78,10 @@ class DrawnDiagram:
 
     source: str
     icons: tuple[str, ...] = field(default_factory=tuple)
+
+    def icon_files(self) -> dict[str, str]:
+        """The icon files it shows, by their name in a site's icon folder."""
+        return {icon_file_name(path): path for path in self.icons}
 
 
 class _Edge(Edge):  # type: ignore[misc]

@@ -5,17 +5,21 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Lock
 
 from .. import __version__
 from ..load.cache import CacheFolder, CacheRefused, open_cache
+from ..progress import Progress, no_progress
 from .build import DrawnDiagram
 from .graphviz import GraphvizError, dot_identity, run_dot
-from .svg import embed_images
+from .svg import embed_images, icon_file_name
 from .verify import UnsafeSvg, check_svg
+
+# Where a site's diagrams find its icon files: a folder beside the models' folders.
+SITE_ICON_FOLDER = "../icons/"
 
 # Bump when the rendering pipeline changes in a way the DOT source does not show.
 PIPELINE_VERSION = "4"  # 2: checked SVG without DOCTYPE; 3, 4: spaces kept in labels
@@ -53,9 +57,14 @@ class DiagramRenderer:
     cache lives in `cache` (kept across builds) and in memory (kept across
     `mkdocs serve` rebuilds).  Every diagram, drawn or read from the disk
     cache, passes `check_svg` before it is used.
+
+    With `site_icons`, a diagram refers to its icons as files of the site
+    (`SITE_ICON_FOLDER`; `DrawnDiagram.icon_files` names them) instead of
+    embedding them; otherwise each SVG stands alone.
     """
 
     cache: CacheFolder | None = None
+    site_icons: bool = False
     workers: int = field(default_factory=lambda: os.cpu_count() or 2)
     stats: RenderStats = field(default_factory=RenderStats)
     _memory: dict[str, bytes] = field(default_factory=dict, repr=False)
@@ -64,12 +73,19 @@ class DiagramRenderer:
 
     def key(self, drawn: DrawnDiagram) -> str:
         digest = hashlib.sha256()
-        for part in (__version__, PIPELINE_VERSION, dot_identity(), drawn.source):
+        icons = "site icons" if self.site_icons else "embedded icons"
+        for part in (__version__, PIPELINE_VERSION, icons, dot_identity(), drawn.source):
             digest.update(part.encode("utf-8"))
             digest.update(b"\0")
         return digest.hexdigest()
 
-    def _cached(self, key: str) -> bytes | None:
+    def icon_hrefs(self, drawn: DrawnDiagram) -> frozenset[str]:
+        """The icon files a diagram may refer to (none when its icons are embedded)."""
+        if not self.site_icons:
+            return frozenset()
+        return frozenset(SITE_ICON_FOLDER + icon_file_name(path) for path in drawn.icons)
+
+    def _cached(self, key: str, drawn: DrawnDiagram) -> bytes | None:
         if key in self._memory:
             return self._memory[key]  # only checked diagrams are kept in memory
         if self.cache is None:
@@ -78,7 +94,7 @@ class DiagramRenderer:
         if data is None:
             return None
         try:
-            check_svg(data)
+            check_svg(data, self.icon_hrefs(drawn))
         except UnsafeSvg as exc:
             # Drawn again below, and the bad entry overwritten.
             self.stats.rejected.append(f"{key[:12]}{ENTRY_SUFFIX}: {exc}")
@@ -94,15 +110,18 @@ class DiagramRenderer:
 
     def _render(self, key: str, drawn: DrawnDiagram) -> bytes:
         svg = run_dot(drawn.source, "svg").decode("utf-8")
-        data = embed_images(svg, drawn.icons).encode("utf-8")
+        href = (lambda path: SITE_ICON_FOLDER + icon_file_name(path)) if self.site_icons else None
+        data = embed_images(svg, drawn.icons, href).encode("utf-8")
         try:
-            check_svg(data)
+            check_svg(data, self.icon_hrefs(drawn))
         except UnsafeSvg as exc:
             raise GraphvizError(f"a drawn diagram failed the safety check: {exc}") from None
         self._store(key, data)
         return data
 
-    def render_all(self, diagrams: Mapping[str, DrawnDiagram]) -> dict[str, bytes]:
+    def render_all(
+        self, diagrams: Mapping[str, DrawnDiagram], progress: Progress = no_progress
+    ) -> dict[str, bytes]:
         """SVG of each diagram by name; only those not cached are laid out, in parallel."""
         self.stats = RenderStats()
         results: dict[str, bytes] = {}
@@ -111,7 +130,7 @@ class DiagramRenderer:
         for name, drawn in diagrams.items():
             key = self.key(drawn)
             self._used.add(key)
-            cached = self._cached(key)
+            cached = self._cached(key, drawn)
             if cached is not None:
                 results[name] = cached
                 self.stats.cached += 1
@@ -124,6 +143,9 @@ class DiagramRenderer:
         elif todo:
             with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(todo)))) as pool:
                 futures = {name: pool.submit(self._render, *job) for name, job in todo.items()}
+                for done, _ in enumerate(as_completed(futures.values()), 1):
+                    progress("drawing diagrams", done, len(futures))
+                # In the order of `diagrams`, whichever finished first.
                 for name, future in futures.items():
                     results[name] = future.result()
             self.stats.drawn = len(todo)

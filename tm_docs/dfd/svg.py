@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 
@@ -29,13 +30,31 @@ def _icon(path: str) -> tuple[str, int, int]:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}", width, height
 
 
-def embed_images(svg: str, allowed: Iterable[str]) -> str:
+@cache
+def icon_file_name(path: str) -> str:
+    """The name of an icon's file in a site: a hash of its bytes, so equal icons share it."""
+    data = Path(path).read_bytes()
+    suffix = Path(path).suffix.lower() if Path(path).suffix.lower() in _MIME else ".png"
+    return hashlib.sha256(data).hexdigest()[:16] + (".jpg" if suffix == ".jpeg" else suffix)
+
+
+def icon_bytes(path: str) -> bytes:
+    return Path(path).read_bytes()
+
+
+def embed_images(
+    svg: str, allowed: Iterable[str], icon_href: Callable[[str], str] | None = None
+) -> str:
     """Replace the icon files Graphviz refers to with icons embedded in the SVG.
 
     Each icon is embedded once, as a symbol, and every place that shows it
     refers to that symbol, so a diagram with many nodes of one technology stays
     small.  Only the icon files the diagram asked for are read; any other image
     reference means something unexpected got into the graph, and is refused.
+
+    With `icon_href`, the symbol refers to the icon's file in the site (the URL
+    `icon_href` gives for the icon file) instead of holding the icon's bytes: a
+    site stores each icon once, not once per diagram.
     """
     permitted = set(allowed)
     symbols: dict[str, str] = {}
@@ -60,6 +79,8 @@ def embed_images(svg: str, allowed: Iterable[str]) -> str:
     definitions = []
     for href, symbol in symbols.items():
         uri, width, height = _icon(href)
+        if icon_href is not None:
+            uri = icon_href(href)
         definitions.append(
             f'<symbol id="{symbol}" viewBox="0 0 {width} {height}" '
             f'preserveAspectRatio="xMidYMid meet">'

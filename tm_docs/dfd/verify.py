@@ -11,6 +11,7 @@ of `svg.py` produce are accepted, everything else is refused.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import cast
 from xml.etree import ElementTree
 
@@ -64,8 +65,19 @@ class UnsafeSvg(ValueError):
     """The SVG holds something a published diagram must not; the message says what."""
 
 
-def check_svg(data: bytes) -> None:
-    """Raise `UnsafeSvg` unless `data` is a well-formed SVG drawing with nothing active in it."""
+# An icon file of the site, beside the diagrams: "../icons/<16 hex digits>.png".
+SITE_ICON = re.compile(r"\.\./icons/[0-9a-f]{16}\.(?:png|jpg)")
+
+
+def check_svg(data: bytes, icons: Collection[str] = ()) -> None:
+    """Raise `UnsafeSvg` unless `data` is a well-formed SVG drawing with nothing active in it.
+
+    `icons`: the site's own icon files a diagram may refer to (each a relative URL
+    of the form of `SITE_ICON`, from an icon symbol); no other file may be named.
+    """
+    for icon in icons:
+        if not SITE_ICON.fullmatch(icon):
+            raise ValueError(f"not a site icon file: {icon!r}")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -93,7 +105,7 @@ def check_svg(data: bytes) -> None:
                 stack.pop()
                 continue
             name = _element_name(element.tag, root=not stack)
-            _check_attributes(name, element.attrib, stack)
+            _check_attributes(name, element.attrib, stack, icons)
             stack.append(name)
     except ElementTree.ParseError as exc:
         raise UnsafeSvg(f"it is not well-formed XML ({exc})") from None
@@ -110,7 +122,9 @@ def _element_name(tag: str, *, root: bool) -> str:
     return name
 
 
-def _check_attributes(element: str, attributes: dict[str, str], parents: list[str]) -> None:
+def _check_attributes(
+    element: str, attributes: dict[str, str], parents: list[str], icons: Collection[str]
+) -> None:
     for qualified, value in attributes.items():
         namespace, _, name = (
             qualified[1:].partition("}") if qualified.startswith("{") else ("", "", qualified)
@@ -129,7 +143,7 @@ def _check_attributes(element: str, attributes: dict[str, str], parents: list[st
         elif namespace:
             raise UnsafeSvg(f"{where} is in an unexpected namespace")
         if name == "href":
-            _check_reference(element, value, parents, where)
+            _check_reference(element, value, parents, where, icons)
             continue
         if name == "title" and namespace == XLINK_NS:
             continue  # a tooltip: plain text
@@ -142,11 +156,15 @@ def _check_attributes(element: str, attributes: dict[str, str], parents: list[st
             raise UnsafeSvg(f"{where} refers to something outside the file")
 
 
-def _check_reference(element: str, value: str, parents: list[str], where: str) -> None:
+def _check_reference(
+    element: str, value: str, parents: list[str], where: str, icons: Collection[str]
+) -> None:
     if element == "use" and _LOCAL_REFERENCE.fullmatch(value):
         return
     if element == "image" and "symbol" in parents and _EMBEDDED_IMAGE.fullmatch(value):
         return
+    if element == "image" and parents[-1:] == ["symbol"] and value in icons:
+        return  # one of the site's icon files, named exactly
     if element == "a" and _PAGE_ANCHOR.fullmatch(value):
         return
     shown = value if len(value) <= 60 else value[:57] + "..."

@@ -6,6 +6,7 @@ back in one sorted list, each with file, line and column.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,10 +15,11 @@ from pydantic import ValidationError
 
 from ..model import ThreatModel
 from ..problems import Problem, display_path, sort_problems
-from .files import Found, check_folder, find_files
+from ..progress import Progress, no_progress
+from .files import Found, Refused, TooLarge, check_folder, find_files, read_regular
 from .integrity import integrity_problems
 from .messages import describe_value, validation_problems
-from .yaml_source import Document, SourceMap, decode_document, read_document
+from .yaml_source import MAX_FILE_BYTES, Document, SourceMap, decode_document, read_document
 
 MODEL_SUFFIXES = (".yaml", ".yml")
 MAX_PROBLEMS_PER_FILE = 100
@@ -31,6 +33,8 @@ class LoadedModel:
     path: Path
     display_path: str
     source: SourceMap | None = field(default=None, compare=False, repr=False)
+    # A hash of the file's bytes: what everything derived from the model is keyed by.
+    digest: str = field(default="", compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -135,24 +139,76 @@ def _capped(problems: list[Problem], display: str) -> list[Problem]:
     ]
 
 
-def load_models(paths: Sequence[Path], root: Path | None = None) -> LoadResult:
+@dataclass
+class LoadMemo:
+    """Files loaded before, by name and content: a file whose bytes did not change is
+    not parsed or validated again (`mkdocs serve` rebuilds).  Kept in memory only."""
+
+    _entries: dict[tuple[str, str], tuple[LoadedModel | None, list[Problem]]] = field(
+        default_factory=dict
+    )
+    loaded: list[str] = field(default_factory=list)  # files parsed by the last load
+    reused: int = 0
+    _fresh: dict[tuple[str, str], tuple[LoadedModel | None, list[Problem]]] = field(
+        default_factory=dict
+    )
+
+    def load(self, path: Path, display: str) -> tuple[LoadedModel | None, list[Problem]]:
+        try:
+            raw = read_regular(path, MAX_FILE_BYTES)
+        except (TooLarge, Refused):
+            model, problems, source = _load(path, display)  # says why, every time
+            return (LoadedModel(model, path, display, source) if model else None), problems
+        key = (str(path), hashlib.sha256(raw).hexdigest())
+        entry = self._entries.get(key)
+        if entry is not None:
+            self.reused += 1
+            self._fresh[key] = entry
+            return entry[0], list(entry[1])
+        model, problems, source = _validate(decode_document(raw, display), display)
+        loaded = LoadedModel(model, path, display, source, key[1]) if model else None
+        self.loaded.append(display)
+        self._fresh[key] = (loaded, problems)
+        return loaded, list(problems)
+
+    def start(self) -> None:
+        self.loaded = []
+        self.reused = 0
+        self._fresh = {}
+
+    def finish(self) -> None:
+        """Forget the files the last load did not see (removed or changed since)."""
+        self._entries = self._fresh
+
+
+def load_models(
+    paths: Sequence[Path],
+    root: Path | None = None,
+    memo: LoadMemo | None = None,
+    progress: Progress = no_progress,
+) -> LoadResult:
     """Load every model under `paths`; models with errors are left out of `models`.
 
     With `root`, the paths must lie inside it (they come from a configuration
-    that a pull request can change).
+    that a pull request can change).  With `memo`, files whose bytes are the same
+    as in an earlier load are taken from it.
     """
     found = discover(paths, root)
     files = found.files
     models: list[LoadedModel] = []
     problems: list[Problem] = list(found.problems)
     seen: dict[str, LoadedModel] = {}
-    for path in files:
+    memo = memo or LoadMemo()
+    memo.start()
+    for number, path in enumerate(files, 1):
         display = display_path(path)
-        model, file_problems, source = _load(path, display)
+        loaded_or_none, file_problems = memo.load(path, display)
+        progress("loading models", number, len(files))
         problems.extend(file_problems)
-        if model is None:
+        if loaded_or_none is None:
             continue
-        loaded = LoadedModel(model, path, display, source)
+        loaded = loaded_or_none
+        model, source = loaded.model, loaded.source or SourceMap()
         if model.id in seen:
             where = source.locate(("id",))
             problems.append(
@@ -167,4 +223,5 @@ def load_models(paths: Sequence[Path], root: Path | None = None) -> LoadResult:
             continue
         seen[model.id] = loaded
         models.append(loaded)
+    memo.finish()
     return LoadResult(tuple(models), tuple(sort_problems(problems)), tuple(files))

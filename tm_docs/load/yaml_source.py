@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -43,12 +43,14 @@ _MAP_TAG = f"{_YAML}map"
 _SEQ_TAG = f"{_YAML}seq"
 _MERGE_TAG = f"{_YAML}merge"
 _TIMESTAMP_TAG = f"{_YAML}timestamp"
+_STR_TAG = f"{_YAML}str"
 # libyaml's parser is several times faster and reports the same marks.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-@dataclass(frozen=True)
-class Position:
+class Position(NamedTuple):
+    """A line and column, counted from 1 (a tuple: one is made for every value read)."""
+
     line: int
     column: int
 
@@ -263,7 +265,9 @@ class _Builder:
             )
 
     def _scalar(self, node: ScalarNode) -> Any:
-        self._check_tag(node, _SCALAR_TAGS)
+        text = node.tag == _STR_TAG
+        if not text:
+            self._check_tag(node, _SCALAR_TAGS)
         self.characters += len(node.value)
         if self.characters > MAX_EXPANDED_CHARS:
             raise _Stop(
@@ -273,6 +277,8 @@ class _Builder:
                     "text (a long text repeated by aliases?); write each text once",
                 )
             )
+        if text:  # most values: the text as written, nothing to construct
+            return node.value
         try:
             value = self._scalars.construct_object(node)
         except Exception:  # PyYAML raises several kinds for values it cannot read
@@ -335,12 +341,15 @@ class _Builder:
                 continue
             if not isinstance(key_node, ScalarNode) or key_node.tag not in _SCALAR_TAGS:
                 raise _Stop(self._problem(key_node, "mapping keys must be plain text"))
-            try:
-                key = self._scalars.construct_object(key_node)
-            except Exception:
-                key = key_node.value
-            if not isinstance(key, str):
-                key = key_node.value
+            if key_node.tag == _STR_TAG:
+                key = key_node.value  # nearly every key: text as written
+            else:
+                try:
+                    key = self._scalars.construct_object(key_node)
+                except Exception:
+                    key = key_node.value
+                if not isinstance(key, str):
+                    key = key_node.value
             if key in first_seen:
                 first = first_seen[key].start_mark
                 self.problems.append(

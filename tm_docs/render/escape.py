@@ -44,6 +44,9 @@ _TRANSLATE = str.maketrans(_SYNTAX)
 # ... and these only where a line (or a table cell, a list item) starts: headings,
 # quotes, lists, setext underlines, tables.
 _LINE_START = re.compile(r"^[#>+=:-]|^\d+[.)]")
+# Most values (ids, names, dates) hold none of those: found with one search, per string.
+_NEEDS_ESCAPE = re.compile("[" + re.escape("".join(_SYNTAX)) + "]")
+_MAY_START_SYNTAX = frozenset("#>+=:-0123456789")
 
 
 def plain(value: Any) -> Any:
@@ -55,8 +58,11 @@ def plain(value: Any) -> Any:
     """
     if value is None or isinstance(value, Markup | bool | int | float):
         return value
-    text = str(value).translate(_TRANSLATE)
-    match = _LINE_START.match(text.lstrip(" "))
+    text = str(value)
+    if _NEEDS_ESCAPE.search(text) is not None:
+        text = text.translate(_TRANSLATE)
+    stripped = text.lstrip(" ")
+    match = _LINE_START.match(stripped) if stripped[:1] in _MAY_START_SYNTAX else None
     if match is not None:
         start = len(text) - len(text.lstrip(" ")) + match.end() - 1
         text = text[:start] + f"&#{ord(text[start])};" + text[start + 1 :]

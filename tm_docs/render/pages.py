@@ -7,11 +7,13 @@ any other Markdown site generator.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import posixpath
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from .. import __version__
 from ..analysis.report import Report
 from ..analysis.staleness import Staleness, most_behind_first
 from ..analysis.trend import Trends
+from ..load.models import LoadedModel
 from ..model import (
     AssetKind,
     Classification,
@@ -33,6 +36,7 @@ from ..model import (
     ThreatModel,
     ThreatStatus,
 )
+from ..progress import Progress, no_progress
 from .escape import inline_html, markdown_html, plain, safe_url
 from .exports import backlog_csv, backlog_json, controls_csv, controls_json
 from .trend_chart import MAX_ROWS, model_chart, newest_first, site_chart
@@ -167,7 +171,7 @@ class _Linker:
         self.page = page
 
     def to(self, target: str, anchor: str | None = None) -> Markup:
-        rel = posixpath.relpath(target, posixpath.dirname(self.page))
+        rel = _relative(target, posixpath.dirname(self.page))
         return Markup(rel + (f"#{anchor}" if anchor else ""))
 
     def site(self, name: str, anchor: str | None = None) -> Markup:
@@ -176,6 +180,34 @@ class _Linker:
     def model(self, model: ThreatModel | str, anchor: str | None = None) -> Markup:
         model_id = model if isinstance(model, str) else model.id
         return self.to(self.layout.model_page(model_id), anchor)
+
+
+@lru_cache(maxsize=65536)
+def _relative(target: str, folder: str) -> str:
+    return posixpath.relpath(target, folder)
+
+
+@dataclass
+class PageMemo:
+    """Model pages rendered before, by a hash of everything that goes into one (the
+    model file's content, the settings, the rules, the templates, its diagram and its
+    staleness), kept across `mkdocs serve` rebuilds.  Site-wide pages are always
+    rendered afresh from the per-model results.  `rendered` names the model pages the
+    last `render_site` rendered (the others were reused)."""
+
+    _pages: dict[str, GeneratedFile] = field(default_factory=dict)
+    rendered: list[str] = field(default_factory=list)
+
+
+def _templates_digest(template_dirs: Sequence[Path]) -> str:
+    """A hash of the site's own templates, so that editing one renders the pages again."""
+    digest = hashlib.sha256(__version__.encode())
+    for folder in template_dirs:
+        for path in sorted(folder.rglob("*")) if folder.is_dir() else ():
+            if path.is_file() and not path.is_symlink():
+                digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+                digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def _slug(text: str) -> Markup:
@@ -235,9 +267,14 @@ def render_site(
     template_dirs: Sequence[Path] = (),
     diagrams: dict[str, DiagramImage] | None = None,
     staleness: dict[str, Staleness] | None = None,
+    memo: PageMemo | None = None,
+    progress: Progress = no_progress,
     trends: Trends | None = None,
 ) -> list[GeneratedFile]:
-    """All generated pages and data files of the threat-model section."""
+    """All generated pages and data files of the threat-model section.
+
+    With `memo`, a model page whose inputs are all unchanged is taken from it.
+    """
     layout = layout or SiteLayout()
     portfolio = report.portfolio
     trends = trends or Trends({})
@@ -249,6 +286,25 @@ def render_site(
     env = environment(template_dirs)
     site = SiteView(report)
     files: list[GeneratedFile] = []
+    kept: dict[str, GeneratedFile] = {}
+    base = ""
+    if memo is not None:
+        memo.rendered = []
+        base = repr((report.settings, report.rules.rules, layout, _templates_digest(template_dirs)))
+
+    def page_key(loaded: LoadedModel) -> str | None:
+        if memo is None or not loaded.digest:
+            return None
+        model_id = loaded.model.id
+        inputs = (
+            base,
+            loaded.digest,
+            loaded.display_path,
+            (diagrams or {}).get(model_id),
+            (staleness or {}).get(model_id),
+            trends.models.get(model_id),
+        )
+        return hashlib.sha256(repr(inputs).encode("utf-8")).hexdigest()
 
     def page(
         path: str,
@@ -288,8 +344,17 @@ def render_site(
     page(layout.page("coverage"), "coverage.md.j2", "STRIDE coverage")
     page(layout.page("stale"), "stale.md.j2", "Stale models")
     page(layout.page("controls"), "controls.md.j2", "Controls")
-    for summary in sorted(portfolio.summaries, key=lambda s: s.model.title.lower()):
+    summaries = sorted(portfolio.summaries, key=lambda s: s.model.title.lower())
+    for number, summary in enumerate(summaries, 1):
+        progress("rendering pages", number, len(summaries))
         model = summary.model
+        key = page_key(summary.loaded)
+        if memo is not None and key is not None:
+            earlier = memo._pages.get(key)
+            if earlier is not None:
+                files.append(earlier)
+                kept[key] = earlier
+                continue
         categories = [c.label for c in Stride if any(c in t.categories for t in model.threats)]
         page(
             layout.model_page(model.id),
@@ -310,6 +375,11 @@ def render_site(
             trend=trends.models.get(model.id),
             trend_chart=charts.get(model.id),
         )
+        if memo is not None and key is not None:
+            kept[key] = files[-1]
+            memo.rendered.append(model.id)
+    if memo is not None:
+        memo._pages = kept
     files.append(GeneratedFile(layout.data_file("backlog.csv"), backlog_csv(portfolio)))
     files.append(GeneratedFile(layout.data_file("backlog.json"), backlog_json(portfolio)))
     files.append(GeneratedFile(layout.data_file("controls.csv"), controls_csv(report.controls)))

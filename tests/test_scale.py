@@ -1,0 +1,162 @@
+"""Many models: deterministic output, work done once, and an incremental `mkdocs serve`.
+
+The portfolios here are tiny (a few generated models); the speed goals live in
+`benchmarks/portfolio.py`, which makes its portfolios with the same generator.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmarks.portfolio_repo import edit_model, make_portfolio
+from tm_docs.analysis.settings import Settings
+from tm_docs.pipeline import Pipeline, build_site
+from tm_docs.render.progress import terminal_progress
+
+from .sites import build
+from .test_serve import _free_port, _wait_for
+
+
+def _site_files(site: Path) -> dict[str, bytes]:
+    # The sitemap's gzip header carries the time of the build; everything else must agree.
+    return {
+        p.relative_to(site).as_posix(): p.read_bytes()
+        for p in sorted(site.rglob("*"))
+        if p.is_file() and p.name != "sitemap.xml.gz"
+    }
+
+
+def test_two_builds_of_one_commit_in_two_folders_are_byte_identical(tmp_path: Path) -> None:
+    first = make_portfolio(tmp_path / "a", 4, commits=30)
+    second = tmp_path / "b"
+    subprocess.run(["git", "clone", "-q", str(first.root), str(second)], check=True)
+    for config in (first.config, second / "mkdocs.yml"):
+        proc = build(config)
+        assert proc.returncode == 0, proc.stderr
+    a, b = _site_files(first.root / "site"), _site_files(second / "site")
+    generated = [p for p in a if p.startswith("threat-models/")]
+    # Pages, diagrams (drawn in parallel), icons and the CSV and JSON exports are all there.
+    assert sum(p.endswith("/dfd.svg") for p in generated) == 4
+    assert {"threat-models/backlog.csv", "threat-models/backlog.json"} <= set(generated)
+    assert sorted(a) == sorted(b)
+    assert [p for p in a if a[p] != b[p]] == []
+    # A warm build (diagrams from the cache folder) writes the same bytes again.
+    proc = build(second / "mkdocs.yml")
+    assert proc.returncode == 0, proc.stderr
+    assert _site_files(second / "site") == b
+
+
+def _settings(root: Path) -> Settings:
+    return Settings(root=root, models_dir=root / "models")
+
+
+def test_a_rebuild_after_one_edit_redoes_only_that_model_and_equals_a_fresh_build(
+    tmp_path: Path,
+) -> None:
+    portfolio = make_portfolio(tmp_path / "site", 4, commits=10)
+    pipeline = Pipeline(_settings(portfolio.root))
+    first = pipeline.build()
+    assert len(first.work.loaded) == len(first.work.analysed) == len(first.work.rendered) == 4
+    unchanged = pipeline.build()
+    assert unchanged.work.loaded == unchanged.work.analysed == unchanged.work.rendered == ()
+    edited = portfolio.model_ids[2]
+    title = edit_model(portfolio, edited, "while serving")
+    again = pipeline.build()
+    assert len(again.work.loaded) == 1 and again.work.loaded[0].endswith(f"{edited}.yaml")
+    assert again.work.analysed == (edited,)
+    assert again.work.rendered == (edited,)
+    fresh = build_site(_settings(portfolio.root))
+    assert [f.path for f in again.files] == [f.path for f in fresh.files]
+    by_path = {f.path: f.content for f in fresh.files}
+    assert [f.path for f in again.files if f.content != by_path[f.path]] == []
+    stride = next(f for f in again.files if f.path == "threat-models/stride.md")
+    assert title in str(stride.content)  # the site-wide pages show the edit
+    # Icons are stored once per site: the diagrams refer to the site's icon files.
+    svgs = [f.content for f in fresh.files if f.path.endswith("/dfd.svg")]
+    icons = [f for f in fresh.files if f.path.startswith("threat-models/icons/")]
+    assert len(svgs) == 4 and icons
+    for svg in svgs:
+        assert isinstance(svg, bytes)
+        assert b"base64" not in svg and b'xlink:href="../icons/' in svg
+
+
+def test_mkdocs_serve_redoes_only_the_edited_model(tmp_path: Path) -> None:
+    portfolio = make_portfolio(tmp_path / "site", 3, commits=10)
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mkdocs", "serve", "-a", f"127.0.0.1:{port}"],
+        cwd=portfolio.root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    log: list[str] = []
+    reader = threading.Thread(target=lambda: log.extend(iter(server.stderr.readline, "")))  # type: ignore[union-attr]
+    reader.start()
+    try:
+        edited = portfolio.model_ids[1]
+        page = f"http://127.0.0.1:{port}/threat-models/{edited}/"
+        _wait_for(page, "Threats")
+        title = edit_model(portfolio, edited, "in serve")
+        _wait_for(page, title)
+        _wait_for(f"http://127.0.0.1:{port}/threat-models/stride/", title)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and sum("work:" in line for line in log) < 2:
+            time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        reader.join(timeout=10)
+    work = [line.split("work: ", 1)[1].strip() for line in log if "work: " in line]
+    assert work[0].startswith("3 of 3 model file(s) loaded, 3 analysed, 3 model page(s)"), work
+    assert "1 of 3 model file(s) loaded, 1 analysed, 1 model page(s) rendered" in work[-1], work
+
+
+class _Terminal(io.StringIO):
+    """A text stream that says it is a terminal, as standard error in a shell does."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_long_work_shows_progress_on_a_terminal_and_nothing_in_ci(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    portfolio = make_portfolio(tmp_path / "site", 3, commits=5)
+    monkeypatch.delenv("CI", raising=False)
+    terminal = _Terminal()
+    pipeline = Pipeline(_settings(portfolio.root))
+    with terminal_progress(terminal, delay=0) as progress:
+        pipeline.progress = progress
+        pipeline.build()
+    shown = terminal.getvalue()
+    for stage in ("loading models", "analysing models", "drawing diagrams", "rendering pages"):
+        assert f"{stage}: " in shown, shown
+    assert "/3 [" in shown and "\r" in shown  # counts, on one line redrawn in place
+    monkeypatch.setenv("CI", "true")
+    quiet = _Terminal()
+    with terminal_progress(quiet, delay=0) as progress:
+        Pipeline(_settings(portfolio.root)).progress = progress
+        progress("loading models", 1, 3)
+    assert quiet.getvalue() == ""
+    # Not a terminal (a pipe, a CI log): the command prints its usual lines only.
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "tm-docs"), "generate", str(tmp_path / "out")],
+        cwd=portfolio.root,
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "CI"},
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "\r" not in proc.stderr and "loading models" not in proc.stderr
+    assert proc.stderr.splitlines()[0].startswith("wrote ")
