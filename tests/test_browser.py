@@ -138,15 +138,30 @@ def test_search_finds_a_threat(browser: Browser, example_url: str) -> None:
 def test_hostile_model_executes_nothing(browser: Browser, hostile_url: str) -> None:
     page = browser.new_page()
     watch = Watch(page)
-    paths = ["", "backlog/", "heatmap/", "stride/", "assets/", "coverage/", "stale/", "hostile/"]
+    paths = [
+        *["", "backlog/", "heatmap/", "stride/", "assets/", "coverage/", "stale/", "controls/"],
+        "hostile/",
+    ]
     for path in paths:
-        page.goto(hostile_url + "threat-models/" + path)
-        page.wait_for_load_state("networkidle")
-        # Open what is collapsed (closed threats), then hover whatever the model's
-        # text produced, to trigger handlers.
-        page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
-        for link in page.locator("article a").all()[:40]:
-            link.hover()
+        page.goto(hostile_url + "threat-models/" + path, wait_until="load")
+        # Open what is collapsed (closed threats, suggestions), then send every element
+        # of the article the events a reader's pointer and keyboard would, to trigger any
+        # handler the model's text might have smuggled in.
+        page.evaluate(
+            """() => {
+                document.querySelectorAll('details').forEach(d => { d.open = true; });
+                const events = ['pointerover', 'mouseover', 'mouseenter', 'mousemove', 'focus',
+                                'focusin', 'pointerdown', 'mouseup', 'keydown'];
+                for (const e of document.querySelectorAll('article *')) {
+                    for (const type of events) {
+                        e.dispatchEvent(new Event(type, {bubbles: true}));
+                    }
+                }
+            }"""
+        )
+        links = page.locator("article a:visible")
+        if links.count():
+            links.first.hover()  # and one real pointer
         assert page.evaluate("window.__pwned") is None, path
     assert watch.dialogs == []
     assert page.evaluate("document.title").startswith("</title><script>")
