@@ -25,7 +25,6 @@ from .analysis.diff import fails
 from .analysis.report import Report, analyse
 from .analysis.report import check as run_check
 from .analysis.settings import Policy, Settings
-from .analysis.staleness import State, most_behind_first
 from .config import ConfigError, settings_from_file
 from .dfd.build import draw
 from .dfd.graphviz import GraphvizError
@@ -359,20 +358,17 @@ def stale(
     if max_age:
         settings = replace(settings, max_age_days=max_age)
     since_utc = since.replace(tzinfo=dt.timezone.utc) if since else None
-    found, warnings = Pipeline(settings).staleness(result.models, since=since_utc, always=True)
+    verdicts, warnings = Pipeline(settings).stale_models(result.models, since=since_utc)
     for warning in warnings:
         click.echo(f"warning: {one_line(warning)}", err=True)
-    by_id = {m.model.id: m for m in result.models}
-    verdicts = [(by_id[model_id], v) for model_id, v in most_behind_first(found)]
-    stale_count = sum(v.state is State.STALE for _, v in verdicts)
     if output_format == "json":
         click.echo(stale_report.as_json(verdicts))
     else:
         lines = stale_report.as_markdown if output_format == "markdown" else stale_report.as_text
         click.echo("\n".join(lines(verdicts)))
         if output_format != "markdown":
-            click.echo(f"{plural(stale_count, 'stale model')} of {len(verdicts)}", err=True)
-    sys.exit(EXIT_INVALID if stale_count else EXIT_OK)
+            click.echo(stale_report.summary(verdicts), err=True)
+    sys.exit(EXIT_INVALID if stale_report.stale_count(verdicts) else EXIT_OK)
 
 
 @main.command()

@@ -27,7 +27,7 @@ from . import __version__
 from .analysis.diff import ReviewResult, compare
 from .analysis.report import AnalysisMemo, Report, analyse
 from .analysis.settings import Settings
-from .analysis.staleness import Staleness, staleness
+from .analysis.staleness import Staleness, most_behind_first, staleness
 from .analysis.trend import (
     Result,
     Trends,
@@ -211,6 +211,15 @@ class Pipeline:
             for m in models
         }
         return verdicts, warnings
+
+    def stale_models(
+        self, models: Sequence[LoadedModel], *, since: dt.datetime | None = None
+    ) -> tuple[list[tuple[LoadedModel, Staleness]], list[str]]:
+        """Every model with its verdict, in the site's order (most behind first), and the
+        warning when history is unavailable: what `tm-docs stale` shows."""
+        found, warnings = self.staleness(models, since=since, always=True)
+        by_id = {m.model.id: m for m in models}
+        return [(by_id[model_id], v) for model_id, v in most_behind_first(found)], warnings
 
     def trends(
         self,

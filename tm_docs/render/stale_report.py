@@ -15,6 +15,16 @@ from .terminal import one_line
 Verdicts = Sequence[tuple[LoadedModel, Staleness]]
 
 
+def stale_count(verdicts: Verdicts) -> int:
+    return sum(v.state is State.STALE for _, v in verdicts)
+
+
+def summary(verdicts: Verdicts) -> str:
+    """The closing line on standard error: how many of the models are stale."""
+    count = stale_count(verdicts)
+    return f"{count} stale model{'' if count == 1 else 's'} of {len(verdicts)}"
+
+
 def day(moment: dt.datetime | None) -> str:
     return moment.strftime("%Y-%m-%d") if moment else ""
 
