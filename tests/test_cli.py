@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -14,6 +16,8 @@ from click.testing import CliRunner
 from tm_docs.cli import main
 
 from .conftest import EXAMPLE_MODELS, TYPO_IN_DESTINATION
+
+F_SETPIPE_SZ = 1031  # Linux: set the capacity of a pipe
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -27,6 +31,25 @@ def test_validate_example_models_from_the_installed_command(tmp_path: Path) -> N
     proc = run("validate", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout == f"{count} models OK\n"
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path: Path) -> None:
+    # `tm-docs backlog | head -1`: the reader goes away after the first line while the
+    # command still has lines to write; it stops without an "internal error".
+    shutil.copytree(EXAMPLE_MODELS, tmp_path / "models")
+    exe = shutil.which("tm-docs", path=str(Path(sys.executable).parent)) or "tm-docs"
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, F_SETPIPE_SZ, 4096)  # smaller than the backlog, so writes block
+    writer = subprocess.Popen(
+        [exe, "backlog"], cwd=tmp_path, stdout=write_end, stderr=subprocess.PIPE
+    )
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        assert reader.readline().startswith(b"owner: ")
+    assert writer.stderr is not None
+    error = writer.stderr.read().decode()
+    assert writer.wait(timeout=60) == 141
+    assert error == ""
 
 
 def test_invalid_model_exits_1_with_file_line_column(write_model, monkeypatch) -> None:

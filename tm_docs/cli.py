@@ -152,6 +152,7 @@ def format_option(
 
 
 EXIT_INTERNAL = 3
+EXIT_BROKEN_PIPE = 141  # as a shell reports a program ended by SIGPIPE
 
 
 class _Commands(click.Group):
@@ -166,6 +167,12 @@ class _Commands(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
+        except BrokenPipeError:
+            # The reader went away (`tm-docs stale | head`): stop quietly, as other tools do,
+            # with stdout pointed at nothing so that closing it cannot fail again.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(EXIT_BROKEN_PIPE)
         except Exception as exc:
             if os.environ.get("TM_DOCS_DEBUG"):
                 raise
