@@ -7,6 +7,7 @@ origins and licences); the tests skip with a reason when that folder is absent.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -336,6 +337,19 @@ def test_cli_imports_many_files_into_a_folder_and_names_the_one_that_fails(
     # Several sources need a folder to go to.
     refused = CliRunner().invoke(main, ["import", "threat-dragon", *map(str, sources[:2])])
     assert refused.exit_code == 2 and "--output FOLDER" in refused.output
+
+
+@needs_samples
+def test_two_sources_with_one_model_id_do_not_both_land_in_the_folder(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    for copy in (first, second):
+        shutil.copyfile(SAMPLES / "otm" / "EXAMPLE.json", copy)
+    out = tmp_path / "models"
+    result = CliRunner().invoke(main, ["import", "otm", str(first), str(second), "-o", str(out)])
+    assert result.exit_code == 1
+    assert "b.json: its model id 'test-project' is already the id of" in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["a.yaml"]
+    assert load_models([out]).ok  # what was written is a folder of valid models
 
 
 @needs_samples

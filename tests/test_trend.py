@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from tm_docs.analysis.risk import RiskBands
 from tm_docs.analysis.settings import Settings
 from tm_docs.analysis.trend import DELETED, ModelTrend, Trends
 from tm_docs.pipeline import Pipeline, load_checked, report_of
+from tm_docs.render import trend_report
 
 from .gitrepo import GitRepo
 from .sites import build, content, make_site, page
@@ -198,6 +200,9 @@ def test_since_keeps_the_commits_from_that_day_on(repo: GitRepo) -> None:
     ]
     assert trends.models["other"].points == ()
     assert trends.site[0].by_residual_band["low"] == 1  # other still counts
+    # The table says why a model has no row: nothing changed it since that day.
+    text = trend_report.as_text(list(trends.models.values()), RiskBands(), since.date())
+    assert "    no commit changed the model file since 2026-02-01" in text
 
 
 def test_renames_are_followed_and_a_deleted_file_is_a_gap(tmp_path: Path) -> None:

@@ -414,7 +414,8 @@ def trend(
     elif output_format == "csv":
         click.echo(trend_report.as_csv(shown, settings.bands), nl=False)
     else:
-        click.echo("\n".join(trend_report.as_text(shown, settings.bands)))
+        day = since.date() if since else None
+        click.echo("\n".join(trend_report.as_text(shown, settings.bands, day)))
 
 
 def _chosen_models(report: Report, names: Sequence[str]) -> list[str]:
@@ -631,11 +632,19 @@ def _import_many(source_format: str, sources: Sequence[Path], folder: Path, forc
     if len(set(targets)) < len(targets):
         raise click.UsageError("two sources have the same name; import them into two folders")
     failed = 0
+    written: dict[str, Path] = {}  # model id -> the file that has it: ids must stay unique
     with terminal_progress() as progress:
         for number, (source, target) in enumerate(zip(sources, targets, strict=True), 1):
             try:
-                _, text, report = import_model(source_format, source)
+                model, text, report = import_model(source_format, source)
+                if model.id in written:
+                    raise ImportFailure(
+                        f"{display_path(source)}: its model id '{model.id}' is already the id "
+                        f"of {display_path(written[model.id])}; import it into another folder "
+                        "and give it an id of its own"
+                    )
                 write_new(target, text, force)
+                written[model.id] = target
             except ImportFailure as exc:
                 failed += 1
                 click.echo(one_line(str(exc)), err=True)  # it names the file

@@ -9,6 +9,7 @@ defused for spreadsheets; JSON strings are escaped by `json_text`.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Sequence
 from typing import Any
@@ -24,7 +25,9 @@ def _band_names(bands: RiskBands) -> list[str]:
     return [b.name for b in reversed(bands.bands)]  # critical first
 
 
-def as_text(trends: Sequence[ModelTrend], bands: RiskBands) -> list[str]:
+def as_text(
+    trends: Sequence[ModelTrend], bands: RiskBands, since: dt.date | None = None
+) -> list[str]:
     names = _band_names(bands)
     header = (
         f"{'date':10}  {'commit':10}  {' '.join(f'{n[:4]:>4}' for n in names)}  "
@@ -37,12 +40,17 @@ def as_text(trends: Sequence[ModelTrend], bands: RiskBands) -> list[str]:
             lines.append("    " + one_line(f"unknown: {trend.unknown}"))
             continue
         if not trend.points:
-            lines.append("    no committed version of the model file yet")
+            if since is not None:
+                lines.append(f"    no commit changed the model file since {since.isoformat()}")
+            else:
+                lines.append("    no committed version of the model file yet")
             continue
         lines.append("    " + header)
         for point in trend.points:
             lines.append("    " + _text_row(point, names))
-        for review in trend.reviews:
+        if trend.reviews:
+            lines.append("    reviews:")
+        for review in sorted(trend.reviews, key=lambda r: r.time):
             lines.append("    " + one_line(f"{review.time.date().isoformat()}  {review.label}"))
     return lines
 
