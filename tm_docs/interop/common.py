@@ -289,6 +289,12 @@ class Element:
             if as_text(key) not in mapped and value not in (None, False, "", [], {}):
                 self.keep(as_text(key), value)
 
+    def set_id(self, new_id: str, original: str) -> None:
+        """Set the tm-docs id, keeping the source's own id when the two differ."""
+        self.set("id", new_id)
+        if new_id != original:
+            self.keep("id", original)
+
     def keep(self, key: str, value: Any) -> None:
         """Keep a value without a field of its own as attribute `<namespace>.<key>`."""
         if value in (None, "", [], {}):

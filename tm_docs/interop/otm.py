@@ -228,9 +228,7 @@ def from_otm(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
         extra: dict[str, Any] = {}
         _keep_attributes(element, zone.get("attributes"), extra)
         new_id = ids.of("zone", zid)
-        element.set("id", new_id)
-        if new_id != zid:
-            element.keep("id", zid)
+        element.set_id(new_id, zid)
         element.set("title", one_line(zone.get("name")) or new_id)
         rating = _number(as_dict(zone.get("risk")).get("trustRating"))
         if rating is None:
@@ -275,9 +273,7 @@ def from_otm(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
         extra = {}
         _keep_attributes(element, component.get("attributes"), extra)
         new_id = ids.of("component", cid)
-        element.set("id", new_id)
-        if new_id != cid:
-            element.keep("id", cid)
+        element.set_id(new_id, cid)
         element.set("title", one_line(component.get("name")) or new_id)
         type_name = as_text(component.get("type"))
         kind_value = as_text(extra.get("kind"))
@@ -336,9 +332,7 @@ def from_otm(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
         extra = {}
         _keep_attributes(element, asset.get("attributes"), extra)
         new_id = ids.of("asset", aid)
-        element.set("id", new_id)
-        if new_id != aid:
-            element.keep("id", aid)
+        element.set_id(new_id, aid)
         element.set("title", one_line(asset.get("name")) or new_id)
         kind = as_text(extra.get("kind"))
         if kind:
@@ -390,9 +384,7 @@ def from_otm(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
             )
             continue
         new_id = ids.make("flow", fid, as_text(flow.get("name")) or "flow")
-        element.set("id", new_id)
-        if new_id != fid:
-            element.keep("id", fid)
+        element.set_id(new_id, fid)
         element.set("title", one_line(flow.get("name")) or None)
         element.set("source", ends[0])
         element.set("destination", ends[1])
@@ -453,9 +445,7 @@ def from_otm(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
         extra = {}
         _keep_attributes(element, threat.get("attributes"), extra)
         new_id = ids.of("threat", tid)
-        element.set("id", new_id)
-        if new_id != tid:
-            element.keep("id", tid)
+        element.set_id(new_id, tid)
         element.set("title", one_line(threat.get("name")) or new_id)
         element.set("description", text_block(threat.get("description")))
         categories = _categories(element, as_list(threat.get("categories")))
@@ -535,9 +525,7 @@ def from_otm(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
         extra = {}
         _keep_attributes(element, mitigation.get("attributes"), extra)
         new_id = ids.of("mitigation", mid)
-        element.set("id", new_id)
-        if new_id != mid:
-            element.keep("id", mid)
+        element.set_id(new_id, mid)
         element.set("title", one_line(mitigation.get("name")) or new_id)
         element.set("description", text_block(mitigation.get("description")))
         owner = one_line(extra.get("owner"))

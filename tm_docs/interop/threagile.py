@@ -266,9 +266,7 @@ def from_threagile(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
         bid = as_text(raw.get("id")) or name
         element = Element(report, f"trust boundary '{one_line(bid, 60)}'", NS)
         new_id = ids.of("b", bid)
-        element.set("id", new_id)
-        if new_id != bid:
-            element.keep("id", bid)
+        element.set_id(new_id, bid)
         element.set("title", one_line(name))
         kind = as_text(raw.get("type"))
         trust = TRUST.get(kind, "internal")
@@ -326,9 +324,7 @@ def from_threagile(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
         cid = as_text(raw.get("id")) or name
         element = Element(report, f"technical asset '{one_line(cid, 60)}'", NS)
         new_id = ids.of("c", cid)
-        element.set("id", new_id)
-        if new_id != cid:
-            element.keep("id", cid)
+        element.set_id(new_id, cid)
         element.set("title", one_line(name))
         component_kind = KINDS.get(as_text(raw.get("type")))
         if component_kind is None:
@@ -443,9 +439,7 @@ def from_threagile(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
         aid = as_text(raw.get("id")) or name
         element = Element(report, f"data asset '{one_line(aid, 60)}'", NS)
         new_id = ids.of("a", aid)
-        element.set("id", new_id)
-        if new_id != aid:
-            element.keep("id", aid)
+        element.set_id(new_id, aid)
         element.set("title", one_line(name))
         element.set("kind", "data_set")
         classification = _scale(

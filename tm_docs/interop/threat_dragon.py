@@ -152,9 +152,7 @@ def from_threat_dragon(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
                 report.lossy(element.source, "boundary box without position or size; not imported")
                 continue
             new_id = ids.make("cell", cid, as_text(info.get("name")) or "boundary")
-            element.set("id", new_id)
-            if new_id != cid:
-                element.keep("id", cid)
+            element.set_id(new_id, cid)
             element.set("title", one_line(info.get("name")) or f"Boundary {len(boundaries) + 1}")
             element.set("trust", "internal")
             element.invent("trust level: Threat Dragon has none; set to 'internal'")
@@ -197,9 +195,7 @@ def from_threat_dragon(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
             continue
         if kind in KINDS:
             new_id = ids.of("cell", cid)
-            element.set("id", new_id)
-            if new_id != cid:
-                element.keep("id", cid)
+            element.set_id(new_id, cid)
             element.set("title", one_line(info.get("name")) or new_id)
             element.set("kind", KINDS[kind])
             box = _box(cell)
@@ -214,9 +210,7 @@ def from_threat_dragon(data: dict[str, Any]) -> tuple[dict[str, Any], Lossy]:
                 report.lossy(element.source, "flow not connected to two elements; not imported")
                 continue
             new_id = ids.make("cell", cid, as_text(info.get("name")) or "flow")
-            element.set("id", new_id)
-            if new_id != cid:
-                element.keep("id", cid)
+            element.set_id(new_id, cid)
             element.set("title", one_line(info.get("name")) or None)
             element.set("source", ids.of("cell", source))
             element.set("destination", ids.of("cell", destination))
@@ -302,9 +296,7 @@ def _threat(
     title = one_line(raw.get("title")) or "Threat"
     element = Element(report, f"threat '{one_line(tid or title, 60)}' on {on.source}", NS)
     new_id = ids.make("threat", tid, title)
-    element.set("id", new_id)
-    if new_id != tid:
-        element.keep("id", tid)
+    element.set_id(new_id, tid)
     element.set("title", title)
     element.set("description", text_block(raw.get("description")))
     category = STRIDE_TYPES.get(as_text(raw.get("type")).strip().lower())
