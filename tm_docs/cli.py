@@ -90,6 +90,12 @@ def _usage_error(exc: Exception) -> click.UsageError:
     return click.UsageError(one_line(str(exc)))
 
 
+def _echo_styled(lines: Sequence[tuple[str, bool]]) -> None:
+    """Terminal lines a formatter made, the headings (True) in bold."""
+    for line, bold in lines:
+        click.echo(click.style(line, bold=True) if bold else line)
+
+
 def _print(printed: check_report.Printed) -> None:
     for line in printed.out:
         click.echo(line)
@@ -462,8 +468,7 @@ def backlog(paths: tuple[Path, ...], config_file: Path | None, output_format: st
     if output_format == "markdown":
         click.echo("\n".join(backlog_report.as_markdown(rows)))
         return
-    for line, bold in backlog_report.as_text(rows):
-        click.echo(click.style(line, bold=True) if bold else line)
+    _echo_styled(backlog_report.as_text(rows))
 
 
 @main.command()
@@ -486,8 +491,7 @@ def controls(paths: tuple[Path, ...], config_file: Path | None, output_format: s
     elif output_format == "markdown":
         click.echo("\n".join(controls_report.as_markdown(control_rows(frameworks))))
     else:
-        for line, bold in controls_report.as_text(control_rows(frameworks)):
-            click.echo(click.style(line, bold=True) if bold else line)
+        _echo_styled(controls_report.as_text(control_rows(frameworks)))
 
 
 def _build(config_file: Path | None) -> SiteBuild:

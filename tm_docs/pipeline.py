@@ -349,7 +349,7 @@ class Pipeline:
         notes += trend_notes
         if trends.unknown is None:
             self._versions.prune()  # keep what this build used, in memory and on disk
-        if trends.unknown is not None:
+        else:
             # History cannot be read: the staleness warning says why and what to do (a
             # site that turned staleness off reads no history on purpose; its pages say
             # that the trend is unknown).
