@@ -12,6 +12,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
+from bs4 import BeautifulSoup
 from click.testing import CliRunner
 
 from tm_docs.cli import main
@@ -243,6 +244,11 @@ def test_diagrams_can_be_turned_off(tmp_path: Path) -> None:
     proc = build(config, "--strict", env={"PATH": str(Path(sys.executable).parent)})
     assert proc.returncode == 0, proc.stderr
     assert not (tmp_path / "site/threat-models/checkout/dfd.svg").exists()
+    # Without history the card's last review is the model's own marker.
+    html = (tmp_path / "site/threat-models/checkout/index.html").read_text(encoding="utf-8")
+    card = BeautifulSoup(html, "html.parser").select_one(".tm-card")
+    assert card is not None
+    assert "Last review 2026-05-12 by Priya Raman" in " ".join(card.get_text(" ").split())
 
 
 @pytest.mark.parametrize("suffix, magic", [(".svg", b"<?xml"), (".png", b"\x89PNG")])

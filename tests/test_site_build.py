@@ -172,6 +172,8 @@ def test_model_page_leads_with_what_to_fix_first(example_site: Path) -> None:
     ]
     card = soup.select_one(".tm-card")
     assert "Highest residual risk" in card.get_text(" ") and "T-CHK-01" in card.get_text(" ")
+    # The marker's day is later than the test repository's one commit.
+    assert "Last review 2026-05-12 by Priya Raman" in " ".join(card.get_text(" ").split())
     # The fix-first table: open threats by residual risk, with the next mitigation.
     fix = soup.find(id="fix-first").find_next("table")
     rows = fix.select("tbody tr")

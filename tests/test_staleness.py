@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tm_docs.analysis.globs import matches_any
-from tm_docs.analysis.staleness import State, staleness
+from tm_docs.analysis.staleness import LastReview, State, last_review, staleness
 from tm_docs.load.history import History, Unavailable, read_history
 from tm_docs.load.models import load_models
 
@@ -253,3 +253,20 @@ def test_a_change_in_the_same_second_as_the_review_counts(tmp_path: Path) -> Non
     verdict = verdicts(repo.root)["m"]
     assert verdict.state is State.STALE
     assert [c.commit.subject for c in verdict.changes] == ["Change"]
+
+
+def test_last_review_comes_from_history_and_else_from_the_marker(repo: GitRepo) -> None:
+    text = model_text("orders", ["services/orders/**"], review="{date: 2026-01-20, by: [ana]}")
+    repo.commit("Mark orders reviewed", "2026-03-02T08:00:00Z", {"models/orders.yaml": text})
+    result = load_models([repo.root / "models"])
+    loaded = {m.model.id: m for m in result.models}
+    found = verdicts(repo.root)
+    # With history: the later of the marker's day and the last commit of the file.
+    orders = last_review(loaded["orders"].model, found["orders"])
+    assert (orders.day, orders.by) == (dt.date(2026, 3, 2), ("ana",))
+    assert orders.commit is not None and orders.commit.subject == "Mark orders reviewed"
+    # Without history (staleness off or unreadable): the marker's own day, no commit.
+    assert last_review(loaded["orders"].model, None) == LastReview(
+        dt.date(2026, 1, 20), None, ("ana",)
+    )
+    assert last_review(loaded["payments"].model, None) == LastReview(None, None, ())

@@ -72,6 +72,25 @@ def _matching_paths(history: History, patterns: Sequence[str]) -> set[str]:
     return found
 
 
+@dataclass(frozen=True)
+class LastReview:
+    """What a model page says under "Last review"."""
+
+    day: dt.date | None
+    commit: Commit | None
+    by: tuple[str, ...]
+
+
+def last_review(model: ThreatModel, verdict: Staleness | None) -> LastReview:
+    """The review point of the verdict when history was read; without history (staleness
+    off or unreadable) the day of the model's own review marker, if it has one."""
+    by = tuple(model.review.by) if model.review else ()
+    if verdict is not None and verdict.review_time is not None:
+        return LastReview(verdict.review_time.date(), verdict.review_commit, by)
+    marked = model.review.date if model.review else None
+    return LastReview(marked, None, by)
+
+
 def watched(model: ThreatModel) -> list[str]:
     return [*model.watch, *(p for c in model.components for p in c.paths)]
 

@@ -23,7 +23,7 @@ from markupsafe import Markup, escape
 
 from .. import __version__
 from ..analysis.report import Report
-from ..analysis.staleness import Staleness, most_behind_first
+from ..analysis.staleness import Staleness, last_review, most_behind_first
 from ..analysis.trend import Trends
 from ..load.models import LoadedModel
 from ..model import (
@@ -158,6 +158,7 @@ def environment(template_dirs: Sequence[Path] = ()) -> Environment:
     env.globals["Stride"] = Stride
     env.globals["version"] = __version__
     env.globals["most_behind_first"] = most_behind_first
+    env.globals["last_review"] = last_review
     env.globals["newest_first"] = newest_first
     env.globals["max_rows"] = MAX_ROWS
     return env
