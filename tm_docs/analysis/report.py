@@ -192,10 +192,12 @@ def analyse(
     with `memo`, an unchanged model (same file content) keeps its earlier one.
     """
     portfolio = Portfolio(models, settings.bands)
-    memo = memo if memo is not None else AnalysisMemo()
-    base = repr((rules.rules, sorted(settings.chart.items())))
-    if base != memo._base:
-        memo._base, memo._reports = base, {}
+    if memo is None:
+        memo = AnalysisMemo()  # nothing to reuse, so no key to compare (its repr is costly)
+    else:
+        base = repr((rules.rules, sorted(settings.chart.items())))
+        if base != memo._base:
+            memo._base, memo._reports = base, {}
     kept: dict[tuple[str, str], ModelReport] = {}
     memo.analysed = []
     reports = []

@@ -103,9 +103,12 @@ class Rule(BaseModel):
 
     def holds(self, facts: dict[str, Any]) -> bool:
         """Whether every condition holds for an element's facts."""
-        if self._condition_problems:
+        # The private values in one read: `self._x` goes through pydantic's __getattr__,
+        # which costs more than the check itself (it runs for every rule and element).
+        private = self.__pydantic_private__ or {}
+        if private["_condition_problems"]:
             raise ValueError(f"rule '{self.id}' has invalid conditions and cannot be used")
-        return all_hold(self._conditions, facts)
+        return all_hold(private["_conditions"], facts)
 
 
 def rule_holds(rule: Rule, facts: dict[str, Any]) -> bool:
