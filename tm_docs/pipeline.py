@@ -195,14 +195,16 @@ class Pipeline:
         *,
         since: dt.datetime | None = None,
         always: bool = False,
+        history: History | Unavailable | None = None,
     ) -> tuple[dict[str, Staleness], list[str]]:
         """Each model's staleness verdict, and the warning when history is unavailable.
 
         `always`: also when the site turns staleness off (`tm-docs stale` asks anyway).
+        `history`: as read for this build already.
         """
         if not (self.settings.staleness or always):
             return {}, []
-        history = self.history()
+        history = history or self.history()
         warnings = []
         if isinstance(history, Unavailable):
             warnings.append(f"stale models cannot be found: {history.reason}")
@@ -342,10 +344,11 @@ class Pipeline:
         report = report_of(settings, result, self._analyses, self.progress)
         warnings += [str(w) for w in report.warnings]
         svgs, icons, notes, cache_warnings = self._diagrams(report)
-        verdicts, stale_warnings = self.staleness(result.models)
-        # The history staleness has just read (when it did), read once per build.
-        read = self._history if settings.staleness else None
-        trends, trend_notes, trend_warnings = self.trends(report, verdicts, history=read)
+        # History is read once per build, also when it cannot be read: staleness and the
+        # trend share the one `git log` pass (the trend reads only the versions' contents).
+        history = self.history()
+        verdicts, stale_warnings = self.staleness(result.models, history=history)
+        trends, trend_notes, trend_warnings = self.trends(report, verdicts, history=history)
         notes += trend_notes
         if trends.unknown is None:
             self._versions.prune()  # keep what this build used, in memory and on disk

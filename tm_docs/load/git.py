@@ -54,26 +54,52 @@ def git_program() -> str:
     return found
 
 
-def run(root: Path, args: Sequence[str], *, stdin: bytes | None = None) -> bytes:
-    """Run `git -C root ARGS` and return its standard output as bytes."""
+class Running:
+    """A git command started by `start`; `output()` waits for it and returns its output."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], stdin: bytes | None) -> None:
+        self._proc = proc
+        self._stdin = stdin
+
+    def output(self) -> bytes:
+        """Its standard output as bytes; GitError when it failed or took too long."""
+        try:
+            out, err = self._proc.communicate(self._stdin, timeout=TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.abandon()
+            raise GitError(f"git took longer than {TIMEOUT_SECONDS} s") from None
+        if self._proc.returncode != 0:
+            message = os.fsdecode(err).strip().splitlines()
+            raise GitError(
+                message[-1] if message else f"git exited with status {self._proc.returncode}"
+            )
+        return out
+
+    def abandon(self) -> None:
+        """Stop it (when its output is no longer wanted) and wait for it to end."""
+        self._proc.kill()
+        self._proc.communicate()
+
+
+def start(root: Path, args: Sequence[str], *, stdin: bytes | None = None) -> Running:
+    """Start `git -C root ARGS` without waiting for it (to run beside other work)."""
     command = [git_program(), "-C", str(root), "-c", "core.quotePath=false", *args]
     try:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             command,
-            input=stdin,
-            capture_output=True,
+            stdin=subprocess.PIPE if stdin is not None else None,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             env=_environment(),
-            timeout=TIMEOUT_SECONDS,
-            check=False,
         )
-    except subprocess.TimeoutExpired:
-        raise GitError(f"git took longer than {TIMEOUT_SECONDS} s") from None
     except OSError as exc:
         raise GitError(f"git could not be run ({exc.strerror or exc})") from None
-    if proc.returncode != 0:
-        message = os.fsdecode(proc.stderr).strip().splitlines()
-        raise GitError(message[-1] if message else f"git exited with status {proc.returncode}")
-    return proc.stdout
+    return Running(proc, stdin)
+
+
+def run(root: Path, args: Sequence[str], *, stdin: bytes | None = None) -> bytes:
+    """Run `git -C root ARGS` and return its standard output as bytes."""
+    return start(root, args, stdin=stdin).output()
 
 
 def toplevel(start: Path) -> Path | None:
@@ -141,8 +167,11 @@ def _shown(text: str) -> str:
 
 
 def split_z(output: bytes) -> list[str]:
-    """NUL-separated git output as text, every byte kept (surrogate escapes)."""
-    return [os.fsdecode(part) for part in output.split(b"\0")]
+    """NUL-separated git output as text, every byte kept (surrogate escapes).
+
+    Decoded in one piece: a NUL byte never belongs to a longer UTF-8 sequence, so
+    this gives the same parts as decoding each part alone, in one call."""
+    return os.fsdecode(output).split("\0")
 
 
 def head_files(start: Path) -> list[Path]:

@@ -10,6 +10,7 @@ without git gives an `Unavailable` with one message that says what to do.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -192,53 +193,65 @@ def read_history(start: Path, previous: History | None = None) -> History | Unav
     folder = start if start.is_dir() else start.parent
     if not folder.is_dir():
         return Unavailable(f"{display_path(start)} does not exist")
-    root = gitcmd.toplevel(folder)
-    if root is None:
+    try:
+        # The work tree's root and whether the clone is shallow, in one call.
+        found = gitcmd.run(folder, ["rev-parse", "--show-toplevel", "--is-shallow-repository"])
+    except GitError:
         return Unavailable(
             f"{display_path(start)} is not inside a git repository",
             "build from a clone of the repository",
         )
+    top, _, shallow = found.rstrip(b"\n").rpartition(b"\n")
+    root = Path(os.fsdecode(top)).resolve()
+    if shallow.strip() == b"true":
+        return Unavailable(
+            "the repository is a shallow clone, so its history is incomplete",
+            "fetch the whole history (in GitHub Actions: actions/checkout with "
+            "'fetch-depth: 0'; elsewhere: git fetch --unshallow)",
+        )
     try:
-        if gitcmd.run(root, ["rev-parse", "--is-shallow-repository"]).strip() == b"true":
-            return Unavailable(
-                "the repository is a shallow clone, so its history is incomplete",
-                "fetch the whole history (in GitHub Actions: actions/checkout with "
-                "'fetch-depth: 0'; elsewhere: git fetch --unshallow)",
-            )
         try:
             head = gitcmd.run(root, ["rev-parse", "--verify", "HEAD^{commit}"]).decode().strip()
         except GitError:
             return Unavailable("the repository has no commits yet")
-        status = gitcmd.run(root, ["status", "--porcelain", "--untracked-files=all", "-z"])
+        # The state of the work tree is read while the log runs (two processes at once).
+        status = gitcmd.start(root, ["status", "--porcelain", "--untracked-files=all", "-z"])
         if previous is not None and previous.head == head and previous.root == root:
-            return History(root, head, previous.commits, _dirty(status))
-        output = gitcmd.run(
-            root,
-            [
-                "log",
-                head,
-                "-z",
-                "--no-color",
-                "--date-order",
-                # A merge shows what it brought in: a branch's changes count from the
-                # moment they land, whenever they were written.
-                "--diff-merges=first-parent",
-                "--find-renames",
-                # Raw: each change with the object id of the new content, so that a
-                # model's revisions can be read without asking git once per commit.
-                "--raw",
-                "--no-abbrev",
-                f"--format={_MARK}%x00%H%x00%ct%x00%an%x00%s",
-                "--",
-            ],
-        )
+            return History(root, head, previous.commits, _dirty(status.output()))
+        try:
+            output = gitcmd.run(root, _log_arguments(head))
+        except GitError:
+            status.abandon()
+            raise
+        dirty = _dirty(status.output())
     except GitError as exc:
         return Unavailable(f"git failed ({exc})")
     try:
         commits = tuple(_parse_log(gitcmd.split_z(output)))
     except (ValueError, IndexError) as exc:
         return Unavailable(f"the git log could not be read ({exc})")
-    return History(root, head, commits, _dirty(status))
+    return History(root, head, commits, dirty)
+
+
+def _log_arguments(head: str) -> list[str]:
+    """The one `git log` pass that history is read from."""
+    return [
+        "log",
+        head,
+        "-z",
+        "--no-color",
+        "--date-order",
+        # A merge shows what it brought in: a branch's changes count from the
+        # moment they land, whenever they were written.
+        "--diff-merges=first-parent",
+        "--find-renames",
+        # Raw: each change with the object id of the new content, so that a
+        # model's revisions can be read without asking git once per commit.
+        "--raw",
+        "--no-abbrev",
+        f"--format={_MARK}%x00%H%x00%ct%x00%an%x00%s",
+        "--",
+    ]
 
 
 # One change of `git log --raw`: ':old-mode new-mode old-id new-id status'.

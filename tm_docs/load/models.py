@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -95,6 +96,18 @@ def _load(path: Path, display: str) -> tuple[ThreatModel | None, list[Problem], 
 def load_text(text: bytes, display: str) -> tuple[ThreatModel | None, list[Problem], SourceMap]:
     """Load a model from the bytes of a file (e.g. a blob at some git revision)."""
     return _validate(decode_document(text, display), display)
+
+
+def valid_model(data: Any, display: str) -> ThreatModel | None:
+    """The model of a file's plain data, read without positions, when the file has no
+    problem at all (`load_text` would return it); None otherwise, and `load_text` then
+    says what the problems are and where."""
+    if not isinstance(data, dict) or integrity_problems(data, SourceMap(), display):
+        return None
+    try:
+        return ThreatModel.model_validate(data)
+    except ValidationError:
+        return None
 
 
 def _validate(

@@ -22,8 +22,9 @@ from typing import Any, Generic, TypeVar
 
 from .cache import CacheFolder, CacheRefused, open_cache
 from .history import Revision
-from .models import LoadedModel, load_text
+from .models import LoadedModel, load_text, valid_model
 from .revisions import read_blobs
+from .yaml_source import decode_document
 
 T = TypeVar("T")
 
@@ -75,8 +76,10 @@ class VersionAnalyser(Generic[T]):
     ) -> dict[str, T | Unloadable]:
         """Object id -> result, for the versions of `revisions` that have content.
 
-        `analyse` computes the result of one loaded version; `fingerprint` names
-        everything else the result depends on (a new one makes every result new).
+        `analyse` computes the result of one loaded version from its model alone (it
+        gets no source map, and versions with the same data share one result);
+        `fingerprint` names everything else the result depends on (a new one makes
+        every result new).
 
         GitError when git cannot read the objects (the caller says the trend is unknown).
         """
@@ -101,9 +104,10 @@ class VersionAnalyser(Generic[T]):
                 continue
             missing.append(blob)
         if missing:
+            same: dict[bytes, T] = {}  # results by the versions' data (see `_analysed`)
             for blob, data in zip(missing, read_blobs(root, missing), strict=True):
                 revision = wanted[blob]
-                result = self._analysed(data, revision, analyse)
+                result = self._analysed(data, revision, analyse, same)
                 key = _key(fingerprint, blob)
                 found[blob] = self._memory[key] = result
                 self.stats.analysed += 1
@@ -119,11 +123,31 @@ class VersionAnalyser(Generic[T]):
         return removed
 
     def _analysed(
-        self, data: bytes | None, revision: Revision, analyse: Callable[[LoadedModel], T]
+        self,
+        data: bytes | None,
+        revision: Revision,
+        analyse: Callable[[LoadedModel], T],
+        same: dict[bytes, T],
     ) -> T | Unloadable:
+        """The result of one version.  It is read without positions (they only place
+        problems, and a version with problems is a gap); versions with the same data
+        (say, one that changed only a comment) share one result, which `analyse` computes
+        from the model alone.  A version that does not load is read again the normal way,
+        so that its gap names the first problem exactly as `tm-docs check` would."""
         display = f"{revision.commit.short}:{revision.path}"
         if data is None:
             return Unloadable("git does not have this version of the file")
+        document = decode_document(data, display, positions=False)
+        if not document.problems and isinstance(document.data, dict):
+            # repr tells apart what YAML reads (text, numbers, booleans, dates, order).
+            key = hashlib.sha256(repr(document.data).encode("utf-8", "backslashreplace"))
+            digest = key.digest()
+            if digest in same:
+                return same[digest]
+            model = valid_model(document.data, display)
+            if model is not None:
+                same[digest] = result = analyse(LoadedModel(model, Path(revision.path), display))
+                return result
         model, problems, source = load_text(data, display)
         if model is None:
             first = next((p for p in problems if p.is_error), None)

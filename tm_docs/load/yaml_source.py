@@ -103,8 +103,12 @@ def read_document(path: Path, display: str) -> Document:
     return decode_document(raw, display)
 
 
-def decode_document(raw: bytes, display: str) -> Document:
-    """Parse the bytes of a model file: size cap, strict UTF-8, then YAML."""
+def decode_document(raw: bytes, display: str, *, positions: bool = True) -> Document:
+    """Parse the bytes of a model file: size cap, strict UTF-8, then YAML.
+
+    `positions=False` leaves the source map empty (the same data and problems, but every
+    problem then needs the file read again for its place): for versions in history,
+    where only the data of a file that loads is used."""
     if len(raw) > MAX_FILE_BYTES:
         return _failed(_too_big(display, len(raw)))
     try:
@@ -120,7 +124,7 @@ def decode_document(raw: bytes, display: str) -> Document:
                 f"the file is not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save it as UTF-8",
             )
         )
-    return parse_document(text, display)
+    return parse_document(text, display, positions=positions)
 
 
 def _too_big(display: str, size: int) -> Problem:
@@ -151,7 +155,7 @@ def _character_name(char: str) -> str:
     return f"U+{ord(char):04X}" + (f" ({names[char]})" if char in names else "")
 
 
-def parse_document(text: str, display: str) -> Document:
+def parse_document(text: str, display: str, *, positions: bool = True) -> Document:
     """Parse YAML text (one document) into plain data with positions."""
     bad = _UNPRINTABLE.search(text)
     if bad is not None:
@@ -209,7 +213,7 @@ def parse_document(text: str, display: str) -> Document:
                 "and put further models in files of their own",
             )
         )
-    builder = _Builder(display)
+    builder = _Builder(display, positions)
     try:
         data = builder.build(nodes[0], (), 0)
     except _Stop as stop:
@@ -224,8 +228,9 @@ def _failed(problem: Problem, earlier: list[Problem] | None = None) -> Document:
 
 
 class _Builder:
-    def __init__(self, display: str) -> None:
+    def __init__(self, display: str, positions: bool = True) -> None:
         self.display = display
+        self.positions = positions
         self.source = SourceMap()
         self.problems: list[Problem] = []
         self.nodes = 0
@@ -240,9 +245,10 @@ class _Builder:
     def build(self, node: Node, path: DataPath, depth: int) -> Any:
         if not isinstance(node, MappingNode):  # mappings count themselves in _mapping
             self._enter(node, depth)
-        self.source.values.setdefault(
-            path, Position(node.start_mark.line + 1, node.start_mark.column + 1)
-        )
+        if self.positions:
+            self.source.values.setdefault(
+                path, Position(node.start_mark.line + 1, node.start_mark.column + 1)
+            )
         if isinstance(node, ScalarNode):
             return self._scalar(node)
         if isinstance(node, SequenceNode):
@@ -361,9 +367,10 @@ class _Builder:
                 )
                 continue
             first_seen[key] = key_node
-            self.source.keys[(*path, key)] = Position(
-                key_node.start_mark.line + 1, key_node.start_mark.column + 1
-            )
+            if self.positions:
+                self.source.keys[(*path, key)] = Position(
+                    key_node.start_mark.line + 1, key_node.start_mark.column + 1
+                )
             explicit[key] = self.build(value_node, (*path, key), depth + 1)
         # Keys written in the mapping itself win over keys merged in with `<<`.
         return {**merged, **explicit}
