@@ -16,7 +16,8 @@ import pytest
 
 from tm_docs.analysis.risk import RiskBands
 from tm_docs.analysis.settings import Settings
-from tm_docs.analysis.trend import DELETED, ModelTrend, Trends
+from tm_docs.analysis.trend import DELETED, ModelTrend, Trends, risk_point
+from tm_docs.load.models import load_models
 from tm_docs.pipeline import Pipeline, load_checked, report_of
 from tm_docs.render import trend_report
 
@@ -423,3 +424,93 @@ def test_a_rebuild_analyses_only_new_versions(repo: GitRepo) -> None:
     again = pipeline.build()
     assert "risk trend: 1 model versions analysed, 5 from the cache" in again.notes
     assert again.trends is not None and len(again.trends.site) == 6
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "models"
+
+
+def test_every_point_equals_the_full_analysis_of_that_version(tmp_path: Path) -> None:
+    """The trend reads versions its own way (no positions, one result for versions with
+    the same data); each point must still equal what the site's loader and analysis
+    make of that version's file, and each gap must name the problem `check` names."""
+    checkout = (EXAMPLES / "checkout.yaml").read_text(encoding="utf-8")
+    identity = (EXAMPLES / "identity.yaml").read_text(encoding="utf-8")
+    rated = "    impact: 5\n    likelihood: 4\n"
+    assert rated in checkout
+    reordered = ORDERS_V2.replace("id: orders\ntitle: Orders\n", "title: Orders\nid: orders\n")
+    dangling = ORDERS_V1.replace("targets: [api]", "targets: [apu]")
+    repo = GitRepo(tmp_path / "repo")
+    steps = [
+        {"models/shop.yaml": checkout, "models/orders.yaml": ORDERS_V1},
+        {"models/shop.yaml": checkout + "# reviewed with the team\n"},  # same data
+        {
+            "models/shop.yaml": checkout.replace(rated, rated.replace("4", "2"), 1),
+            "models/orders.yaml": dangling,
+        },
+        {"models/shop.yaml": checkout.replace("\n", "\n\n"), "models/orders.yaml": ORDERS_V2},
+        {"models/shop.yaml": checkout.replace("  ", "\t", 1), "models/orders.yaml": BROKEN},
+        {"models/orders.yaml": reordered},
+        {"models/shop.yaml": identity, "models/orders.yaml": ORDERS_V4},
+    ]
+    for day, files in enumerate(steps, 1):
+        repo.commit(f"Step {day}", f"2026-01-{day:02d}T10:00:00Z", files)
+    trends = _trends(Pipeline(_settings(repo.root)))
+    points = [p for t in trends.models.values() for p in t.points]
+    assert len(points) == 12 and sum(p.risk is None for p in points) == 3
+    for number, point in enumerate(points):
+        text = subprocess.run(
+            ["git", "show", f"{point.commit.sha}:{point.path}"],
+            cwd=repo.root,
+            capture_output=True,
+            check=True,
+        ).stdout
+        folder = tmp_path / "versions" / str(number)
+        folder.mkdir(parents=True)
+        (folder / "model.yaml").write_bytes(text)
+        settings = Settings(root=folder, models_dir=folder)
+        loaded = load_models([folder], root=folder)
+        if point.risk is None:
+            assert not loaded.models
+            assert point.gap == f"the model file did not load: {loaded.errors[0].message}"
+            continue
+        report = report_of(settings, load_checked(settings))
+        (model,) = report.models
+        assert point.risk == risk_point(model.loaded, settings, report.rules)
+        assert point.risk.by_band == report.portfolio.summary(model.loaded).by_band
+        assert point.risk.coverage == model.coverage.percent
+        assert point.risk.untriaged == len(model.untriaged)
+    shop = [p.risk for p in trends.models["identity"].points]
+    # The comment changed nothing; a threat rated lower lowers the sum by 5 x 2.
+    assert shop[0] == shop[1] and shop[0] is not None and shop[2] is not None
+    assert shop[2].inherent_sum == shop[0].inherent_sum - 10
+
+
+def test_a_build_asks_git_for_history_once_also_when_it_cannot_be_read(
+    repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Staleness and the trend share one read of history: a shallow clone is found out
+    once per build, not once for each of them."""
+    real = shutil.which("git")
+    assert real is not None
+    calls = tmp_path / "git-calls.txt"
+    wrapper = tmp_path / "bin" / "git"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> "{calls}"\nexec "{real}" "$@"\n')
+    wrapper.chmod(0o755)
+    clone = repo.clone(tmp_path / "shallow", "--depth", "1")
+    monkeypatch.setenv("PATH", f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}")
+    pipeline = Pipeline(_settings(clone, diagrams=False))
+    built = pipeline.build()
+    assert built.trends is not None and built.trends.unknown is not None
+    asked = calls.read_text().splitlines()
+    assert sum("--is-shallow-repository" in line for line in asked) == 1
+    assert [w for w in built.warnings if "shallow clone" in w] == [
+        w for w in built.warnings if "stale models cannot be found" in w
+    ]
+
+    calls.unlink()
+    whole = Pipeline(_settings(repo.root, diagrams=False)).build()
+    assert whole.trends is not None and whole.trends.unknown is None
+    asked = calls.read_text().splitlines()
+    assert sum(line.startswith("-C") and " log " in f" {line} " for line in asked) == 1
+    assert sum(" cat-file --batch" in line for line in asked) == 1
