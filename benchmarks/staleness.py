@@ -34,8 +34,13 @@ def model_text(i: int) -> str:
     )
 
 
-def build_repo(root: Path, models: int, commits: int, seed: int = 7) -> None:
-    """A repository whose commits touch service files and, now and then, a model."""
+def build_repo(
+    root: Path, models: int, commits: int, seed: int = 7, *, data_edits: bool = False
+) -> None:
+    """A repository whose commits touch service files and, now and then, a model.
+
+    A commit that changes a model adds a comment line; with `data_edits` it also
+    changes the model's title, so that no two versions of a model hold the same data."""
     rng = random.Random(seed)
     subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
     lines: list[str] = []
@@ -60,7 +65,10 @@ def build_repo(root: Path, models: int, commits: int, seed: int = 7) -> None:
             kind = rng.random()
             if kind < 0.1:
                 lines.append(f"M 100644 inline models/m{i}.yaml\n")
-                blob(model_text(i) + f"# reviewed {n}\n")
+                text = model_text(i)
+                if data_edits:
+                    text = text.replace(f"title: Model {i}\n", f"title: Model {i} ({n})\n")
+                blob(text + f"# reviewed {n}\n")
             elif kind < 0.3:
                 lines.append(f"M 100644 inline infra/s{i}.tf\n")
                 blob(f"# {n}\n")

@@ -15,7 +15,7 @@ from .portfolio import ModelThreat, Portfolio
 from .rules import Rule, RuleSet
 from .settings import Policy, Settings
 from .stride import Coverage, coverage
-from .suggest import Suggestion, Triage, stale_dismissals, suggestions
+from .suggest import RuleOutcomes, Suggestion, Triage, stale_dismissals, suggestions
 
 
 @dataclass(frozen=True)
@@ -185,11 +185,13 @@ def analyse(
     rules: RuleSet,
     memo: AnalysisMemo | None = None,
     progress: Progress = no_progress,
+    outcomes: RuleOutcomes | None = None,
 ) -> Report:
     """Coverage, suggestions and the portfolio for all models.
 
     A model's analysis depends only on the model, the rules and the STRIDE chart;
     with `memo`, an unchanged model (same file content) keeps its earlier one.
+    `outcomes`: rule outcomes remembered by element (the risk trend's many versions).
     """
     portfolio = Portfolio(models, settings.bands)
     if memo is None:
@@ -209,7 +211,7 @@ def analyse(
             kept[key] = earlier
             reports.append(earlier)
             continue
-        found = suggestions(loaded.model, rules.rules, portfolio.topology(loaded.model))
+        found = suggestions(loaded.model, rules.rules, portfolio.topology(loaded.model), outcomes)
         warnings = stale_dismissals(loaded.model, found, loaded.display_path, loaded.source)
         report = ModelReport(
             loaded, coverage(loaded.model, settings.chart), tuple(found), tuple(warnings)

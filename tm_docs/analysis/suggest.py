@@ -9,7 +9,7 @@ leaves that rule and element in place.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from ..load.yaml_source import SourceMap
@@ -71,10 +71,50 @@ def suggestion_key(rule_id: str, element_id: str) -> str:
     return f"{rule_id}@{element_id}"
 
 
+@dataclass
+class RuleOutcomes:
+    """Which of `rules` hold for an element, remembered by the element's kind and facts
+    (all that a rule reads): the versions of a model in its history repeat most of their
+    elements unchanged, so the risk trend asks each distinct element once."""
+
+    rules: Sequence[Rule]
+    _held: dict[str, tuple[Rule, ...]] = field(default_factory=dict)
+
+    def holding(self, subject: Subject) -> tuple[Rule, ...]:
+        """The rules that hold for the subject, in the order of `rules`."""
+        key = repr(
+            (
+                subject.kind,
+                [
+                    # Sets are sorted (their order is not theirs), types are kept.
+                    (name, type(value).__name__, sorted(value, key=repr))
+                    if isinstance(value, (set, frozenset))
+                    else (name, type(value).__name__, value)
+                    for name, value in subject.facts.items()
+                ],
+            )
+        )
+        held = self._held.get(key)
+        if held is None:
+            held = self._held[key] = tuple(
+                r
+                for r in self.rules
+                if r.applies_to == subject.kind and rule_holds(r, subject.facts)
+            )
+        return held
+
+
 def suggestions(
-    model: ThreatModel, rules: Sequence[Rule], topology: Topology | None = None
+    model: ThreatModel,
+    rules: Sequence[Rule],
+    topology: Topology | None = None,
+    outcomes: RuleOutcomes | None = None,
 ) -> list[Suggestion]:
-    """Every suggestion the rules make for the model, with its triage state."""
+    """Every suggestion the rules make for the model, with its triage state.
+
+    `outcomes`: remembered rule outcomes, used when they are of these very `rules`."""
+    if outcomes is not None and outcomes.rules is not rules:
+        outcomes = None
     accepted = {t.from_suggestion: t for t in model.threats if t.from_suggestion}
     dismissed = {d.suggestion: d.reason for d in model.dismissed}
     by_id = {r.id: r for r in rules}
@@ -84,9 +124,13 @@ def suggestions(
     for subject in subjects(model, topology):
         if subject.id in excluded:
             continue  # out of scope: no suggestions
-        for rule in rules:
-            if rule.applies_to != subject.kind or not rule_holds(rule, subject.facts):
-                continue
+        if outcomes is not None:
+            matching: Sequence[Rule] = outcomes.holding(subject)
+        else:
+            matching = [
+                r for r in rules if r.applies_to == subject.kind and rule_holds(r, subject.facts)
+            ]
+        for rule in matching:
             key = suggestion_key(rule.id, subject.id)
             # The model's own answer first; then a threat it already has for the same
             # element and weakness counts as accepting the suggestion.

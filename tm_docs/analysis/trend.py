@@ -28,6 +28,7 @@ from .risk import RiskBands
 from .rules import RuleSet
 from .settings import Settings
 from .staleness import Staleness, end_of_day
+from .suggest import RuleOutcomes
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,12 @@ class RiskPoint:
         return sum(self.by_band.values())
 
 
-def risk_point(loaded: LoadedModel, settings: Settings, rules: RuleSet) -> RiskPoint:
-    """The open risk of a loaded model, by the same analysis as the site."""
-    report = analyse([loaded], settings, rules)
+def risk_point(
+    loaded: LoadedModel, settings: Settings, rules: RuleSet, outcomes: RuleOutcomes | None = None
+) -> RiskPoint:
+    """The open risk of a loaded model, by the same analysis as the site (`outcomes`:
+    rule outcomes remembered across the versions of a trend)."""
+    report = analyse([loaded], settings, rules, outcomes=outcomes)
     portfolio = report.portfolio
     summary = portfolio.summary(loaded)
     model_report = report.of(loaded.model)

@@ -8,8 +8,11 @@ of the model classes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
+
+from pydantic import BaseModel
 
 from ..model import (
     COLLECTIONS,
@@ -38,6 +41,18 @@ def _items(data: dict[str, Any], collection: str) -> Iterator[tuple[int, dict[st
 def _item_id(item: dict[str, Any]) -> str | None:
     value = item.get("id")
     return value if isinstance(value, str) and value else None
+
+
+@functools.cache
+def _references(cls: type[BaseModel]) -> dict[str, RefTo]:
+    """The fields of a model class that refer to elements, with their markers (read once
+    per class: every file, and every version of it in the trend, asks for them)."""
+    return {
+        name: marker
+        for name, field in cls.model_fields.items()
+        for marker in field.metadata
+        if isinstance(marker, RefTo)
+    }
 
 
 def integrity_problems(data: Any, source: SourceMap, display: str) -> list[Problem]:
@@ -71,12 +86,7 @@ def integrity_problems(data: Any, source: SourceMap, display: str) -> list[Probl
             ids[item_id] = (collection, (collection, index, "id"))
 
     for collection, (noun, cls) in {**COLLECTIONS, **REFERRING}.items():
-        refs = {
-            name: marker
-            for name, field in cls.model_fields.items()
-            for marker in field.metadata
-            if isinstance(marker, RefTo)
-        }
+        refs = _references(cls)
         for index, item in _items(data, collection):
             label = f"{noun} '{_item_id(item)}'" if _item_id(item) else f"{noun} #{index + 1}"
             for name, marker in refs.items():
