@@ -3,10 +3,11 @@
 The commits that changed a model file, with the object id of each version,
 come from the history read once (`History.revisions`).  The versions that have
 not been analysed yet are read in one `git cat-file --batch` run and loaded by
-the same loader as the working tree.  What the caller computes from a version
-is kept by its object id (and what the result depends on, the caller's
-`fingerprint`): in memory, so a `mkdocs serve` rebuild analyses only new
-versions, and optionally in the project's cache folder.  The cache folder is
+the same YAML reader and validation as the working tree (without positions; a
+version that does not load is read again with them, for its message).  What the
+caller computes from a version is kept by its object id (and what the result
+depends on, the caller's `fingerprint`): in memory, so a `mkdocs serve` rebuild
+analyses only new versions, and optionally in the project's cache folder.  The cache folder is
 untrusted like everything a pull request can reach: an entry is used only when
 the caller's `decode` accepts it, and is computed again otherwise.
 """
