@@ -6,6 +6,7 @@ split that a site of hundreds of models gets is built, browsed and searched for 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import Counter
@@ -33,6 +34,7 @@ PREFIX = {
     "stride": "STRIDE threats: ",
     "assets": "Asset inventory: ",
     "heatmap": "Risk heatmap: ",
+    "coverage": "STRIDE coverage: ",
 }
 
 
@@ -50,8 +52,9 @@ def large(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return portfolio.root / "site"
 
 
-def _ids(site: Path, path: str) -> set[str]:
-    return {str(tag["id"]) for tag in page(site, path).select("[id]")}
+@functools.cache
+def _ids(site: Path, path: str) -> frozenset[str]:
+    return frozenset(str(tag["id"]) for tag in page(site, path).select("[id]"))
 
 
 def _target(site: Path, from_page: str, href: str) -> tuple[str, str]:
@@ -67,12 +70,13 @@ def _backlog(site: Path) -> list[dict[str, object]]:
 
 
 def test_site_wide_pages_open_with_a_summary_and_link_every_owners_page(large: Path) -> None:
-    for name in ("backlog", "stride", "assets", "heatmap"):
+    for name in PREFIX:
         main = f"threat-models/{name}/index.html"
         article = content(page(large, main))
-        if name != "heatmap":
-            headings = [h.get_text(" ", strip=True).rstrip("¶ ") for h in article.select("h2")]
+        headings = [h.get_text(" ", strip=True).rstrip("¶ ") for h in article.select("h2")]
+        if name in ("backlog", "stride", "assets"):
             assert headings[:1] == ["What to fix first"], (name, headings)
+        if name != "heatmap":
             assert "By owner" in headings, (name, headings)
         targets = {_target(large, main, str(a["href"]))[0] for a in article.select("a[href]")}
         owner_links = {t for t in targets if t.startswith(f"threat-models/{name}/") and t != main}
@@ -192,3 +196,22 @@ def test_owner_pages_from_must_not_be_negative(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="owner_pages_from"):
         settings_from_file(config)
+
+
+def test_every_link_of_the_split_pages_lands_on_an_element(large: Path) -> None:
+    checked = 0
+    for name in PREFIX:
+        pages = [large / f"threat-models/{name}/index.html"]
+        pages += sorted((large / f"threat-models/{name}").glob("*/index.html"))
+        for built in pages:
+            path = built.relative_to(large).as_posix()
+            for a in content(page(large, path)).select("a[href]"):
+                href = str(a["href"])
+                if href.startswith(("http:", "https:")):
+                    continue
+                target, fragment = _target(large, path, href)
+                assert (large / target).is_file(), (path, href)
+                if fragment and not fragment.startswith("__"):
+                    assert fragment in _ids(large, target), (path, href)
+                    checked += 1
+    assert checked > 100

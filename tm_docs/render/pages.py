@@ -365,7 +365,7 @@ def render_site(
     page(layout.page("controls"), "controls.md.j2", "Controls")
     if site.split:
         # A large portfolio: each owner's part of the long site-wide pages on a page of its
-        # own, reached from the owners' table of the site-wide page (not from the navigation).
+        # own (the controls and stale pages list a row per control or stale model, and stay whole), reached from the owners' table of the site-wide page (not from the navigation).
         for group in site.backlog_owners:
             page(
                 layout.page(f"backlog/{group.slug}"),
@@ -380,6 +380,7 @@ def render_site(
                 ("heatmap", "heatmap.md.j2", "Risk heatmap", []),
                 ("stride", "stride.md.j2", "STRIDE threats", []),
                 ("assets", "assets.md.j2", "Asset inventory", ["toc"]),
+                ("coverage", "coverage.md.j2", "STRIDE coverage", []),
             ):
                 page(
                     layout.page(f"{name}/{group.slug}"),

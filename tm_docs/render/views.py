@@ -15,7 +15,7 @@ from functools import cached_property
 from markupsafe import Markup
 
 from ..analysis.portfolio import BacklogItem, ModelSummary, ModelThreat, Portfolio
-from ..analysis.report import Report
+from ..analysis.report import ModelReport, Report
 from ..analysis.risk import Band, RiskBands, by_residual_risk, is_closed, is_open
 from ..analysis.suggest import Suggestion
 from ..analysis.topology import Topology
@@ -407,8 +407,27 @@ class SiteView:
     @cached_property
     def untriaged(self) -> list[tuple[ThreatModel, Suggestion]]:
         """Every suggested threat not yet triaged, highest default risk first."""
-        pending = [(r.model, s) for r in self.report.models for s in r.untriaged]
+        return self.untriaged_of(None)
+
+    def untriaged_of(self, owner: OwnerGroup | None) -> list[tuple[ThreatModel, Suggestion]]:
+        """`untriaged`, of one owner's models only when `owner` is given."""
+        pending = [
+            (r.model, s) for r in self.coverage_of(owner, ordered=False) for s in r.untriaged
+        ]
         return sorted(pending, key=lambda pair: pair[1].risk, reverse=True)
+
+    def coverage_of(self, owner: OwnerGroup | None, ordered: bool = True) -> list[ModelReport]:
+        """The models' analyses, least analysed first (with `owner`, of its models only)."""
+        models = {m.id for m in owner.models} if owner else None
+        reports = [r for r in self.report.models if models is None or r.model.id in models]
+        return sorted(reports, key=lambda r: r.coverage.percent) if ordered else reports
+
+    @cached_property
+    def coverage_owners(self) -> list[tuple[OwnerGroup, ModelReport, int]]:
+        """Owners of models with their least analysed model and their untriaged suggestions,
+        the owner of the least analysed model first."""
+        rows = [(g, self.coverage_of(g)[0], len(self.untriaged_of(g))) for g in self.model_owners]
+        return sorted(rows, key=lambda row: (row[1].coverage.percent, -row[2], row[0].owner))
 
     @property
     def top_backlog(self) -> list[BacklogItem]:
