@@ -365,7 +365,8 @@ def render_site(
     page(layout.page("controls"), "controls.md.j2", "Controls")
     if site.split:
         # A large portfolio: each owner's part of the long site-wide pages on a page of its
-        # own (the controls and stale pages list a row per control or stale model, and stay whole), reached from the owners' table of the site-wide page (not from the navigation).
+        # own, reached from the owners' table of the site-wide page, not from the navigation.
+        # (The controls and stale pages hold a row per control or stale model: they stay whole.)
         for group in site.backlog_owners:
             page(
                 layout.page(f"backlog/{group.slug}"),

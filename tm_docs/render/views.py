@@ -376,10 +376,10 @@ class SiteView:
             for owner in {*backlog, *models}
         ]
 
-        def urgency(group: OwnerGroup) -> tuple[int, int, int, str]:
+        def urgency(group: OwnerGroup) -> tuple[int, int, str]:
             item = group.highest_backlog
             top = group.highest_threat
-            return (-(item.risk if item else 0), -(top.residual if top else 0), 0, group.owner)
+            return (-(item.risk if item else 0), -(top.residual if top else 0), group.owner)
 
         return sorted(groups, key=urgency)
 
