@@ -25,8 +25,10 @@ from tm_docs.load.models import load_models
 from tm_docs.pipeline import build_site
 from tm_docs.render.views import owner_slug
 
-from .sites import REPO, build, content, page
+from .gitrepo import GitRepo
+from .sites import REPO, build, content, make_site, page
 from .test_browser import ARGS, CHROMIUM, _serve
+from .test_plugin_behaviour import HOSTILE
 
 MODELS = 4
 PREFIX = {
@@ -215,3 +217,30 @@ def test_every_link_of_the_split_pages_lands_on_an_element(large: Path) -> None:
                     assert fragment in _ids(large, target), (path, href)
                     checked += 1
     assert checked > 100
+
+
+def test_hostile_owner_names_make_safe_owner_pages(tmp_path: Path) -> None:
+    config = make_site(tmp_path, HOSTILE, plugin={"owner_pages_from": 1}, git=False)
+    for path in (tmp_path / "models").glob("*.yaml"):
+        if path.name != "hostile.yaml":
+            path.unlink()
+    GitRepo(tmp_path).commit("The site", "2026-01-01T00:00:00Z")
+    proc = build(config, "--strict")
+    assert proc.returncode == 0, proc.stderr
+    site = tmp_path / "site"
+    owner = "\"><svg onload=window.__pwned='owner'>"
+    stride = site / f"threat-models/stride/{owner_slug(owner)}/index.html"
+    heading = page(site, stride.relative_to(site).as_posix()).select_one("h1")
+    assert heading is not None and heading.get_text().rstrip("¶") == f"STRIDE threats: {owner}"
+    owner_pages = [p for p in (site / "threat-models").glob("*/*/index.html")]
+    assert len(owner_pages) >= 5
+    for built in owner_pages + sorted((site / "threat-models").glob("*/index.html")):
+        soup = page(site, built.relative_to(site).as_posix())
+        for element in soup.find_all(True):
+            events = [a for a in element.attrs if a.lower().startswith("on")]
+            assert not events, f"{built}: {element.name} has {events}"
+            for attr in ("href", "src", "action", "formaction", "data"):
+                value = str(element.get(attr, "")).strip().lower()
+                assert not value.startswith(("javascript:", "data:", "vbscript:")), value
+        if built.parent.parent.parent.name == "threat-models":  # an owner's page
+            assert not content(soup).find_all(["script", "iframe", "object", "embed", "svg"])
