@@ -40,7 +40,7 @@ from ..progress import Progress, no_progress
 from .escape import inline_html, markdown_html, plain, safe_url
 from .exports import backlog_csv, backlog_json, controls_csv, controls_json
 from .trend_chart import MAX_ROWS, model_chart, newest_first, site_chart
-from .views import CELL_ROWS, SiteView, backlog_anchor, legend
+from .views import SHORT_LIST, SUMMARY_ROWS, SiteView, backlog_anchor, legend
 
 _SAFE_ANCHOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
@@ -163,7 +163,8 @@ def environment(template_dirs: Sequence[Path] = ()) -> Environment:
     env.globals["last_review"] = last_review
     env.globals["newest_first"] = newest_first
     env.globals["max_rows"] = MAX_ROWS
-    env.globals["max_cell"] = CELL_ROWS
+    env.globals["short_list"] = SHORT_LIST
+    env.globals["summary_rows"] = SUMMARY_ROWS
     return env
 
 

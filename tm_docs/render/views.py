@@ -464,10 +464,10 @@ class SiteView:
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
-# How many rows the summary on top of a split site-wide page shows, and how many threats
-# each heatmap cell lists there.
+# How many rows the summary on top of a split site-wide page shows, and how many of a
+# mitigation's threats each of its backlog rows lists there.
 SUMMARY_ROWS = 10
-CELL_ROWS = 3
+SHORT_LIST = 3
 
 
 def owner_slug(owner: str) -> str:
