@@ -67,6 +67,9 @@ class TmDocsConfig(base.Config):
     # Link to a commit, with {sha} for its hash; derived from repo_url for GitHub,
     # GitLab and Bitbucket when not given.
     commit_url = c.Optional(c.Type(str))
+    # From this many models on, the site-wide pages (backlog, STRIDE, assets, heatmap) open with
+    # a summary of what to fix first and list the rest on one page per owner; 0: never split.
+    owner_pages_from = c.Type(int, default=20)
 
 
 class ConfigError(Exception):
@@ -117,6 +120,11 @@ def to_settings(
         chart = chart_from(options.stride_per_element)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    if options.owner_pages_from < 0:
+        raise ConfigError(
+            "tm-docs option 'owner_pages_from': a number of models, 0 or more "
+            f"(0: never split the site-wide pages), not {options.owner_pages_from}"
+        )
     templates = root / options.templates if options.templates else None
     if templates is not None and not templates.is_dir():
         raise ConfigError(
@@ -138,6 +146,7 @@ def to_settings(
         stylesheet=options.stylesheet,
         cache_dir=root / options.cache_dir,
         use_directory_urls=use_directory_urls,
+        owner_pages_from=options.owner_pages_from,
     )
 
 

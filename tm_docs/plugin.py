@@ -149,7 +149,7 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
 
         model_files = self._site.model_pages if self._site else {}
         model_paths = [p for p in ours if p in model_files]
-        site_pages = [page(p) for p in ours if p not in model_files]
+        site_pages = [page(p) for p, g in ours.items() if p not in model_files and g.in_nav]
         models = Section("Models", [page(p) for p in model_paths])
         # Themes print section titles as HTML.
         section = Section(str(escape(self.config.nav_title)), [*site_pages, models])

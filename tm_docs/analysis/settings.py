@@ -47,3 +47,6 @@ class Settings:
     stylesheet: bool = True
     cache_dir: Path | None = None  # None: diagrams are kept in memory only
     use_directory_urls: bool = True
+    # From this many models on, the site-wide pages (backlog, STRIDE, assets, heatmap) open with
+    # what to fix first and split the rest into one page per owner; 0: never.
+    owner_pages_from: int = 20

@@ -40,7 +40,7 @@ from ..progress import Progress, no_progress
 from .escape import inline_html, markdown_html, plain, safe_url
 from .exports import backlog_csv, backlog_json, controls_csv, controls_json
 from .trend_chart import MAX_ROWS, model_chart, newest_first, site_chart
-from .views import SiteView, legend
+from .views import SHORT_LIST, SUMMARY_ROWS, SiteView, backlog_anchor, legend
 
 _SAFE_ANCHOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
@@ -105,6 +105,8 @@ class GeneratedFile:
     path: str  # relative to the docs folder, with '/' separators
     content: str | bytes
     title: str | None = None  # for navigation, when the file is a page
+    # False for a page reached from another page only (an owner's part of a site-wide page).
+    in_nav: bool = True
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,8 @@ def environment(template_dirs: Sequence[Path] = ()) -> Environment:
     env.globals["last_review"] = last_review
     env.globals["newest_first"] = newest_first
     env.globals["max_rows"] = MAX_ROWS
+    env.globals["short_list"] = SHORT_LIST
+    env.globals["summary_rows"] = SUMMARY_ROWS
     return env
 
 
@@ -177,6 +181,9 @@ class _Linker:
 
     def site(self, name: str, anchor: str | None = None) -> Markup:
         return self.to(self.layout.page(name), anchor)
+
+    def data(self, name: str) -> Markup:
+        return self.to(self.layout.data_file(name))
 
     def model(self, model: ThreatModel | str, anchor: str | None = None) -> Markup:
         model_id = model if isinstance(model, str) else model.id
@@ -291,7 +298,16 @@ def render_site(
     base = ""
     if memo is not None:
         memo.rendered = []
-        base = repr((report.settings, report.rules.rules, layout, _templates_digest(template_dirs)))
+        # Whether the site is split per owner decides where a model page's backlog links go.
+        base = repr(
+            (
+                report.settings,
+                report.rules.rules,
+                layout,
+                site.split,
+                _templates_digest(template_dirs),
+            )
+        )
 
     def page_key(loaded: LoadedModel) -> str | None:
         if memo is None or not loaded.digest:
@@ -313,8 +329,10 @@ def render_site(
         title: str,
         tags: Sequence[str] = (),
         hide: Sequence[str] = (),
+        in_nav: bool = True,
         **context: Any,
     ) -> None:
+        context.setdefault("owner", None)
         text = env.get_template(template).render(
             report=report,
             portfolio=portfolio,
@@ -323,12 +341,13 @@ def render_site(
             anchor=anchor,
             front_matter=_front_matter(title, tags, hide),
             views=site,
+            backlog_anchor=backlog_anchor,
             diagrams=diagrams or {},
             staleness=staleness or {},
             trends=trends,
             **context,
         )
-        files.append(GeneratedFile(path, text, title))
+        files.append(GeneratedFile(path, text, title, in_nav))
 
     # Pages that are one wide table with few sections take the table of contents' room.
     page(
@@ -345,6 +364,34 @@ def render_site(
     page(layout.page("coverage"), "coverage.md.j2", "STRIDE coverage")
     page(layout.page("stale"), "stale.md.j2", "Stale models")
     page(layout.page("controls"), "controls.md.j2", "Controls")
+    if site.split:
+        # A large portfolio: each owner's part of the long site-wide pages on a page of its
+        # own, reached from the owners' table of the site-wide page, not from the navigation.
+        # (The controls and stale pages hold a row per control or stale model: they stay whole.)
+        for group in site.backlog_owners:
+            page(
+                layout.page(f"backlog/{group.slug}"),
+                "backlog.md.j2",
+                f"Mitigation backlog: {group.owner}",
+                hide=["toc"],
+                in_nav=False,
+                owner=group,
+            )
+        for group in site.model_owners:
+            for name, template, title, hide in (
+                ("heatmap", "heatmap.md.j2", "Risk heatmap", []),
+                ("stride", "stride.md.j2", "STRIDE threats", []),
+                ("assets", "assets.md.j2", "Asset inventory", ["toc"]),
+                ("coverage", "coverage.md.j2", "STRIDE coverage", []),
+            ):
+                page(
+                    layout.page(f"{name}/{group.slug}"),
+                    template,
+                    f"{title}: {group.owner}",
+                    hide=hide,
+                    in_nav=False,
+                    owner=group,
+                )
     summaries = sorted(portfolio.summaries, key=lambda s: s.model.title.lower())
     for number, summary in enumerate(summaries, 1):
         progress("rendering pages", number, len(summaries))
@@ -419,6 +466,7 @@ def model_list(
         views=SiteView(report),
         link=_Linker(layout, page),
         anchor=anchor,
+        backlog_anchor=backlog_anchor,
         report=report,
     )
 

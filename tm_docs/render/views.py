@@ -7,15 +7,21 @@ every ordering by risk goes through `analysis.risk.by_residual_risk`.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 from functools import cached_property
 
+from markupsafe import Markup
+
 from ..analysis.portfolio import BacklogItem, ModelSummary, ModelThreat, Portfolio
-from ..analysis.report import Report
-from ..analysis.risk import Band, RiskBands, by_residual_risk, is_closed
+from ..analysis.report import ModelReport, Report
+from ..analysis.risk import Band, RiskBands, by_residual_risk, is_closed, is_open
+from ..analysis.suggest import Suggestion
 from ..analysis.topology import Topology
 from ..dfd.icons import icon_for
 from ..model import (
+    Asset,
     ComponentKind,
     Mitigation,
     MitigationStatus,
@@ -197,6 +203,15 @@ class HeatCell:
     band: Band
     threats: tuple[ModelThreat, ...]
 
+    @property
+    def by_owner(self) -> list[tuple[str, str, int]]:
+        """(owner, its pages' slug, threats) of the models in this cell, most threats first."""
+        counts: dict[str, int] = {}
+        for rated in self.threats:
+            counts[rated.model.owner] = counts.get(rated.model.owner, 0) + 1
+        ordered = sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
+        return [(owner, owner_slug(owner), n) for owner, n in ordered]
+
 
 @dataclass(frozen=True)
 class SiteView:
@@ -238,12 +253,13 @@ class SiteView:
             ),
         )
 
-    def heatmap(self, residual: bool) -> list[list[HeatCell]]:
-        """Rows of cells, impact 5 at the top; residual places threats by what is left."""
+    def heatmap(self, residual: bool, owner: OwnerGroup | None = None) -> list[list[HeatCell]]:
+        """Rows of cells, impact 5 at the top; residual places threats by what is left.
+        With `owner`, only the threats of that owner's models."""
         cells: dict[tuple[int, int], list[ModelThreat]] = {
             (i, j): [] for i in range(1, 6) for j in range(1, 6)
         }
-        for rated in self.portfolio.open_threats:
+        for rated in owner.open_threats if owner else self.portfolio.open_threats:
             impact, likelihood = rated.threat.impact, rated.threat.likelihood
             if residual:
                 if not rated.residual:
@@ -276,10 +292,21 @@ class SiteView:
     @cached_property
     def stride(self) -> list[tuple[Stride, list[ModelThreat], list[ModelThreat]]]:
         """Per category: open threats and closed ones, each by residual risk."""
+        return self.stride_of(None)
+
+    def stride_of(
+        self, owner: OwnerGroup | None
+    ) -> list[tuple[Stride, list[ModelThreat], list[ModelThreat]]]:
+        """`stride`, of one owner's models only when `owner` is given."""
+        models = {m.id for m in owner.models} if owner else None
         result = []
         for category in Stride:
             rated = sorted(
-                self.portfolio.by_category(category),
+                (
+                    r
+                    for r in self.portfolio.by_category(category)
+                    if models is None or r.model.id in models
+                ),
                 key=lambda r: by_residual_risk(r.residual, r.threat.risk, r.threat.id),
             )
             result.append(
@@ -298,3 +325,218 @@ class SiteView:
         places.update(f.id for f in model.flows if asset.id in f.data)
         rated = [self.portfolio.rated(model, t) for t in model.threats if places & set(t.targets)]
         return sorted(rated, key=lambda r: by_residual_risk(r.residual, r.threat.risk, r.threat.id))
+
+    @cached_property
+    def assets(self) -> list[AssetRow]:
+        """Every asset of every model, most sensitive first, with its threats."""
+        return [
+            AssetRow(model, asset, tuple(self.asset_threats(model, asset.id)))
+            for model, asset in self.portfolio.assets
+        ]
+
+    # --- large portfolios: a summary on top, then one page per owner --------
+
+    @property
+    def split(self) -> bool:
+        """Whether the site-wide pages open with a summary and list the rest per owner."""
+        threshold = self.report.settings.owner_pages_from
+        return bool(threshold) and len(self.portfolio.models) >= threshold
+
+    @cached_property
+    def owners(self) -> list[OwnerGroup]:
+        """Every owner of a model or of a mitigation to do: the one with the most urgent
+        backlog item first, then by the highest open residual risk of its models, then by
+        name."""
+        backlog: dict[str, list[BacklogItem]] = {}
+        for item in self.backlog:
+            backlog.setdefault(item.mitigation.owner, []).append(item)
+        models: dict[str, list[ThreatModel]] = {}
+        for loaded in self.portfolio.models:
+            models.setdefault(loaded.model.owner, []).append(loaded.model)
+        threats: dict[str, list[ModelThreat]] = {}
+        for rated in self.portfolio.open_threats:
+            threats.setdefault(rated.model.owner, []).append(rated)
+        assets: dict[str, list[AssetRow]] = {}
+        for row in self.assets:
+            assets.setdefault(row.model.owner, []).append(row)
+        groups = [
+            OwnerGroup(
+                owner,
+                owner_slug(owner),
+                tuple(backlog.get(owner, ())),
+                tuple(sorted(models.get(owner, ()), key=lambda m: (m.title.lower(), m.id))),
+                tuple(
+                    sorted(
+                        threats.get(owner, ()),
+                        key=lambda r: by_residual_risk(r.residual, r.threat.risk, r.threat.id),
+                    )
+                ),
+                tuple(assets.get(owner, ())),
+            )
+            for owner in {*backlog, *models}
+        ]
+
+        def urgency(group: OwnerGroup) -> tuple[int, int, str]:
+            item = group.highest_backlog
+            top = group.highest_threat
+            return (-(item.risk if item else 0), -(top.residual if top else 0), group.owner)
+
+        return sorted(groups, key=urgency)
+
+    def owner(self, name: str) -> OwnerGroup:
+        return next(g for g in self.owners if g.owner == name)
+
+    @property
+    def backlog_owners(self) -> list[OwnerGroup]:
+        """Owners with mitigations to do, in the order of their most urgent one."""
+        return [g for g in self.owners if g.backlog]
+
+    @property
+    def model_owners(self) -> list[OwnerGroup]:
+        """Owners of models, by the highest open residual risk of their models."""
+        groups = [g for g in self.owners if g.models]
+        return sorted(
+            groups,
+            key=lambda g: (
+                -(g.highest_threat.residual if g.highest_threat else 0),
+                -len(g.open_threats),
+                g.owner,
+            ),
+        )
+
+    @cached_property
+    def untriaged(self) -> list[tuple[ThreatModel, Suggestion]]:
+        """Every suggested threat not yet triaged, highest default risk first."""
+        return self.untriaged_of(None)
+
+    def untriaged_of(self, owner: OwnerGroup | None) -> list[tuple[ThreatModel, Suggestion]]:
+        """`untriaged`, of one owner's models only when `owner` is given."""
+        pending = [
+            (r.model, s) for r in self.coverage_of(owner, ordered=False) for s in r.untriaged
+        ]
+        return sorted(pending, key=lambda pair: pair[1].risk, reverse=True)
+
+    def coverage_of(self, owner: OwnerGroup | None, ordered: bool = True) -> list[ModelReport]:
+        """The models' analyses, least analysed first (with `owner`, of its models only)."""
+        models = {m.id for m in owner.models} if owner else None
+        reports = [r for r in self.report.models if models is None or r.model.id in models]
+        return sorted(reports, key=lambda r: r.coverage.percent) if ordered else reports
+
+    @cached_property
+    def coverage_owners(self) -> list[tuple[OwnerGroup, ModelReport, int]]:
+        """Owners of models with their least analysed model and their untriaged suggestions,
+        the owner of the least analysed model first."""
+        rows = [(g, self.coverage_of(g)[0], len(self.untriaged_of(g))) for g in self.model_owners]
+        return sorted(rows, key=lambda row: (row[1].coverage.percent, -row[2], row[0].owner))
+
+    @property
+    def top_backlog(self) -> list[BacklogItem]:
+        """The mitigations to do first, across the portfolio."""
+        return [i for i in self.backlog if i.risk][:SUMMARY_ROWS]
+
+    @cached_property
+    def top_threats(self) -> list[ModelThreat]:
+        """The open threats with the highest residual risk, across the portfolio."""
+        rated = sorted(
+            (r for r in self.portfolio.open_threats if r.residual),
+            key=lambda r: by_residual_risk(r.residual, r.threat.risk, r.threat.id),
+        )
+        return rated[:SUMMARY_ROWS]
+
+    @cached_property
+    def top_assets(self) -> list[AssetRow]:
+        """The assets under the highest open residual risk, across the portfolio."""
+        exposed = [a for a in self.assets if a.highest_open is not None]
+        return sorted(exposed, key=_asset_urgency)[:SUMMARY_ROWS]
+
+    @cached_property
+    def _ranks(self) -> dict[tuple[str, str], int]:
+        return {(i.model.id, i.mitigation.id): n for n, i in enumerate(self.backlog, 1)}
+
+    def rank(self, item: BacklogItem) -> int:
+        """An item's place in the whole backlog, which an owner's page keeps."""
+        return self._ranks[(item.model.id, item.mitigation.id)]
+
+    def backlog_page(self, owner: str) -> str:
+        """The site page (as `SiteLayout.page` names it) that lists an owner's backlog rows."""
+        return f"backlog/{owner_slug(owner)}" if self.split else "backlog"
+
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+# How many rows the summary on top of a split site-wide page shows, and how many of a
+# mitigation's threats each of its backlog rows lists there.
+SUMMARY_ROWS = 10
+SHORT_LIST = 3
+
+
+def owner_slug(owner: str) -> str:
+    """The file name of an owner's pages: letters, digits and '-', the same for the same
+    owner on every build, whatever the other owners are called.
+
+    An owner written as a clean slug ('team-payments') keeps it; any other name gets a
+    short hash of the name added, so that 'Team A' and 'team a' never share a page.
+    """
+    slug = re.sub(r"[^a-z0-9]+", "-", owner.lower()).strip("-")[:40].strip("-")
+    if slug == owner and slug != "index":
+        return slug
+    digest = hashlib.sha256(owner.encode("utf-8")).hexdigest()[:8]
+    return f"{slug}-{digest}" if slug else f"owner-{digest}"
+
+
+def backlog_anchor(model: ThreatModel, mitigation: Mitigation) -> Markup:
+    """The HTML id of a mitigation's row on the backlog, e.g. 'backlog-checkout_M-1'.
+
+    Model ids hold no '_', so the id names one row; both ids are restricted to letters,
+    digits, '-' and '_' by the format, so it goes into ids and link targets as it is.
+    """
+    text = f"backlog-{model.id}_{mitigation.id}"
+    if not _SAFE_ID.match(text):
+        raise ValueError(f"unsafe backlog anchor {text!r}")
+    return Markup(text)
+
+
+@dataclass(frozen=True)
+class AssetRow:
+    """An asset on the inventory, with the threats against it, highest residual risk first."""
+
+    model: ThreatModel
+    asset: Asset
+    threats: tuple[ModelThreat, ...]
+
+    @property
+    def highest_open(self) -> ModelThreat | None:
+        """The open threat with the highest residual risk, if any is left."""
+        return next((r for r in self.threats if r.residual and is_open(r.threat)), None)
+
+
+@dataclass(frozen=True)
+class OwnerGroup:
+    """What one owner (service team) has on a site-wide page: its own page when split."""
+
+    owner: str
+    slug: str
+    backlog: tuple[BacklogItem, ...]  # mitigations this owner does
+    models: tuple[ThreatModel, ...]  # models this owner owns
+    open_threats: tuple[ModelThreat, ...]  # of those models, highest residual first
+    assets: tuple[AssetRow, ...]  # of those models, most sensitive first
+
+    @property
+    def highest_backlog(self) -> BacklogItem | None:
+        return self.backlog[0] if self.backlog else None
+
+    @property
+    def highest_threat(self) -> ModelThreat | None:
+        return self.open_threats[0] if self.open_threats else None
+
+    @property
+    def highest_asset(self) -> AssetRow | None:
+        exposed = [a for a in self.assets if a.highest_open is not None]
+        return min(exposed, key=_asset_urgency) if exposed else None
+
+
+def _asset_urgency(row: AssetRow) -> tuple[int, int, str, str]:
+    top = row.highest_open
+    residual = top.residual if top else 0
+    order = list(type(row.asset.classification))
+    return (-residual, -order.index(row.asset.classification), row.model.id, row.asset.id)
