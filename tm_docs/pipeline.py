@@ -49,6 +49,7 @@ from .load.history import History, Unavailable, read_history
 from .load.models import LoadedModel, LoadMemo, LoadResult, ModelPathError, load_models
 from .load.revisions import changed_files, resolve_change, snapshot_at, snapshot_worktree
 from .load.rules import load_rules
+from .load.signed import open_signed_cache
 from .load.trend import Unloadable, VersionAnalyser, open_trend_cache
 from .problems import Problem
 from .progress import Progress, no_progress
@@ -58,6 +59,8 @@ from .render.pages import DiagramImage, GeneratedFile, PageMemo, SiteLayout, ren
 STYLESHEET = "tm-docs.css"
 SCRIPT = "tm-docs.js"  # the full-screen diagram viewer
 DIAGRAM_FILE = "dfd.svg"
+PAGE_CACHE = "pages"  # the cache folder's signed pages
+MAX_PAGE_ENTRY_BYTES = 64 * 1024 * 1024  # the site-wide pages of a large site are one entry
 ICON_FOLDER = "icons"  # beside the models' folders: SITE_ICON_FOLDER of the diagrams
 
 
@@ -182,6 +185,24 @@ class Pipeline:
         if isinstance(opened, CacheRefused):
             return None, [str(opened)]
         return opened, []
+
+    def _page_cache(self) -> list[str]:
+        """Give the page memo the signed disk cache of pages (opened on every build), or
+        say why the cache folder is not used."""
+        settings = self.settings
+        self._pages.disk = None
+        if settings.cache_dir is None:
+            return []
+        opened = open_signed_cache(
+            settings.root,
+            os.path.relpath(settings.cache_dir, settings.root),
+            PAGE_CACHE,
+            max_bytes=MAX_PAGE_ENTRY_BYTES,
+        )
+        if isinstance(opened, CacheRefused):
+            return [str(opened)]
+        self._pages.disk = opened
+        return []
 
     def history(self) -> History | Unavailable:
         """The git history of the project, read once and reused while HEAD does not move."""
@@ -342,6 +363,7 @@ class Pipeline:
         report = report_of(settings, result, self._analyses, self.progress)
         warnings += [str(w) for w in report.warnings]
         svgs, icons, notes, cache_warnings = self._diagrams(report)
+        cache_warnings += self._page_cache()
         verdicts, stale_warnings = self.staleness(result.models)
         # The history staleness has just read (when it did), read once per build.
         read = self._history if settings.staleness else None
@@ -376,6 +398,8 @@ class Pipeline:
             )
         except TemplateError as exc:
             raise BuildError(f"a page template failed: {exc}") from None
+        if self._pages.disk is not None:
+            self._pages.disk.prune(self._pages.used)  # keep what this build used
         files = list(pages)
         if settings.stylesheet:
             for name in (STYLESHEET, SCRIPT):

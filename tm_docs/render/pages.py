@@ -26,6 +26,7 @@ from ..analysis.report import Report
 from ..analysis.staleness import Staleness, last_review, most_behind_first
 from ..analysis.trend import Trends
 from ..load.models import LoadedModel
+from ..load.signed import SignedCache, code_digest, content_key
 from ..model import (
     AssetKind,
     Classification,
@@ -194,10 +195,39 @@ class PageMemo:
     model file's content, the settings, the rules, the templates, its diagram and its
     staleness), kept across `mkdocs serve` rebuilds.  Site-wide pages are always
     rendered afresh from the per-model results.  `rendered` names the model pages the
-    last `render_site` rendered (the others were reused)."""
+    last `render_site` rendered (the others were reused).
+
+    With `disk`, pages are also kept in the project's cache folder, signed with the
+    user's key, so that the next `mkdocs build` (a new process) renders only what
+    changed; the site-wide pages are kept there too, by the keys of every model page."""
 
     _pages: dict[str, GeneratedFile] = field(default_factory=dict)
     rendered: list[str] = field(default_factory=list)
+    disk: SignedCache | None = None
+    used: set[str] = field(default_factory=set)  # disk entries the last build used
+
+
+def _stored_texts(memo: PageMemo | None, key: str | None, count: int) -> list[str] | None:
+    """`count` texts stored under `key` in the memo's disk cache, or None."""
+    if memo is None or memo.disk is None or key is None:
+        return None
+    found = memo.disk.get(key)
+    if (
+        not isinstance(found, list)
+        or len(found) != count
+        or not all(isinstance(text, str) for text in found)
+    ):
+        return None
+    memo.used.add(key)
+    return found
+
+
+def _store_texts(memo: PageMemo | None, key: str | None, texts: list[str | bytes]) -> None:
+    if memo is None or memo.disk is None or key is None:
+        return
+    if all(isinstance(text, str) for text in texts):
+        memo.disk.put(key, texts)
+        memo.used.add(key)
 
 
 def _templates_digest(template_dirs: Sequence[Path]) -> str:
@@ -261,6 +291,21 @@ def _threats_by_category(model: ThreatModel) -> list[tuple[Stride, list[Threat]]
     return grouped
 
 
+# The site-wide pages in the order `render_site` returns them: name, title and the parts
+# of Material's layout they hide (one wide table with few sections takes the table of
+# contents' room).
+_SITE_PAGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("index", "Overview", ("toc",)),
+    ("backlog", "Mitigation backlog", ("toc",)),
+    ("heatmap", "Risk heatmap", ()),
+    ("stride", "STRIDE threats", ()),
+    ("assets", "Asset inventory", ("toc",)),
+    ("coverage", "STRIDE coverage", ()),
+    ("stale", "Stale models", ()),
+    ("controls", "Controls", ()),
+)
+
+
 def render_site(
     report: Report,
     layout: SiteLayout | None = None,
@@ -291,13 +336,15 @@ def render_site(
     base = ""
     if memo is not None:
         memo.rendered = []
-        base = repr((report.settings, report.rules.rules, layout, _templates_digest(template_dirs)))
+        memo.used = set()
+        templates = _templates_digest(template_dirs)
+        base = content_key(report.settings, report.rules.rules, layout, templates, code_digest())
 
     def page_key(loaded: LoadedModel) -> str | None:
         if memo is None or not loaded.digest:
             return None
         model_id = loaded.model.id
-        inputs = (
+        return content_key(
             base,
             loaded.digest,
             loaded.display_path,
@@ -305,7 +352,6 @@ def render_site(
             (staleness or {}).get(model_id),
             trends.models.get(model_id),
         )
-        return hashlib.sha256(repr(inputs).encode("utf-8")).hexdigest()
 
     def page(
         path: str,
@@ -330,31 +376,48 @@ def render_site(
         )
         files.append(GeneratedFile(path, text, title))
 
-    # Pages that are one wide table with few sections take the table of contents' room.
-    page(
-        layout.page("index"),
-        "index.md.j2",
-        "Overview",
-        hide=["toc"],
-        site_chart=site_chart(trends.site, portfolio.bands) if trends.site else None,
-    )
-    page(layout.page("backlog"), "backlog.md.j2", "Mitigation backlog", hide=["toc"])
-    page(layout.page("heatmap"), "heatmap.md.j2", "Risk heatmap")
-    page(layout.page("stride"), "stride.md.j2", "STRIDE threats")
-    page(layout.page("assets"), "assets.md.j2", "Asset inventory", hide=["toc"])
-    page(layout.page("coverage"), "coverage.md.j2", "STRIDE coverage")
-    page(layout.page("stale"), "stale.md.j2", "Stale models")
-    page(layout.page("controls"), "controls.md.j2", "Controls")
     summaries = sorted(portfolio.summaries, key=lambda s: s.model.title.lower())
-    for number, summary in enumerate(summaries, 1):
+    keys = [page_key(summary.loaded) for summary in summaries]
+    site_key = None
+    if memo is not None and memo.disk is not None and None not in keys:
+        # The site-wide pages are made of every model's results: keyed by every model
+        # page's key (each covers its model, diagram, staleness and trend) and the rest.
+        site_key = content_key("site", base, keys, trends.site, trends.unknown)
+    site_pages = [(layout.page(name), title) for name, title, _ in _SITE_PAGES]
+    data_files = [
+        layout.data_file(name)
+        for name in ("backlog.csv", "backlog.json", "controls.csv", "controls.json")
+    ]
+    stored = _stored_texts(memo, site_key, len(site_pages) + len(data_files))
+    if stored is not None:
+        files.extend(
+            GeneratedFile(path, text, title)
+            for (path, title), text in zip(site_pages, stored[: len(site_pages)], strict=True)
+        )
+    else:
+        for name, title, hide in _SITE_PAGES:
+            chart = name == "index" and trends.site
+            extra = {"site_chart": site_chart(trends.site, portfolio.bands) if chart else None}
+            page(
+                layout.page(name),
+                f"{name}.md.j2",
+                title,
+                hide=hide,
+                **(extra if name == "index" else {}),
+            )
+    for number, (summary, key) in enumerate(zip(summaries, keys, strict=True), 1):
         progress("rendering pages", number, len(summaries))
         model = summary.model
-        key = page_key(summary.loaded)
         if memo is not None and key is not None:
             earlier = memo._pages.get(key)
+            if earlier is None:
+                text = _stored_texts(memo, key, 1)
+                if text is not None:
+                    earlier = GeneratedFile(layout.model_page(model.id), text[0], model.title)
             if earlier is not None:
                 files.append(earlier)
                 kept[key] = earlier
+                memo.used.add(key)
                 continue
         categories = [c.label for c in Stride if any(c in t.categories for t in model.threats)]
         page(
@@ -379,12 +442,21 @@ def render_site(
         if memo is not None and key is not None:
             kept[key] = files[-1]
             memo.rendered.append(model.id)
+            _store_texts(memo, key, [files[-1].content])
     if memo is not None:
         memo._pages = kept
-    files.append(GeneratedFile(layout.data_file("backlog.csv"), backlog_csv(portfolio)))
-    files.append(GeneratedFile(layout.data_file("backlog.json"), backlog_json(portfolio)))
-    files.append(GeneratedFile(layout.data_file("controls.csv"), controls_csv(report.controls)))
-    files.append(GeneratedFile(layout.data_file("controls.json"), controls_json(report.controls)))
+    if stored is not None:
+        texts = stored[len(site_pages) :]
+    else:
+        texts = [
+            backlog_csv(portfolio),
+            backlog_json(portfolio),
+            controls_csv(report.controls),
+            controls_json(report.controls),
+        ]
+        site_texts = [f.content for f in files[: len(site_pages)]]
+        _store_texts(memo, site_key, [*site_texts, *texts])
+    files.extend(GeneratedFile(path, text) for path, text in zip(data_files, texts, strict=True))
     return files
 
 
