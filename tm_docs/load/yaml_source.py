@@ -73,6 +73,29 @@ class SourceMap:
         return Position(1, 1)
 
 
+class _LazySourceMap(SourceMap):
+    """The positions of a document that was read without them: most files have no
+    problem, so no message asks where anything is.  The first question reads the text
+    again, recording every position (the same reading, so the same positions)."""
+
+    def __init__(self, text: str, display: str) -> None:  # values, keys: on first use
+        self._text = text
+        self._display = display
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in ("values", "keys"):
+            raise AttributeError(name)
+        builder = _Builder(self._display, positions=True)
+        try:
+            builder.build(next(iter(yaml.compose_all(self._text, Loader=_LOADER))), (), 0)
+        except (_Stop, yaml.YAMLError, RecursionError, StopIteration):  # pragma: no cover
+            pass  # read without error before; keep what was recorded
+        self.values = builder.source.values
+        self.keys = builder.source.keys
+        del self._text
+        return getattr(self, name)
+
+
 @dataclass
 class Document:
     """The plain data of one YAML file and where each part of it came from."""
@@ -209,14 +232,14 @@ def parse_document(text: str, display: str) -> Document:
                 "and put further models in files of their own",
             )
         )
-    builder = _Builder(display)
+    builder = _Builder(display, positions=False)
     try:
         data = builder.build(nodes[0], (), 0)
     except _Stop as stop:
         return _failed(stop.problem, builder.problems)
     except RecursionError:  # pragma: no cover - the depth limit should come first
         return _failed(Problem(display, 1, 1, "the YAML is nested too deeply"), builder.problems)
-    return Document(data, builder.source, builder.problems)
+    return Document(data, _LazySourceMap(text, display), builder.problems)
 
 
 def _failed(problem: Problem, earlier: list[Problem] | None = None) -> Document:
@@ -224,8 +247,9 @@ def _failed(problem: Problem, earlier: list[Problem] | None = None) -> Document:
 
 
 class _Builder:
-    def __init__(self, display: str) -> None:
+    def __init__(self, display: str, *, positions: bool = True) -> None:
         self.display = display
+        self.positions = positions  # record where each key and value is
         self.source = SourceMap()
         self.problems: list[Problem] = []
         self.nodes = 0
@@ -240,9 +264,10 @@ class _Builder:
     def build(self, node: Node, path: DataPath, depth: int) -> Any:
         if not isinstance(node, MappingNode):  # mappings count themselves in _mapping
             self._enter(node, depth)
-        self.source.values.setdefault(
-            path, Position(node.start_mark.line + 1, node.start_mark.column + 1)
-        )
+        if self.positions:
+            self.source.values.setdefault(
+                path, Position(node.start_mark.line + 1, node.start_mark.column + 1)
+            )
         if isinstance(node, ScalarNode):
             return self._scalar(node)
         if isinstance(node, SequenceNode):
@@ -361,9 +386,10 @@ class _Builder:
                 )
                 continue
             first_seen[key] = key_node
-            self.source.keys[(*path, key)] = Position(
-                key_node.start_mark.line + 1, key_node.start_mark.column + 1
-            )
+            if self.positions:
+                self.source.keys[(*path, key)] = Position(
+                    key_node.start_mark.line + 1, key_node.start_mark.column + 1
+                )
             explicit[key] = self.build(value_node, (*path, key), depth + 1)
         # Keys written in the mapping itself win over keys merged in with `<<`.
         return {**merged, **explicit}
