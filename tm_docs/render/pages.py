@@ -396,15 +396,12 @@ def render_site(
         )
     else:
         for name, title, hide in _SITE_PAGES:
-            chart = name == "index" and trends.site
-            extra = {"site_chart": site_chart(trends.site, portfolio.bands) if chart else None}
-            page(
-                layout.page(name),
-                f"{name}.md.j2",
-                title,
-                hide=hide,
-                **(extra if name == "index" else {}),
-            )
+            extra: dict[str, Any] = {}
+            if name == "index":
+                extra["site_chart"] = (
+                    site_chart(trends.site, portfolio.bands) if trends.site else None
+                )
+            page(layout.page(name), f"{name}.md.j2", title, hide=hide, **extra)
     for number, (summary, key) in enumerate(zip(summaries, keys, strict=True), 1):
         progress("rendering pages", number, len(summaries))
         model = summary.model
