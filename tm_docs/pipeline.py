@@ -17,7 +17,7 @@ import datetime as dt
 import os
 import posixpath
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from importlib import resources
 
@@ -109,6 +109,14 @@ class SiteBuild:
         """The paths of every generated file (for a quick "is this ours?")."""
         return frozenset(f.path for f in self.files)
 
+    def without_page_texts(self) -> SiteBuild:
+        """This build without the text of its pages (paths, titles and the rest kept):
+        what a `mkdocs build` keeps once MkDocs holds the pages itself."""
+        files = tuple(
+            GeneratedFile(f.path, "", f.title) if f.title is not None else f for f in self.files
+        )
+        return replace(self, files=files)
+
     @property
     def pages(self) -> list[GeneratedFile]:
         """The files that are pages of the navigation, in their order."""
@@ -165,6 +173,11 @@ class Pipeline:
         self._pages = PageMemo()
         self._drawn: dict[tuple[str, str, str], DrawnDiagram] = {}
         self.progress: Progress = no_progress  # how far a build is, for a terminal
+
+    def forget_pages(self) -> None:
+        """Drop the pages kept in memory for a next build of this pipeline (a build that
+        is the last, `mkdocs build`, needs them no more; the disk cache keeps them)."""
+        self._pages = PageMemo()
 
     def configure(self, settings: Settings) -> None:
         """New settings for the next build (a `mkdocs serve` rebuild); caches are kept
