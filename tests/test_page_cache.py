@@ -189,3 +189,21 @@ def test_warm_mkdocs_build_is_the_cold_site(tmp_path: Path) -> None:
     assert "0 model page(s) rendered" in warm_run.stderr
     warm = {p.relative_to(root / "site"): p.read_bytes() for p in (root / "site").rglob("*.html")}
     assert warm == cold
+
+
+def test_checked_diagram_is_not_checked_again_unless_its_bytes_change(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    make_site(root)
+    settings = Settings(root=root, models_dir=root / "models", cache_dir=root / ".tm-docs-cache")
+    cold = _contents(Pipeline(settings).build())
+    notes = root / ".tm-docs-cache" / "dfd-checked"
+    assert len(list(notes.glob("*.json"))) == len(list((root / "models").glob("*.yaml")))
+    warm = Pipeline(settings).build()
+    assert _contents(warm) == cold
+    # An entry planted over a checked diagram, its signed note left as it was: the
+    # note names other bytes, so the entry is checked, refused and drawn again.
+    entry = next((root / ".tm-docs-cache" / "dfd").glob("*.svg"))
+    entry.write_bytes(entry.read_bytes().replace(b"</svg>", b"<script>alert(1)</script></svg>"))
+    again = Pipeline(settings).build()
+    assert any("failed the safety check" in note for note in again.notes)
+    assert _contents(again) == cold

@@ -49,7 +49,7 @@ from .load.history import History, Unavailable, read_history
 from .load.models import LoadedModel, LoadMemo, LoadResult, ModelPathError, load_models
 from .load.revisions import changed_files, resolve_change, snapshot_at, snapshot_worktree
 from .load.rules import load_rules
-from .load.signed import open_signed_cache
+from .load.signed import SignedCache, open_signed_cache
 from .load.trend import Unloadable, VersionAnalyser, open_trend_cache
 from .problems import Problem
 from .progress import Progress, no_progress
@@ -60,6 +60,7 @@ STYLESHEET = "tm-docs.css"
 SCRIPT = "tm-docs.js"  # the full-screen diagram viewer
 DIAGRAM_FILE = "dfd.svg"
 PAGE_CACHE = "pages"  # the cache folder's signed pages
+CHECKED_DIAGRAMS = "dfd-checked"  # signed notes of the diagrams that passed the check
 MAX_PAGE_ENTRY_BYTES = 64 * 1024 * 1024  # the site-wide pages of a large site are one entry
 ICON_FOLDER = "icons"  # beside the models' folders: SITE_ICON_FOLDER of the diagrams
 
@@ -334,6 +335,15 @@ class Pipeline:
         if not self.settings.diagrams:
             return {}, {}, [], []
         self._renderer.cache, warnings = self._diagram_cache()
+        self._renderer.checked = None
+        if self._renderer.cache is not None:
+            checked = open_signed_cache(
+                self.settings.root,
+                os.path.relpath(self._renderer.cache.top, self.settings.root),
+                CHECKED_DIAGRAMS,
+                max_bytes=4096,
+            )
+            self._renderer.checked = checked if isinstance(checked, SignedCache) else None
         link_base = "./" if self.settings.use_directory_urls else "index.html"
         drawn = {}
         kept = {}
