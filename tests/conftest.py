@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+import os
+import tempfile
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+# The signing key of the page cache lives in the user's cache home: tests use one of
+# their own (each test process), never the real user's.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="tm-docs-user-cache-")
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_MODELS = REPO / "models"

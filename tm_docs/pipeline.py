@@ -17,7 +17,7 @@ import datetime as dt
 import os
 import posixpath
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from importlib import resources
 
@@ -50,6 +50,7 @@ from .load.history import History, Unavailable, read_history
 from .load.models import LoadedModel, LoadMemo, LoadResult, ModelPathError, load_models
 from .load.revisions import changed_files, resolve_change, snapshot_at, snapshot_worktree
 from .load.rules import load_rules
+from .load.signed import SignedCache, open_signed_cache
 from .load.trend import Unloadable, VersionAnalyser, open_trend_cache
 from .problems import Problem
 from .progress import Progress, no_progress
@@ -59,6 +60,9 @@ from .render.pages import DiagramImage, GeneratedFile, PageMemo, SiteLayout, ren
 STYLESHEET = "tm-docs.css"
 SCRIPT = "tm-docs.js"  # the full-screen diagram viewer
 DIAGRAM_FILE = "dfd.svg"
+PAGE_CACHE = "pages"  # the cache folder's signed pages
+CHECKED_DIAGRAMS = "dfd-checked"  # signed notes of the diagrams that passed the check
+MAX_PAGE_ENTRY_BYTES = 64 * 1024 * 1024  # the site-wide pages of a large site are one entry
 ICON_FOLDER = "icons"  # beside the models' folders: SITE_ICON_FOLDER of the diagrams
 
 
@@ -106,6 +110,14 @@ class SiteBuild:
     def paths(self) -> frozenset[str]:
         """The paths of every generated file (for a quick "is this ours?")."""
         return frozenset(f.path for f in self.files)
+
+    def without_page_texts(self) -> SiteBuild:
+        """This build without the text of its pages (paths, titles and the rest kept):
+        what a `mkdocs build` keeps once MkDocs holds the pages itself."""
+        files = tuple(
+            GeneratedFile(f.path, "", f.title) if f.title is not None else f for f in self.files
+        )
+        return replace(self, files=files)
 
     @property
     def pages(self) -> list[GeneratedFile]:
@@ -164,6 +176,11 @@ class Pipeline:
         self._drawn: dict[tuple[str, str, str], DrawnDiagram] = {}
         self.progress: Progress = no_progress  # how far a build is, for a terminal
 
+    def forget_pages(self) -> None:
+        """Drop the pages kept in memory for a next build of this pipeline (a build that
+        is the last, `mkdocs build`, needs them no more; the disk cache keeps them)."""
+        self._pages = PageMemo()
+
     def configure(self, settings: Settings) -> None:
         """New settings for the next build (a `mkdocs serve` rebuild); caches are kept
         when they still apply."""
@@ -183,6 +200,24 @@ class Pipeline:
         if isinstance(opened, CacheRefused):
             return None, [str(opened)]
         return opened, []
+
+    def _page_cache(self) -> list[str]:
+        """Give the page memo the signed disk cache of pages (opened on every build), or
+        say why the cache folder is not used."""
+        settings = self.settings
+        self._pages.disk = None
+        if settings.cache_dir is None:
+            return []
+        opened = open_signed_cache(
+            settings.root,
+            os.path.relpath(settings.cache_dir, settings.root),
+            PAGE_CACHE,
+            max_bytes=MAX_PAGE_ENTRY_BYTES,
+        )
+        if isinstance(opened, CacheRefused):
+            return [str(opened)]
+        self._pages.disk = opened
+        return []
 
     def history(self) -> History | Unavailable:
         """The git history of the project, read once and reused while HEAD does not move."""
@@ -304,6 +339,15 @@ class Pipeline:
         if not self.settings.diagrams:
             return {}, {}, [], []
         self._renderer.cache, warnings = self._diagram_cache()
+        self._renderer.checked = None
+        if self._renderer.cache is not None:
+            checked = open_signed_cache(
+                self.settings.root,
+                os.path.relpath(self._renderer.cache.top, self.settings.root),
+                CHECKED_DIAGRAMS,
+                max_bytes=4096,
+            )
+            self._renderer.checked = checked if isinstance(checked, SignedCache) else None
         link_base = "./" if self.settings.use_directory_urls else "index.html"
         drawn = {}
         kept = {}
@@ -346,6 +390,7 @@ class Pipeline:
         report = report_of(settings, result, self._analyses, self.progress)
         warnings += [str(w) for w in report.warnings]
         svgs, icons, notes, cache_warnings = self._diagrams(report)
+        cache_warnings += self._page_cache()
         # History is read once per build, also when it cannot be read: staleness and the
         # trend share the one `git log` pass (the trend reads only the versions' contents).
         history = self.history()
@@ -381,6 +426,8 @@ class Pipeline:
             )
         except TemplateError as exc:
             raise BuildError(f"a page template failed: {exc}") from None
+        if self._pages.disk is not None:
+            self._pages.disk.prune(self._pages.used)  # keep what this build used
         files = list(pages)
         if settings.stylesheet:
             for name in (STYLESHEET, SCRIPT):

@@ -159,12 +159,23 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
             child.parent = models
         return section
 
+    def on_env(self, env: Any, *, config: MkDocsConfig, files: Files) -> Any:
+        if not self._serving and self._site is not None and self._pipeline is not None:
+            # MkDocs holds the pages' files now and reads each once: keep no second copy.
+            self._site = self._site.without_page_texts()
+            self._pipeline.forget_pages()
+        return env
+
     def on_page_markdown(
         self, markdown: str, *, page: Page, config: MkDocsConfig, files: Files
     ) -> str:
         path = page.file.src_uri
         if self._site is None:
             return markdown
+        if not self._serving and path in self._site.paths:
+            # MkDocs has read our page into `markdown` and does not read the file again
+            # in this build (a page is rendered, not copied): release its text.
+            page.file.content_string = ""
         if path in self._site.model_pages:
             page.edit_url = self._edit_url(self._site.model_pages[path], config)
         elif path in self._site.paths:

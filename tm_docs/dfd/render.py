@@ -12,6 +12,7 @@ from threading import Lock
 
 from .. import __version__
 from ..load.cache import CacheFolder, CacheRefused, open_cache
+from ..load.signed import SignedCache
 from ..progress import Progress, no_progress
 from .build import DrawnDiagram
 from .graphviz import GraphvizError, dot_identity, run_dot
@@ -64,6 +65,9 @@ class DiagramRenderer:
     """
 
     cache: CacheFolder | None = None
+    # Signed notes of the cached diagrams this user's builds have checked already (by
+    # content hash), so that an unchanged entry is not checked again on every build.
+    checked: SignedCache | None = None
     site_icons: bool = False
     workers: int = field(default_factory=lambda: os.cpu_count() or 2)
     stats: RenderStats = field(default_factory=RenderStats)
@@ -93,20 +97,28 @@ class DiagramRenderer:
         data = self.cache.get(key)
         if data is None:
             return None
-        try:
-            check_svg(data, self.icon_hrefs(drawn))
-        except UnsafeSvg as exc:
-            # Drawn again below, and the bad entry overwritten.
-            self.stats.rejected.append(f"{key[:12]}{ENTRY_SUFFIX}: {exc}")
-            return None
+        if self.checked is None or self.checked.get(key) != self._note(data):
+            try:
+                check_svg(data, self.icon_hrefs(drawn))
+            except UnsafeSvg as exc:
+                # Drawn again below, and the bad entry overwritten.
+                self.stats.rejected.append(f"{key[:12]}{ENTRY_SUFFIX}: {exc}")
+                return None
+            if self.checked is not None:
+                self.checked.put(key, self._note(data))
         self._memory[key] = data
         return data
+
+    @staticmethod
+    def _note(data: bytes) -> dict[str, str]:
+        """What the signed note of a checked diagram says: the hash of its bytes."""
+        return {"sha256": hashlib.sha256(data).hexdigest()}
 
     def _store(self, key: str, data: bytes) -> None:
         with self._lock:
             self._memory[key] = data
-        if self.cache is not None:
-            self.cache.put(key, data)
+        if self.cache is not None and self.cache.put(key, data) and self.checked is not None:
+            self.checked.put(key, self._note(data))
 
     def _render(self, key: str, drawn: DrawnDiagram) -> bytes:
         svg = run_dot(drawn.source, "svg").decode("utf-8")
@@ -154,6 +166,8 @@ class DiagramRenderer:
     def prune(self) -> int:
         """Forget the diagrams the last `render_all` did not use; the disk entries removed."""
         self._memory = {k: v for k, v in self._memory.items() if k in self._used}
+        if self.checked is not None:
+            self.checked.prune(self._used)
         return self.cache.prune(self._used) if self.cache is not None else 0
 
     def render(self, drawn: DrawnDiagram) -> bytes:

@@ -73,6 +73,29 @@ class SourceMap:
         return Position(1, 1)
 
 
+class _LazySourceMap(SourceMap):
+    """The positions of a document that was read without them: most files have no
+    problem, so no message asks where anything is.  The first question reads the text
+    again, recording every position (the same reading, so the same positions)."""
+
+    def __init__(self, text: str, display: str) -> None:  # values, keys: on first use
+        self._text = text
+        self._display = display
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in ("values", "keys"):
+            raise AttributeError(name)
+        builder = _Builder(self._display, positions=True)
+        try:
+            builder.build(next(iter(yaml.compose_all(self._text, Loader=_LOADER))), (), 0)
+        except (_Stop, yaml.YAMLError, RecursionError, StopIteration):  # pragma: no cover
+            pass  # read without error before; keep what was recorded
+        self.values = builder.source.values
+        self.keys = builder.source.keys
+        del self._text
+        return getattr(self, name)
+
+
 @dataclass
 class Document:
     """The plain data of one YAML file and where each part of it came from."""
@@ -213,14 +236,16 @@ def parse_document(text: str, display: str, *, positions: bool = True) -> Docume
                 "and put further models in files of their own",
             )
         )
-    builder = _Builder(display, positions)
+    # Positions are recorded only when a message asks for one (`_LazySourceMap`).
+    builder = _Builder(display, positions=False)
     try:
         data = builder.build(nodes[0], (), 0)
     except _Stop as stop:
         return _failed(stop.problem, builder.problems)
     except RecursionError:  # pragma: no cover - the depth limit should come first
         return _failed(Problem(display, 1, 1, "the YAML is nested too deeply"), builder.problems)
-    return Document(data, builder.source, builder.problems)
+    source = _LazySourceMap(text, display) if positions else SourceMap()
+    return Document(data, source, builder.problems)
 
 
 def _failed(problem: Problem, earlier: list[Problem] | None = None) -> Document:
@@ -228,9 +253,9 @@ def _failed(problem: Problem, earlier: list[Problem] | None = None) -> Document:
 
 
 class _Builder:
-    def __init__(self, display: str, positions: bool = True) -> None:
+    def __init__(self, display: str, *, positions: bool = True) -> None:
         self.display = display
-        self.positions = positions
+        self.positions = positions  # record where each key and value is
         self.source = SourceMap()
         self.problems: list[Problem] = []
         self.nodes = 0

@@ -26,6 +26,7 @@ from ..analysis.report import Report
 from ..analysis.staleness import Staleness, last_review, most_behind_first
 from ..analysis.trend import Trends
 from ..load.models import LoadedModel
+from ..load.signed import SignedCache, code_digest, content_key
 from ..model import (
     AssetKind,
     Classification,
@@ -201,10 +202,90 @@ class PageMemo:
     model file's content, the settings, the rules, the templates, its diagram and its
     staleness), kept across `mkdocs serve` rebuilds.  Site-wide pages are always
     rendered afresh from the per-model results.  `rendered` names the model pages the
-    last `render_site` rendered (the others were reused)."""
+    last `render_site` rendered (the others were reused).
+
+    With `disk`, pages are also kept in the project's cache folder, signed with the
+    user's key, so that the next `mkdocs build` (a new process) renders only what
+    changed; the site-wide pages are kept there too, by the keys of every model page."""
 
     _pages: dict[str, GeneratedFile] = field(default_factory=dict)
     rendered: list[str] = field(default_factory=list)
+    disk: SignedCache | None = None
+    used: set[str] = field(default_factory=set)  # disk entries the last build used
+
+
+def _stored_texts(memo: PageMemo | None, key: str | None, count: int) -> list[str] | None:
+    """`count` texts stored under `key` in the memo's disk cache, or None."""
+    if memo is None or memo.disk is None or key is None:
+        return None
+    found = memo.disk.get(key)
+    if (
+        not isinstance(found, list)
+        or len(found) != count
+        or not all(isinstance(text, str) for text in found)
+    ):
+        return None
+    memo.used.add(key)
+    return found
+
+
+def _store_texts(memo: PageMemo | None, key: str | None, texts: list[str | bytes]) -> None:
+    if memo is None or memo.disk is None or key is None:
+        return
+    if all(isinstance(text, str) for text in texts):
+        memo.disk.put(key, texts)
+        memo.used.add(key)
+
+
+@dataclass(frozen=True)
+class _StoredSite:
+    pages: list[GeneratedFile]
+    data: list[str]
+
+
+def _stored_site(memo: PageMemo | None, key: str | None, data_count: int) -> _StoredSite | None:
+    """The site-wide pages (their number varies: owners' pages) and the data files stored
+    under `key`, or None."""
+    if memo is None or memo.disk is None or key is None:
+        return None
+    found = memo.disk.get(key)
+    if not isinstance(found, dict) or set(found) != {"pages", "data"}:
+        return None
+    rows, data = found["pages"], found["data"]
+    if not isinstance(data, list) or len(data) != data_count:
+        return None
+    if not isinstance(rows, list) or not all(isinstance(t, str) for t in data):
+        return None
+    pages = []
+    for row in rows:
+        if not (
+            isinstance(row, list)
+            and len(row) == 4
+            and isinstance(row[0], str)
+            and isinstance(row[1], str)
+            and isinstance(row[2], bool)
+            and isinstance(row[3], str)
+        ):
+            return None
+        pages.append(GeneratedFile(row[0], row[3], row[1], row[2]))
+    memo.used.add(key)
+    return _StoredSite(pages, data)
+
+
+def _store_site(
+    memo: PageMemo | None,
+    key: str | None,
+    pages: Sequence[GeneratedFile],
+    data: Sequence[str | bytes],
+) -> None:
+    if memo is None or memo.disk is None or key is None:
+        return
+    rows = [[p.path, p.title, p.in_nav, p.content] for p in pages]
+    if all(isinstance(p.content, str) and p.title is not None for p in pages) and all(
+        isinstance(t, str) for t in data
+    ):
+        memo.disk.put(key, {"pages": rows, "data": data})
+        memo.used.add(key)
 
 
 def _templates_digest(template_dirs: Sequence[Path]) -> str:
@@ -268,6 +349,21 @@ def _threats_by_category(model: ThreatModel) -> list[tuple[Stride, list[Threat]]
     return grouped
 
 
+# The site-wide pages in the order `render_site` returns them: name, title and the parts
+# of Material's layout they hide (one wide table with few sections takes the table of
+# contents' room).
+_SITE_PAGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("index", "Overview", ("toc",)),
+    ("backlog", "Mitigation backlog", ("toc",)),
+    ("heatmap", "Risk heatmap", ()),
+    ("stride", "STRIDE threats", ()),
+    ("assets", "Asset inventory", ("toc",)),
+    ("coverage", "STRIDE coverage", ()),
+    ("stale", "Stale models", ()),
+    ("controls", "Controls", ()),
+)
+
+
 def render_site(
     report: Report,
     layout: SiteLayout | None = None,
@@ -298,22 +394,18 @@ def render_site(
     base = ""
     if memo is not None:
         memo.rendered = []
+        memo.used = set()
+        templates = _templates_digest(template_dirs)
         # Whether the site is split per owner decides where a model page's backlog links go.
-        base = repr(
-            (
-                report.settings,
-                report.rules.rules,
-                layout,
-                site.split,
-                _templates_digest(template_dirs),
-            )
+        base = content_key(
+            report.settings, report.rules.rules, layout, site.split, templates, code_digest()
         )
 
     def page_key(loaded: LoadedModel) -> str | None:
         if memo is None or not loaded.digest:
             return None
         model_id = loaded.model.id
-        inputs = (
+        return content_key(
             base,
             loaded.digest,
             loaded.display_path,
@@ -321,7 +413,6 @@ def render_site(
             (staleness or {}).get(model_id),
             trends.models.get(model_id),
         )
-        return hashlib.sha256(repr(inputs).encode("utf-8")).hexdigest()
 
     def page(
         path: str,
@@ -349,59 +440,74 @@ def render_site(
         )
         files.append(GeneratedFile(path, text, title, in_nav))
 
-    # Pages that are one wide table with few sections take the table of contents' room.
-    page(
-        layout.page("index"),
-        "index.md.j2",
-        "Overview",
-        hide=["toc"],
-        site_chart=site_chart(trends.site, portfolio.bands) if trends.site else None,
-    )
-    page(layout.page("backlog"), "backlog.md.j2", "Mitigation backlog", hide=["toc"])
-    page(layout.page("heatmap"), "heatmap.md.j2", "Risk heatmap")
-    page(layout.page("stride"), "stride.md.j2", "STRIDE threats")
-    page(layout.page("assets"), "assets.md.j2", "Asset inventory", hide=["toc"])
-    page(layout.page("coverage"), "coverage.md.j2", "STRIDE coverage")
-    page(layout.page("stale"), "stale.md.j2", "Stale models")
-    page(layout.page("controls"), "controls.md.j2", "Controls")
-    if site.split:
-        # A large portfolio: each owner's part of the long site-wide pages on a page of its
-        # own, reached from the owners' table of the site-wide page, not from the navigation.
-        # (The controls and stale pages hold a row per control or stale model: they stay whole.)
-        for group in site.backlog_owners:
-            page(
-                layout.page(f"backlog/{group.slug}"),
-                "backlog.md.j2",
-                f"Mitigation backlog: {group.owner}",
-                hide=["toc"],
-                in_nav=False,
-                owner=group,
-            )
-        for group in site.model_owners:
-            for name, template, title, hide in (
-                ("heatmap", "heatmap.md.j2", "Risk heatmap", []),
-                ("stride", "stride.md.j2", "STRIDE threats", []),
-                ("assets", "assets.md.j2", "Asset inventory", ["toc"]),
-                ("coverage", "coverage.md.j2", "STRIDE coverage", []),
-            ):
+    summaries = sorted(portfolio.summaries, key=lambda s: s.model.title.lower())
+    keys = [page_key(summary.loaded) for summary in summaries]
+    site_key = None
+    if memo is not None and memo.disk is not None and None not in keys:
+        # The site-wide pages are made of every model's results: keyed by every model
+        # page's key (each covers its model, diagram, staleness and trend) and the rest.
+        site_key = content_key("site", base, keys, trends.site, trends.unknown)
+
+    def site_wide() -> None:
+        for name, title, hide in _SITE_PAGES:
+            extra: dict[str, Any] = {}
+            if name == "index":
+                extra["site_chart"] = (
+                    site_chart(trends.site, portfolio.bands) if trends.site else None
+                )
+            page(layout.page(name), f"{name}.md.j2", title, hide=hide, **extra)
+        if site.split:
+            # A large portfolio: each owner's part of the long site-wide pages on a page of its
+            # own, reached from the owners' table of the site-wide page, not from the navigation.
+            # (The controls and stale pages hold a row per control or stale model: they stay whole.)
+            for group in site.backlog_owners:
                 page(
-                    layout.page(f"{name}/{group.slug}"),
-                    template,
-                    f"{title}: {group.owner}",
-                    hide=hide,
+                    layout.page(f"backlog/{group.slug}"),
+                    "backlog.md.j2",
+                    f"Mitigation backlog: {group.owner}",
+                    hide=["toc"],
                     in_nav=False,
                     owner=group,
                 )
-    summaries = sorted(portfolio.summaries, key=lambda s: s.model.title.lower())
-    for number, summary in enumerate(summaries, 1):
+            for group in site.model_owners:
+                for name, template, title, hide in (
+                    ("heatmap", "heatmap.md.j2", "Risk heatmap", ()),
+                    ("stride", "stride.md.j2", "STRIDE threats", ()),
+                    ("assets", "assets.md.j2", "Asset inventory", ("toc",)),
+                    ("coverage", "coverage.md.j2", "STRIDE coverage", ()),
+                ):
+                    page(
+                        layout.page(f"{name}/{group.slug}"),
+                        template,
+                        f"{title}: {group.owner}",
+                        hide=hide,
+                        in_nav=False,
+                        owner=group,
+                    )
+
+    data_files = [
+        layout.data_file(name)
+        for name in ("backlog.csv", "backlog.json", "controls.csv", "controls.json")
+    ]
+    stored = _stored_site(memo, site_key, len(data_files))
+    if stored is not None:
+        files.extend(stored.pages)
+    else:
+        site_wide()
+    site_count = len(files)
+    for number, (summary, key) in enumerate(zip(summaries, keys, strict=True), 1):
         progress("rendering pages", number, len(summaries))
         model = summary.model
-        key = page_key(summary.loaded)
         if memo is not None and key is not None:
             earlier = memo._pages.get(key)
+            if earlier is None:
+                text = _stored_texts(memo, key, 1)
+                if text is not None:
+                    earlier = GeneratedFile(layout.model_page(model.id), text[0], model.title)
             if earlier is not None:
                 files.append(earlier)
                 kept[key] = earlier
+                memo.used.add(key)
                 continue
         categories = [c.label for c in Stride if any(c in t.categories for t in model.threats)]
         page(
@@ -426,12 +532,20 @@ def render_site(
         if memo is not None and key is not None:
             kept[key] = files[-1]
             memo.rendered.append(model.id)
+            _store_texts(memo, key, [files[-1].content])
     if memo is not None:
         memo._pages = kept
-    files.append(GeneratedFile(layout.data_file("backlog.csv"), backlog_csv(portfolio)))
-    files.append(GeneratedFile(layout.data_file("backlog.json"), backlog_json(portfolio)))
-    files.append(GeneratedFile(layout.data_file("controls.csv"), controls_csv(report.controls)))
-    files.append(GeneratedFile(layout.data_file("controls.json"), controls_json(report.controls)))
+    if stored is not None:
+        texts = stored.data
+    else:
+        texts = [
+            backlog_csv(portfolio),
+            backlog_json(portfolio),
+            controls_csv(report.controls),
+            controls_json(report.controls),
+        ]
+        _store_site(memo, site_key, files[:site_count], texts)
+    files.extend(GeneratedFile(path, text) for path, text in zip(data_files, texts, strict=True))
     return files
 
 

@@ -1,0 +1,223 @@
+"""The signed page cache: pages kept in the project's cache folder across builds.
+
+The cache folder is untrusted (a pull request can shape it), so an entry is used
+only when it carries a valid signature of the user's own key; whatever fails is
+rendered afresh, and the site is the same as a cold build's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tm_docs.analysis.settings import Settings
+from tm_docs.load.signed import KEY_BYTES, content_key, key_path, user_key
+from tm_docs.pipeline import MAX_PAGE_ENTRY_BYTES, PAGE_CACHE, Pipeline, SiteBuild
+
+from .gitrepo import GitRepo
+from .sites import build, make_site
+
+
+def _settings(root: Path) -> Settings:
+    return Settings(
+        root=root, models_dir=root / "models", cache_dir=root / ".tm-docs-cache", diagrams=False
+    )
+
+
+def _build(root: Path) -> SiteBuild:
+    """A build in a fresh pipeline: what a new `mkdocs build` process does."""
+    return Pipeline(_settings(root)).build()
+
+
+def _contents(site: SiteBuild) -> dict[str, str | bytes]:
+    return {f.path: f.content for f in site.files}
+
+
+def _entries(root: Path) -> dict[str, list[str]]:
+    folder = root / ".tm-docs-cache" / PAGE_CACHE
+    found = {}
+    for path in sorted(folder.glob("*.json")):
+        payload = path.read_bytes().split(b"\n", 1)[1]
+        found[path.name] = json.loads(payload)
+    return found
+
+
+def _model_entry(root: Path) -> Path:
+    """The cache file of one model page (a list of one page, not the site-wide entry)."""
+    name = next(n for n, texts in _entries(root).items() if len(texts) == 1)
+    return root / ".tm-docs-cache" / PAGE_CACHE / name
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> tuple[Path, dict[str, str | bytes]]:
+    """A project built once (cold): its root and the files of that build."""
+    root = tmp_path / "project"
+    make_site(root)
+    cold = _build(root)
+    assert len(cold.work.rendered) == cold.work.models > 1
+    return root, _contents(cold)
+
+
+def test_next_build_renders_nothing_and_gives_the_same_files(site: tuple[Path, dict]) -> None:
+    root, cold = site
+    warm = _build(root)
+    assert warm.work.rendered == ()
+    assert _contents(warm) == cold
+    models = warm.work.models
+    assert len(_entries(root)) == models + 1  # one per model page, one of the site-wide pages
+
+
+def test_changed_bytes_of_an_entry_are_not_used(site: tuple[Path, dict]) -> None:
+    root, cold = site
+    entry = _model_entry(root)
+    mac, payload = entry.read_bytes().split(b"\n", 1)
+    forged = json.dumps(["# Planted <script>alert(1)</script>\n"]).encode()
+    entry.write_bytes(mac + b"\n" + forged)
+    warm = _build(root)
+    assert len(warm.work.rendered) == 1
+    assert _contents(warm) == cold
+    assert entry.read_bytes() == mac + b"\n" + payload  # written again, as it was
+
+
+def test_entry_signed_without_the_key_is_not_used(site: tuple[Path, dict]) -> None:
+    root, cold = site
+    # A pull request can compute a plausible signature only with a key it guesses.
+    entry = _model_entry(root)
+    payload = json.dumps(["# Planted\n"]).encode()
+    mac = hmac.new(b"\0" * KEY_BYTES, payload, hashlib.sha256).hexdigest().encode()
+    entry.write_bytes(mac + b"\n" + payload)
+    # Another model's page copied over a page's entry, with its valid signature:
+    # signatures cover the entry's name, so it is refused there.
+    folder = entry.parent
+    pages = [n for n, texts in _entries(root).items() if len(texts) == 1 and n != entry.name]
+    (folder / pages[1]).write_bytes((folder / pages[0]).read_bytes())
+    warm = _build(root)
+    assert len(warm.work.rendered) == 2
+    assert _contents(warm) == cold
+
+
+def test_symlink_and_huge_entries_are_not_used(site: tuple[Path, dict]) -> None:
+    root, cold = site
+    names = [n for n, texts in _entries(root).items() if len(texts) == 1]
+    folder = root / ".tm-docs-cache" / PAGE_CACHE
+    # A link to a valid copy of the entry itself, outside the cache folder.
+    outside = root.parent / "copy.json"
+    outside.write_bytes((folder / names[0]).read_bytes())
+    (folder / names[0]).unlink()
+    (folder / names[0]).symlink_to(outside)
+    # A valid entry grown beyond the size any entry may have (sparse: no disk used).
+    with (folder / names[1]).open("r+b") as handle:
+        handle.truncate(MAX_PAGE_ENTRY_BYTES + 1)
+    warm = _build(root)
+    assert len(warm.work.rendered) == 2
+    assert _contents(warm) == cold
+    assert not (folder / names[0]).is_symlink()  # replaced, not written through
+    assert outside.read_bytes() != b""
+
+
+def test_edited_model_invalidates_its_page_and_the_site_wide_pages(
+    site: tuple[Path, dict],
+) -> None:
+    root, _ = site
+    before = _entries(root)
+    path = sorted((root / "models").glob("*.yaml"))[0]
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("\ntitle: ", "\ntitle: Edited ", 1), encoding="utf-8")
+    # Committed: an uncommitted model counts as reviewed at this very moment, which
+    # changes its page on every build.
+    GitRepo(root).commit("Edit a model", "2026-01-02T00:00:00Z")
+    edited = _build(root)
+    assert len(edited.work.rendered) == 1
+    after = _entries(root)
+    # The edited page's entry and the site-wide one are new; every other entry is kept,
+    # and the outdated ones are removed.
+    assert len(set(before) - set(after)) == 2
+    assert len(set(after) - set(before)) == 2
+    fresh = Settings(root=root, models_dir=root / "models", cache_dir=None, diagrams=False)
+    assert _contents(edited) == _contents(Pipeline(fresh).build())
+    assert Pipeline(_settings(root)).build().work.rendered == ()
+
+
+def test_without_a_private_key_nothing_is_cached(
+    site: tuple[Path, dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, cold = site
+    home = tmp_path / "other-home"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    key = user_key()
+    assert key is not None and key_path().stat().st_mode & 0o777 == 0o600
+    key_path().chmod(0o644)  # readable by others: not a secret any more
+    assert user_key() is None
+    warm = _build(root)
+    assert len(warm.work.rendered) == warm.work.models  # entries of the other key unused
+    assert _contents(warm) == cold
+
+
+def test_content_keys_are_the_same_in_every_process() -> None:
+    code = (
+        "from tm_docs.load.signed import content_key;"
+        "print(content_key(frozenset(f'file-{i}' for i in range(50)), {'b': {1, 2}, 'a': ()}))"
+    )
+    keys = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout.strip()
+        for seed in ("1", "2", "3")
+    }
+    assert len(keys) == 1
+    assert keys != {content_key(frozenset({"other"}))}
+
+
+def test_warm_mkdocs_build_is_the_cold_site(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    config = make_site(root, plugin={"cache_dir": ".tm-docs-cache"})
+    assert build(config, "-v").returncode == 0
+    cold = {p.relative_to(root / "site"): p.read_bytes() for p in (root / "site").rglob("*.html")}
+    warm_run = build(config, "-v")
+    assert warm_run.returncode == 0
+    assert "0 model page(s) rendered" in warm_run.stderr
+    warm = {p.relative_to(root / "site"): p.read_bytes() for p in (root / "site").rglob("*.html")}
+    assert warm == cold
+
+
+def test_checked_diagram_is_not_checked_again_unless_its_bytes_change(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    make_site(root)
+    settings = Settings(root=root, models_dir=root / "models", cache_dir=root / ".tm-docs-cache")
+    cold = _contents(Pipeline(settings).build())
+    notes = root / ".tm-docs-cache" / "dfd-checked"
+    assert len(list(notes.glob("*.json"))) == len(list((root / "models").glob("*.yaml")))
+    warm = Pipeline(settings).build()
+    assert _contents(warm) == cold
+    # An entry planted over a checked diagram, its signed note left as it was: the
+    # note names other bytes, so the entry is checked, refused and drawn again.
+    entry = next((root / ".tm-docs-cache" / "dfd").glob("*.svg"))
+    entry.write_bytes(entry.read_bytes().replace(b"</svg>", b"<script>alert(1)</script></svg>"))
+    again = Pipeline(settings).build()
+    assert any("failed the safety check" in note for note in again.notes)
+    assert _contents(again) == cold
+
+
+def test_a_site_split_per_owner_comes_back_whole_from_the_cache(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    make_site(root)
+    settings = dataclasses.replace(_settings(root), owner_pages_from=2)
+    cold = Pipeline(settings).build()
+    owners = [f for f in cold.files if not f.in_nav]
+    assert owners, "the example site is split from two models on"
+    warm = Pipeline(settings).build()
+    assert warm.work.rendered == ()
+    described = [(f.path, f.title, f.in_nav, f.content) for f in cold.files]
+    assert [(f.path, f.title, f.in_nav, f.content) for f in warm.files] == described

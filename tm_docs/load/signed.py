@@ -1,0 +1,192 @@
+"""Cache entries a pull request cannot forge: JSON signed with a key of this user's.
+
+The project's cache folder is untrusted (a pull request can put files there), so
+a diagram read from it is checked for what it holds.  Rendered pages cannot be
+checked that way: they are Markdown with HTML.  Entries of this kind are
+therefore signed with an HMAC whose key lives outside the project and outside
+the cache folder, in the user's own cache home (`$XDG_CACHE_HOME/tm-docs/`, by
+default `~/.cache/tm-docs/`), readable by the user alone.  An entry is used only
+when its signature, made over its kind, its key and its bytes, verifies; it is
+JSON, never a pickle.  Without a usable key (missing and not creatable, a link,
+readable by others) nothing is cached: the build computes everything afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import stat
+from collections.abc import Mapping, Set
+from dataclasses import fields, is_dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .cache import CacheFolder, CacheRefused, open_cache
+
+log = logging.getLogger("mkdocs.plugins.tm_docs")
+
+KEY_BYTES = 32
+_KEY_NAME = "cache-key"
+_MAC_HEX = 64  # a SHA-256 HMAC in hex, then a newline, then the JSON
+
+
+def key_path() -> Path:
+    """Where this user's signing key lives (outside every project)."""
+    home = os.environ.get("XDG_CACHE_HOME")
+    base = Path(home) if home and os.path.isabs(home) else Path.home() / ".cache"
+    return base / "tm-docs" / _KEY_NAME
+
+
+def user_key(path: Path | None = None) -> bytes | None:
+    """The signing key, made on first use; None when there is no safe one."""
+    path = path or key_path()
+    key = _read_key(path)
+    if key is not None:
+        return key
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(path, flags, 0o600)
+    except OSError as exc:
+        if not isinstance(exc, FileExistsError):
+            log.debug(f"no cache signing key ({exc}); pages are not cached")
+            return None
+        return _read_key(path)  # made by a build beside this one, or refused above
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(os.urandom(KEY_BYTES).hex() + "\n")
+    return _read_key(path)
+
+
+def _read_key(path: Path) -> bytes | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        private = not (info.st_mode & 0o077) and info.st_uid == os.getuid()
+        if not stat.S_ISREG(info.st_mode) or not private or info.st_size > 4 * KEY_BYTES:
+            log.debug(f"the cache signing key {path} is not a private file; pages are not cached")
+            return None
+        text = os.read(fd, 4 * KEY_BYTES).decode("ascii", "replace").strip()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        return None
+    return key if len(key) == KEY_BYTES else None
+
+
+def content_key(*parts: Any) -> str:
+    """A hash of values (dataclasses, mappings, sets, sequences, scalars) that is the same
+    in every process: sets are hashed in sorted order, unlike their `repr`, whose order
+    changes with Python's per-process string hashing."""
+    digest = hashlib.sha256()
+    _feed(digest, parts)
+    return digest.hexdigest()
+
+
+def _feed(digest: Any, value: Any) -> None:
+    if is_dataclass(value) and not isinstance(value, type):
+        digest.update(f"<{type(value).__qualname__}".encode())
+        for item in fields(value):
+            digest.update(f" {item.name}=".encode())
+            _feed(digest, getattr(value, item.name))
+        digest.update(b">")
+    elif isinstance(value, Mapping):
+        digest.update(b"{")
+        for key, item in sorted(value.items(), key=lambda pair: _sortable(pair[0])):
+            _feed(digest, key)
+            digest.update(b":")
+            _feed(digest, item)
+        digest.update(b"}")
+    elif isinstance(value, Set):
+        digest.update(b"set(")
+        for item in sorted(value, key=_sortable):
+            _feed(digest, item)
+        digest.update(b")")
+    elif isinstance(value, (list, tuple)):
+        digest.update(b"[")
+        for item in value:
+            _feed(digest, item)
+        digest.update(b"]")
+    else:
+        digest.update(f"{type(value).__qualname__}:{value!r};".encode())
+
+
+def _sortable(value: Any) -> str:
+    return f"{type(value).__qualname__}:{value!r}"
+
+
+@lru_cache(maxsize=1)
+def code_digest() -> str:
+    """A hash of tm-docs' own files (code, templates, rules, assets), once per process:
+    what a cached page was made by, beyond the version number (a development checkout
+    changes without one)."""
+    digest = hashlib.sha256()
+    package = resources.files("tm_docs")
+    root = Path(str(package))
+    for path in sorted(root.rglob("*")):
+        if path.suffix in {".py", ".j2", ".yaml", ".css", ".js"} and path.is_file():
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+class SignedCache:
+    """JSON entries of one kind in the project's cache folder, signed with the user's key."""
+
+    def __init__(self, folder: CacheFolder, key: bytes, kind: str) -> None:
+        self.folder = folder
+        self._key = key
+        self._kind = kind.encode()
+
+    def _mac(self, entry: str, payload: bytes) -> bytes:
+        signed = hmac.new(self._key, self._kind + b"\0" + entry.encode() + b"\0", hashlib.sha256)
+        signed.update(payload)
+        return signed.hexdigest().encode()
+
+    def get(self, entry: str) -> Any | None:
+        """The entry's value, or None (missing, or failing the check: logged at debug)."""
+        raw = self.folder.get(entry)
+        if raw is None:
+            return None
+        mac, payload = raw[:_MAC_HEX], raw[_MAC_HEX + 1 :]
+        if raw[_MAC_HEX : _MAC_HEX + 1] != b"\n" or not hmac.compare_digest(
+            mac, self._mac(entry, payload)
+        ):
+            log.debug(f"cache entry {entry} failed its signature check; computed afresh")
+            return None
+        try:
+            return json.loads(payload.decode("utf-8"))
+        except ValueError:  # signed by us, so only a bug would get here
+            log.debug(f"cache entry {entry} is not JSON; computed afresh")
+            return None
+
+    def put(self, entry: str, value: Any) -> bool:
+        payload = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return self.folder.put(entry, self._mac(entry, payload) + b"\n" + payload)
+
+    def prune(self, keep: set[str]) -> int:
+        return self.folder.prune(keep)
+
+
+def open_signed_cache(
+    root: Path, cache_dir: str, kind: str, *, max_bytes: int, key: bytes | None = None
+) -> SignedCache | CacheRefused | None:
+    """The signed cache of `kind`; why the folder is refused; or None without a key."""
+    key = key if key is not None else user_key()
+    if key is None:
+        return None
+    opened = open_cache(root, cache_dir, kind, suffix=".json", max_bytes=max_bytes)
+    if isinstance(opened, CacheRefused):
+        return opened
+    return SignedCache(opened, key, kind)
