@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -144,6 +145,24 @@ def test_a_page_rewritten_by_someone_else_is_not_trusted(tmp_path: Path) -> None
     sources.start(site)
     sources.finish()
     assert (tmp_path / "outside").read_text(encoding="utf-8") == "keep"
+
+
+def test_the_private_folder_of_a_process_that_is_gone_is_removed() -> None:
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    left = Path(tempfile.gettempdir()) / f"tm-docs-sources-{gone.stdout.strip()}-test"
+    (left / "threat-models").mkdir(parents=True)
+    (left / "threat-models" / "a.md").write_text("# A\n", encoding="utf-8")
+    mine = DirtySources()
+    mine.start(Path(tempfile.gettempdir()) / "no-site")
+    private = mine.source("threat-models/a.md")
+    assert private is not None and f"tm-docs-sources-{os.getpid()}-" in str(private)
+    assert not left.exists()
+    assert mine.source("../escape.md") is None  # such a file stays in memory
 
 
 def _built(log: list[str]) -> int:

@@ -36,6 +36,7 @@ from pathlib import Path
 MANIFEST = ".tm-docs-dirty.json"  # in the site folder, beside the pages it describes
 _OLDEST = 0  # the time stamp (ns) of an unchanged source: older than any page
 _SECOND = 1_000_000_000  # coarse file systems keep time stamps in whole seconds
+_PREFIX = "tm-docs-sources-"  # then the process id: the folder of a process that is gone
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,8 @@ class DirtySources:
 
     def _private(self) -> Path:
         if self._folder is None:
-            folder = Path(tempfile.mkdtemp(prefix="tm-docs-sources-"))
+            _sweep()
+            folder = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
             atexit.register(shutil.rmtree, folder, ignore_errors=True)
             self._folder = folder
         return self._folder
@@ -168,6 +170,26 @@ class DirtySources:
             temporary = manifest.with_name(MANIFEST + ".tmp")
             temporary.write_text(json.dumps({"files": files}, indent=0), encoding="utf-8")
             os.replace(temporary, manifest)
+
+
+def _sweep() -> None:
+    """Remove the private folders of this user's processes that ended without cleaning up
+    (a server stopped with SIGTERM runs no exit handler)."""
+    root = Path(tempfile.gettempdir())
+    try:
+        entries = list(root.glob(f"{_PREFIX}*-*"))
+    except OSError:
+        return
+    for entry in entries:
+        pid = entry.name[len(_PREFIX) :].split("-", 1)[0]
+        try:
+            if not pid.isdigit() or entry.is_symlink() or entry.stat().st_uid != os.getuid():
+                continue
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            continue  # alive (or not ours to ask about)
 
 
 def _remove_empty_parents(folder: Path, root: Path) -> None:
