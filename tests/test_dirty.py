@@ -40,7 +40,7 @@ def _section(site: Path) -> dict[str, bytes]:
 def test_a_dirty_build_rewrites_only_what_the_edit_changed_and_equals_a_clean_build(
     tmp_path: Path,
 ) -> None:
-    portfolio = make_portfolio(tmp_path / "site", 4, commits=10)
+    portfolio = make_portfolio(tmp_path / "site", 3, commits=10)
     # A hand-written page kept by a dirty build has a title in the navigation only when
     # `nav:` gives it (MkDocs does not read it); tm-docs' own pages always have theirs.
     with portfolio.config.open("a", encoding="utf-8") as config:
