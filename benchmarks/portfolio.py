@@ -456,7 +456,12 @@ def main() -> None:
         else:
             shutil.rmtree(work, ignore_errors=True)
     print(f"Machine: {machine()}")
-    print(f"Median of {args.rounds} interleaved round(s); serve: median of {args.serve_rounds}.")
+    if args.serve_only:
+        print(f"Serve only, after one warm build; median of {args.serve_rounds} edit(s).")
+    else:
+        print(
+            f"Median of {args.rounds} interleaved round(s); serve: median of {args.serve_rounds}."
+        )
     print()
     print(serve_table(results) if args.serve_only else table(results))
 
