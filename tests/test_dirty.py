@@ -4,6 +4,7 @@ are rebuilt, and the site never keeps a stale page."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -208,12 +209,18 @@ def test_mkdocs_serve_dirty_rebuilds_only_the_edited_model_and_the_site_wide_pag
         _wait_until(lambda: _built(log) == 2)
         after = _stamps(served)
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        server.send_signal(signal.SIGINT)  # as Ctrl+C: the server's exit handlers run
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.terminate()
+            server.wait(timeout=10)
         reader.join(timeout=10)
     rewritten = {p for p in after if after[p] != before.get(p)}
     assert f"threat-models/{edited}/index.html" in rewritten
     assert "threat-models/stride/index.html" in rewritten
+    # The private sources of the server are gone with it.
+    assert not list(Path(tempfile.gettempdir()).glob(f"tm-docs-sources-{server.pid}-*"))
     assert "threat-models/index.html" in rewritten  # the overview lists the edited threat
     assert not [p for p in rewritten if p.startswith(f"threat-models/{other}/")]
     assert not [p for p in rewritten if p.startswith("threat-models/icons/")]
