@@ -10,8 +10,9 @@ median of the rounds:
   model (its page in the baseline), as ratios to the plain site; the peak memory
   of each build (the child process' maximum resident set, from `wait4`); the
   Graphviz calls (a `dot` on PATH that counts its runs);
-- `mkdocs serve`: from saving a model (a page in the baseline) to the new text
-  being served, polled over HTTP on 127.0.0.1;
+- `mkdocs serve` and `mkdocs serve --dirty`: from saving a model (a page in the
+  baseline) to the new text being served, polled over HTTP on 127.0.0.1
+  (`--serve-only` measures only these, after one warm build);
 - `tm-docs check` and `tm-docs generate`: time, peak memory, Graphviz calls;
 - the site's diagram bytes (SVGs and the shared icon files) against the same
   SVGs with their icons taken out;
@@ -146,12 +147,27 @@ def _wait(url: str, text: str, limit: float) -> float:
 
 
 def serve_reactions(
-    root: Path, path: str, edit: Callable[[int], str], rounds: int, counter: Counter
+    root: Path,
+    path: str,
+    edit: Callable[[int], str],
+    rounds: int,
+    counter: Counter,
+    *,
+    dirty: bool = False,
 ) -> list[float]:
-    """Seconds from saving a file to its new text being served by `mkdocs serve`."""
+    """Seconds from saving a file to its new text being served by `mkdocs serve`
+    (`--dirty`: rebuilding only the pages whose source changed)."""
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "mkdocs", "serve", "-a", f"127.0.0.1:{port}"],
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "serve",
+            *(["--dirty"] if dirty else []),
+            "-a",
+            f"127.0.0.1:{port}",
+        ],
         cwd=root,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -190,7 +206,44 @@ def site_bytes(site: Path) -> int:
     return sum(p.stat().st_size for p in site.rglob("*.html"))
 
 
-def measure(size: int, rounds: int, serve_rounds: int, work: Path, bar: Any) -> dict[str, Any]:
+def measure_serve(
+    size: int, serve_rounds: int, root: Path, plain: Path, edited: str, counter: Counter, bar: Any
+) -> dict[str, Any]:
+    """`mkdocs serve` with and without `--dirty`, tm-docs and the plain site, interleaved."""
+    portfolio = portfolio_at(root, size)
+    plain_page = plain / "docs" / "threat-models" / edited / "index.md"
+    result: dict[str, Any] = {}
+    for key, dirty in (("serve", False), ("serve_dirty", True)):
+        bar.set_description(f"{size} models: mkdocs serve{' --dirty' if dirty else ''}")
+        tm_serve = serve_reactions(
+            root,
+            f"threat-models/{edited}/",
+            lambda n, k=key: edit_model(portfolio, edited, f"{k.replace('_', ' ')} {n}"),
+            serve_rounds,
+            counter,
+            dirty=dirty,
+        )
+
+        def edit_plain(n: int, k: str = key) -> str:
+            data = plain_page.read_text(encoding="utf-8")
+            plain_page.write_text(
+                data + f"\nServed edit {k.replace('_', ' ')} {n}.\n", encoding="utf-8"
+            )
+            return f"Served edit {k.replace('_', ' ')} {n}."
+
+        plain_serve = serve_reactions(
+            plain, f"threat-models/{edited}/", edit_plain, serve_rounds, counter, dirty=dirty
+        )
+        result[key] = {
+            "tm_docs_s": statistics.median(tm_serve),
+            "plain_s": statistics.median(plain_serve),
+        }
+    return result
+
+
+def measure(
+    size: int, rounds: int, serve_rounds: int, work: Path, bar: Any, serve_only: bool = False
+) -> dict[str, Any]:
     folder = work / f"m{size}"
     counter = Counter(folder)
     bar.set_description(f"{size} models: generating")
@@ -201,6 +254,13 @@ def measure(size: int, rounds: int, serve_rounds: int, work: Path, bar: Any) -> 
     plain = folder / "plain"
     edited = portfolio.model_ids[size // 2]
     plain_page = plain / "docs" / "threat-models" / edited / "index.md"
+    if serve_only:
+        bar.set_description(f"{size} models: one build")
+        mkdocs_build(portfolio.root, counter)  # the diagram cache, as a serving author has it
+        return {
+            "models": size,
+            **measure_serve(size, serve_rounds, portfolio.root, plain, edited, counter, bar),
+        }
     samples: dict[str, Sample] = {k: Sample() for k in ("cold", "warm", "edit")}
     plains: dict[str, Sample] = {k: Sample() for k in ("cold", "warm", "edit")}
     for r in range(rounds):
@@ -271,27 +331,9 @@ def measure(size: int, rounds: int, serve_rounds: int, work: Path, bar: Any) -> 
     }
 
     if serve_rounds:
-        bar.set_description(f"{size} models: mkdocs serve")
-        tm_serve = serve_reactions(
-            portfolio.root,
-            f"threat-models/{edited}/",
-            lambda n: edit_model(portfolio, edited, f"serve {n}"),
-            serve_rounds,
-            counter,
+        result.update(
+            measure_serve(size, serve_rounds, portfolio.root, plain, edited, counter, bar)
         )
-
-        def edit_plain(n: int) -> str:
-            data = plain_page.read_text(encoding="utf-8")
-            plain_page.write_text(data + f"\nServed edit {n}.\n", encoding="utf-8")
-            return f"Served edit {n}."
-
-        plain_serve = serve_reactions(
-            plain, f"threat-models/{edited}/", edit_plain, serve_rounds, counter
-        )
-        result["serve"] = {
-            "tm_docs_s": statistics.median(tm_serve),
-            "plain_s": statistics.median(plain_serve),
-        }
     return result
 
 
@@ -315,23 +357,33 @@ def _ratios(kind: dict[str, float]) -> str:
     )
 
 
+def serve_table(results: list[dict[str, Any]]) -> str:
+    lines = [
+        "| models | `mkdocs serve`: saved to served (tm-docs / plain) | `mkdocs serve --dirty` |",
+        "|---|---|---|",
+    ]
+    for r in results:
+        shown = []
+        for key in ("serve", "serve_dirty"):
+            serve = r.get(key)
+            shown.append(f"{serve['tm_docs_s']:.1f} s / {serve['plain_s']:.1f} s" if serve else "—")
+        lines.append(f"| {r['models']} | {shown[0]} | {shown[1]} |")
+    return "\n".join(lines)
+
+
 def table(results: list[dict[str, Any]]) -> str:
     lines = [
         "| models | pages | cold vs plain (CPU) | warm vs plain (CPU) "
         "| one model edited vs plain (CPU) "
-        "| peak memory, warm (tm-docs / plain) | Graphviz calls (cold / warm / edit) "
-        "| serve: saved to served (tm-docs / plain) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| peak memory, warm (tm-docs / plain) | Graphviz calls (cold / warm / edit) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        serve = r.get("serve")
-        shown = f"{serve['tm_docs_s']:.1f} s / {serve['plain_s']:.1f} s" if serve else "—"
         lines.append(
             f"| {r['models']} | {r['pages']} "
             f"| {_ratios(r['cold'])} | {_ratios(r['warm'])} | {_ratios(r['edit'])} "
             f"| {r['warm']['tm_docs_peak_mib']:.0f} / {r['warm']['plain_peak_mib']:.0f} MiB "
-            f"| {r['cold']['dot_calls']} / {r['warm']['dot_calls']} / {r['edit']['dot_calls']} "
-            f"| {shown} |"
+            f"| {r['cold']['dot_calls']} / {r['warm']['dot_calls']} / {r['edit']['dot_calls']} |"
         )
     lines += [
         "",
@@ -354,6 +406,8 @@ def table(results: list[dict[str, Any]]) -> str:
     for r in results:
         sizes = ", ".join(f"{k} {v:,}" for k, v in r["site_pages_kb"].items())
         lines.append(f"| {r['models']} | {sizes} |")
+    if any("serve" in r for r in results):
+        lines += ["", serve_table(results)]
     return "\n".join(lines)
 
 
@@ -371,6 +425,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="builds of each kind (median)")
     parser.add_argument("--serve-rounds", type=int, default=3, help="edits while serving")
     parser.add_argument("--quick", action="store_true", help="20 models, one round")
+    parser.add_argument(
+        "--serve-only",
+        action="store_true",
+        help="only `mkdocs serve` with and without --dirty (after one warm build)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
@@ -385,7 +444,9 @@ def main() -> None:
             for size in args.models:
                 if quiet:
                     print(f"measuring {size} models ...", file=sys.stderr, flush=True)
-                results.append(measure(size, args.rounds, args.serve_rounds, work, bar))
+                results.append(
+                    measure(size, args.rounds, args.serve_rounds, work, bar, args.serve_only)
+                )
                 bar.update()
                 if args.json:  # after each portfolio, so a long run keeps what it measured
                     args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
@@ -395,9 +456,14 @@ def main() -> None:
         else:
             shutil.rmtree(work, ignore_errors=True)
     print(f"Machine: {machine()}")
-    print(f"Median of {args.rounds} interleaved round(s); serve: median of {args.serve_rounds}.")
+    if args.serve_only:
+        print(f"Serve only, after one warm build; median of {args.serve_rounds} edit(s).")
+    else:
+        print(
+            f"Median of {args.rounds} interleaved round(s); serve: median of {args.serve_rounds}."
+        )
     print()
-    print(table(results))
+    print(serve_table(results) if args.serve_only else table(results))
 
 
 if __name__ == "__main__":

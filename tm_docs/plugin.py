@@ -23,6 +23,7 @@ from .load.git import head_files
 from .load.models import LoadedModel
 from .pipeline import SCRIPT, STYLESHEET, BuildError, Pipeline, SiteBuild
 from .problems import one_line
+from .render.dirty import DirtySources, remove_manifest
 from .render.pages import (
     MODEL_LIST_MARKER,
     GeneratedFile,
@@ -39,6 +40,7 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
         # Defining on_startup makes MkDocs keep this instance across `mkdocs
         # serve` rebuilds, and with it the renderer's in-memory diagram cache.
         self._serving = command == "serve"
+        self._dirty = dirty
 
     def __init__(self) -> None:
         self._pipeline: Pipeline | None = None  # kept across `mkdocs serve` rebuilds
@@ -46,6 +48,8 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
         self._root = Path(".")
         self._site: SiteBuild | None = None
         self._serving = False
+        self._dirty = False  # `--dirty`: generated files get private sources (render.dirty)
+        self._sources = DirtySources()
 
     # --- configuration ----------------------------------------------------
 
@@ -98,6 +102,8 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
         self._site = site
         for warning in site.warnings:
             log.warning(warning)
+        if self._dirty:
+            self._sources.start(Path(config.site_dir))
         for generated in site.files:
             if files.get_file_from_path(generated.path) is not None:
                 # A hand-written file of the same name wins; say so once.
@@ -105,19 +111,36 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
                 continue
             # Not in the automatic navigation: on_nav places the pages itself.
             inclusion = InclusionLevel.NOT_IN_NAV if generated.title else InclusionLevel.UNDEFINED
-            files.append(
-                File.generated(
-                    config, generated.path, content=generated.content, inclusion=inclusion
-                )
-            )
+            files.append(self._generated(config, generated, inclusion))
         for note in site.notes:
             log.info(note)
         return files
+
+    def _generated(
+        self, config: MkDocsConfig, generated: GeneratedFile, inclusion: InclusionLevel
+    ) -> File:
+        source = self._sources.source(generated.path) if self._dirty else None
+        if source is None:
+            return File.generated(
+                config, generated.path, content=generated.content, inclusion=inclusion
+            )
+        # Under --dirty a file on disk, so that MkDocs rebuilds its page only when it changed.
+        file = File.generated(config, generated.path, abs_src_path=str(source), inclusion=inclusion)
+        self._sources.write(generated.path, generated.content, file.dest_uri)
+        return file
+
+    def on_post_build(self, *, config: MkDocsConfig) -> None:
+        if self._dirty:
+            self._sources.finish()
+        else:
+            remove_manifest(Path(config.site_dir))
 
     def _error_page(self, files: Files, config: MkDocsConfig, exc: BuildError) -> Files:
         layout = SiteLayout(self._settings.site_path)
         page = render_error_page(layout, str(exc), exc.problems, self._settings.template_dirs)
         self._site = None
+        if self._dirty:
+            self._sources.start(Path(config.site_dir))  # the pages of the models go, for now
         if files.get_file_from_path(page.path) is None:
             files.append(File.generated(config, page.path, content=page.content))
         return files
@@ -144,8 +167,10 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
         def page(path: str) -> Page:
             file = files.get_file_from_path(path)
             assert file is not None
-            # The title comes from the page's front matter, where it is escaped.
-            return Page(None, file, config)
+            # The title comes from the page's front matter, where it is escaped. A dirty
+            # build does not read the pages it keeps: the title is given, escaped alike.
+            title = ours[path].title if self._dirty else None
+            return Page(str(escape(title)) if title is not None else None, file, config)
 
         model_files = self._site.model_pages if self._site else {}
         model_paths = [p for p in ours if p in model_files]
