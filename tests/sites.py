@@ -66,3 +66,13 @@ def page(site: Path, path: str) -> BeautifulSoup:
 def content(soup: BeautifulSoup) -> Any:
     """The article part of a mkdocs-material page."""
     return soup.select_one("article.md-content__inner")
+
+
+def assert_no_script_channel(soup: BeautifulSoup, where: object) -> None:
+    """No element of the page has an event attribute or a script-carrying URL."""
+    for element in soup.find_all(True):
+        events = [a for a in element.attrs if a.lower().startswith("on")]
+        assert not events, f"{where}: {element.name} has {events}"
+        for attr in ("href", "src", "action", "formaction", "data"):
+            value = str(element.get(attr, "")).strip().lower()
+            assert not value.startswith(("javascript:", "data:", "vbscript:")), value

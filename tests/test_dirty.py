@@ -4,11 +4,9 @@ are rebuilt, and the site never keeps a stale page."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +16,7 @@ from tm_docs.render.dirty import MANIFEST, DirtySources
 
 from .sites import build
 from .test_scale import _site_files
-from .test_serve import _free_port, _wait_for
+from .test_serve import _wait_for, start_serve
 
 
 def _stamps(site: Path) -> dict[str, int]:
@@ -181,22 +179,12 @@ def test_mkdocs_serve_dirty_rebuilds_only_the_edited_model_and_the_site_wide_pag
     tmp_path: Path,
 ) -> None:
     portfolio = make_portfolio(tmp_path / "site", 3, commits=10)
-    port = _free_port()
     # -v: the log names the temporary folder the server builds into.
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mkdocs", "serve", "--dirty", "-v", "-a", f"127.0.0.1:{port}"],
-        cwd=portfolio.root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-    )
-    log: list[str] = []
-    reader = threading.Thread(target=lambda: log.extend(iter(server.stderr.readline, "")))  # type: ignore[union-attr]
-    reader.start()
+    server = start_serve(portfolio.root, "--dirty", "-v")
+    log = server.log
     edited, other = portfolio.model_ids[1], portfolio.model_ids[2]
     try:
-        page = f"http://127.0.0.1:{port}/threat-models/{edited}/"
+        page = server.url(f"threat-models/{edited}/")
         _wait_for(page, "Threats")
         _wait_until(lambda: _built(log) == 1)
         (line,) = {x for x in log if "Config value 'site_dir' = " in x}
@@ -205,22 +193,17 @@ def test_mkdocs_serve_dirty_rebuilds_only_the_edited_model_and_the_site_wide_pag
         time.sleep(1)  # let the watcher settle
         title = edit_model(portfolio, edited, "in serve --dirty")
         _wait_for(page, title)
-        _wait_for(f"http://127.0.0.1:{port}/threat-models/stride/", title)
+        _wait_for(server.url("threat-models/stride/"), title)
         _wait_until(lambda: _built(log) == 2)
         after = _stamps(served)
     finally:
-        server.send_signal(signal.SIGINT)  # as Ctrl+C: the server's exit handlers run
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.terminate()
-            server.wait(timeout=10)
-        reader.join(timeout=10)
+        server.stop(interrupt=True)  # as Ctrl+C: the server's exit handlers run
+    server_pid = server.process.pid
     rewritten = {p for p in after if after[p] != before.get(p)}
     assert f"threat-models/{edited}/index.html" in rewritten
     assert "threat-models/stride/index.html" in rewritten
     # The private sources of the server are gone with it.
-    assert not list(Path(tempfile.gettempdir()).glob(f"tm-docs-sources-{server.pid}-*"))
+    assert not list(Path(tempfile.gettempdir()).glob(f"tm-docs-sources-{server_pid}-*"))
     assert "threat-models/index.html" in rewritten  # the overview lists the edited threat
     assert not [p for p in rewritten if p.startswith(f"threat-models/{other}/")]
     assert not [p for p in rewritten if p.startswith("threat-models/icons/")]

@@ -10,7 +10,6 @@ import io
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from tm_docs.pipeline import Pipeline, build_site
 from tm_docs.render.progress import terminal_progress
 
 from .sites import build
-from .test_serve import _free_port, _wait_for
+from .test_serve import _wait_for, start_serve
 
 
 def _site_files(site: Path) -> dict[str, bytes]:
@@ -90,32 +89,20 @@ def test_a_rebuild_after_one_edit_redoes_only_that_model_and_equals_a_fresh_buil
 
 def test_mkdocs_serve_redoes_only_the_edited_model(tmp_path: Path) -> None:
     portfolio = make_portfolio(tmp_path / "site", 3, commits=10)
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mkdocs", "serve", "-a", f"127.0.0.1:{port}"],
-        cwd=portfolio.root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-    )
-    log: list[str] = []
-    reader = threading.Thread(target=lambda: log.extend(iter(server.stderr.readline, "")))  # type: ignore[union-attr]
-    reader.start()
+    server = start_serve(portfolio.root)
+    log = server.log
     try:
         edited = portfolio.model_ids[1]
-        page = f"http://127.0.0.1:{port}/threat-models/{edited}/"
+        page = server.url(f"threat-models/{edited}/")
         _wait_for(page, "Threats")
         title = edit_model(portfolio, edited, "in serve")
         _wait_for(page, title)
-        _wait_for(f"http://127.0.0.1:{port}/threat-models/stride/", title)
+        _wait_for(server.url("threat-models/stride/"), title)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and sum("work:" in line for line in log) < 2:
             time.sleep(0.2)
     finally:
-        server.terminate()
-        server.wait(timeout=10)
-        reader.join(timeout=10)
+        server.stop()
     work = [line.split("work: ", 1)[1].strip() for line in log if "work: " in line]
     assert work[0].startswith("3 of 3 model file(s) loaded, 3 analysed, 3 model page(s)"), work
     assert "1 of 3 model file(s) loaded, 1 analysed, 1 model page(s) rendered" in work[-1], work
