@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 from bs4 import Tag
+
+from tm_docs.analysis.settings import Settings
+from tm_docs.pipeline import Pipeline
 
 from .conftest import HEADER, TYPO_IN_DESTINATION
 from .gitrepo import GitRepo
@@ -89,6 +93,30 @@ def test_user_templates_override_the_packaged_ones(tmp_path: Path) -> None:
     soup = content(page(tmp_path / "site", "threat-models/heatmap/index.html"))
     assert soup.h1.get_text(strip=True).rstrip("¶") == "Our heatmap"
     assert soup.find("b") is None and "open: <b>" in soup.get_text()
+
+
+def test_a_user_template_edited_between_builds_of_one_process_is_used(tmp_path: Path) -> None:
+    # What `mkdocs serve` does: the same process builds again after the template changed.
+    templates = tmp_path / "overrides"
+    templates.mkdir()
+    heatmap = templates / "heatmap.md.j2"
+    heatmap.write_text("# First heatmap\n")
+    make_site(tmp_path, git=False)
+    settings = Settings(
+        root=tmp_path,
+        models_dir=tmp_path / "models",
+        template_dirs=(templates,),
+        diagrams=False,
+        staleness=False,
+    )
+    pipeline = Pipeline(settings)
+    texts = {f.path: f.content for f in pipeline.build().files}
+    assert "# First heatmap" in str(texts["threat-models/heatmap.md"])
+    heatmap.write_text("# Second heatmap\n")
+    later = os.stat(heatmap).st_mtime + 10
+    os.utime(heatmap, (later, later))
+    texts = {f.path: f.content for f in pipeline.build().files}
+    assert "# Second heatmap" in str(texts["threat-models/heatmap.md"])
 
 
 HOSTILE_NAME = 'x"><img src=x onerror=window.__pwned=1>.yaml'

@@ -138,8 +138,16 @@ class DiagramImage:
 
 
 def environment(template_dirs: Sequence[Path] = ()) -> Environment:
-    """Jinja environment: user template folders first, then the package's templates."""
-    loaders = [FileSystemLoader(str(d)) for d in template_dirs]
+    """Jinja environment: user template folders first, then the package's templates.
+
+    One per set of folders and process, so that a `mkdocs serve` rebuild does not compile
+    the templates again; Jinja still reloads a template whose file changed."""
+    return _environment(tuple(str(d) for d in template_dirs))
+
+
+@lru_cache(maxsize=16)
+def _environment(template_dirs: tuple[str, ...]) -> Environment:
+    loaders = [FileSystemLoader(d) for d in template_dirs]
     env = Environment(
         loader=ChoiceLoader([*loaders, PackageLoader("tm_docs", "templates")]),
         # Every value is escaped for Markdown *and* HTML by `plain` before
