@@ -221,3 +221,8 @@ def test_a_site_split_per_owner_comes_back_whole_from_the_cache(tmp_path: Path) 
     assert warm.work.rendered == ()
     described = [(f.path, f.title, f.in_nav, f.content) for f in cold.files]
     assert [(f.path, f.title, f.in_nav, f.content) for f in warm.files] == described
+    # What a `mkdocs build` keeps once MkDocs holds the pages: all but their text.
+    light = cold.without_page_texts()
+    assert [(f.path, f.title, f.in_nav) for f in light.files] == [d[:3] for d in described]
+    assert [p.path for p in light.pages] == [p.path for p in cold.pages]
+    assert all(f.content == "" for f in light.files if f.title is not None)

@@ -114,9 +114,7 @@ class SiteBuild:
     def without_page_texts(self) -> SiteBuild:
         """This build without the text of its pages (paths, titles and the rest kept):
         what a `mkdocs build` keeps once MkDocs holds the pages itself."""
-        files = tuple(
-            GeneratedFile(f.path, "", f.title) if f.title is not None else f for f in self.files
-        )
+        files = tuple(replace(f, content="") if f.title is not None else f for f in self.files)
         return replace(self, files=files)
 
     @property
@@ -240,7 +238,8 @@ class Pipeline:
         """
         if not (self.settings.staleness or always):
             return {}, []
-        history = history or self.history()
+        if history is None:
+            history = self.history()
         warnings = []
         if isinstance(history, Unavailable):
             warnings.append(f"stale models cannot be found: {history.reason}")
@@ -272,7 +271,8 @@ class Pipeline:
         with notes for the log and warnings.  `history`: as read for this build already."""
         settings = self.settings
         chosen = [m for m in report.models if models is None or m.model.id in models]
-        history = history or self.history()
+        if history is None:
+            history = self.history()
         reason = None
         if isinstance(history, Unavailable):
             reason = history.unknown("the risk trend")
@@ -400,9 +400,9 @@ class Pipeline:
         if trends.unknown is None:
             self._versions.prune()  # keep what this build used, in memory and on disk
         else:
-            # History cannot be read: the staleness warning says why and what to do (a
-            # site that turned staleness off reads no history on purpose; its pages say
-            # that the trend is unknown).
+            # History cannot be read: the staleness warning says why and what to do; a
+            # site that turned staleness off gets no warning, its pages say that the
+            # trend is unknown.
             trend_warnings = [w for w in trend_warnings if w != trends.unknown]
         # Said once while the reason stays the same (mkdocs serve rebuilds often); the
         # diagrams and the trend share the cache folder, and a refusal of it is said once.
