@@ -208,8 +208,8 @@ def _relative(target: str, folder: str) -> str:
 class PageMemo:
     """Model pages rendered before, by a hash of everything that goes into one (the
     model file's content, the settings, the rules, the templates, its diagram and its
-    staleness), kept across `mkdocs serve` rebuilds.  Site-wide pages are always
-    rendered afresh from the per-model results.  `rendered` names the model pages the
+    staleness), kept across `mkdocs serve` rebuilds.  In memory, site-wide pages are
+    always rendered afresh from the per-model results.  `rendered` names the model pages the
     last `render_site` rendered (the others were reused).
 
     With `disk`, pages are also kept in the project's cache folder, signed with the
