@@ -10,7 +10,6 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -90,29 +89,18 @@ def load_file(path: Path, display: str | None = None) -> tuple[ThreatModel | Non
 
 
 def _load(path: Path, display: str) -> tuple[ThreatModel | None, list[Problem], SourceMap]:
-    return _validate(read_document(path, display), display)
+    return validate_document(read_document(path, display), display)
 
 
 def load_text(text: bytes, display: str) -> tuple[ThreatModel | None, list[Problem], SourceMap]:
     """Load a model from the bytes of a file (e.g. a blob at some git revision)."""
-    return _validate(decode_document(text, display), display)
+    return validate_document(decode_document(text, display), display)
 
 
-def valid_model(data: Any, display: str) -> ThreatModel | None:
-    """The model of a file's plain data, read without positions, when the file has no
-    problem at all (`load_text` would return it); None otherwise, and `load_text` then
-    says what the problems are and where."""
-    if not isinstance(data, dict) or integrity_problems(data, SourceMap(), display):
-        return None
-    try:
-        return ThreatModel.model_validate(data)
-    except ValidationError:
-        return None
-
-
-def _validate(
+def validate_document(
     document: Document, display: str
 ) -> tuple[ThreatModel | None, list[Problem], SourceMap]:
+    """The model of a read YAML document when it has no error, and all problems found."""
     problems = list(document.problems)
     if document.data is None and problems:
         return None, problems, document.source
@@ -178,7 +166,7 @@ class LoadMemo:
             self.reused += 1
             self._fresh[key] = entry
             return entry[0], list(entry[1])
-        model, problems, source = _validate(decode_document(raw, display), display)
+        model, problems, source = validate_document(decode_document(raw, display), display)
         loaded = LoadedModel(model, path, display, source, key[1]) if model else None
         self.loaded.append(display)
         self._fresh[key] = (loaded, problems)

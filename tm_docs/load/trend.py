@@ -3,8 +3,7 @@
 The commits that changed a model file, with the object id of each version,
 come from the history read once (`History.revisions`).  The versions that have
 not been analysed yet are read in one `git cat-file --batch` run and loaded by
-the same YAML reader and validation as the working tree (without positions; a
-version that does not load is read again with them, for its message).  What the
+the same YAML reader and validation as the working tree.  What the
 caller computes from a version is kept by its object id (and what the result
 depends on, the caller's `fingerprint`): in memory, so a `mkdocs serve` rebuild
 analyses only new versions, and optionally in the project's cache folder.  The cache folder is
@@ -23,7 +22,7 @@ from typing import Any, Generic, TypeVar
 
 from .cache import CacheFolder, CacheRefused, open_cache
 from .history import Revision
-from .models import LoadedModel, load_text, valid_model
+from .models import LoadedModel, validate_document
 from .revisions import read_blobs
 from .yaml_source import decode_document
 
@@ -130,31 +129,30 @@ class VersionAnalyser(Generic[T]):
         analyse: Callable[[LoadedModel], T],
         same: dict[bytes, T],
     ) -> T | Unloadable:
-        """The result of one version.  It is read without positions (they only place
-        problems, and a version with problems is a gap); versions with the same data
-        (say, one that changed only a comment) share one result, which `analyse` computes
-        from the model alone.  A version that does not load is read again the normal way,
-        so that its gap names the first problem exactly as `tm-docs check` would."""
+        """The result of one version.  Versions with the same data (say, one that changed
+        only a comment) share one result, which `analyse` computes from the model alone.
+        A version that does not load is a gap that names its first problem, exactly as
+        `tm-docs check` would."""
         display = f"{revision.commit.short}:{revision.path}"
         if data is None:
             return Unloadable("git does not have this version of the file")
-        document = decode_document(data, display, positions=False)
+        document = decode_document(data, display)
+        digest = None
         if not document.problems and isinstance(document.data, dict):
             # repr tells apart what YAML reads (text, numbers, booleans, dates, order).
             key = hashlib.sha256(repr(document.data).encode("utf-8", "backslashreplace"))
             digest = key.digest()
             if digest in same:
                 return same[digest]
-            model = valid_model(document.data, display)
-            if model is not None:
-                same[digest] = result = analyse(LoadedModel(model, Path(revision.path), display))
-                return result
-        model, problems, source = load_text(data, display)
+        model, problems, source = validate_document(document, display)
         if model is None:
             first = next((p for p in problems if p.is_error), None)
             message = first.message if first is not None else "it did not load"
             return Unloadable(f"the model file did not load: {message}"[:MAX_REASON_CHARS])
-        return analyse(LoadedModel(model, Path(revision.path), display, source))
+        result = analyse(LoadedModel(model, Path(revision.path), display, source))
+        if digest is not None:
+            same[digest] = result
+        return result
 
     def _from_disk(self, key: str) -> T | Unloadable | None:
         if self.cache is None:

@@ -126,12 +126,8 @@ def read_document(path: Path, display: str) -> Document:
     return decode_document(raw, display)
 
 
-def decode_document(raw: bytes, display: str, *, positions: bool = True) -> Document:
-    """Parse the bytes of a model file: size cap, strict UTF-8, then YAML.
-
-    `positions=False` leaves the source map empty (the same data and problems, but every
-    problem then needs the file read again for its place): for versions in history,
-    where only the data of a file that loads is used."""
+def decode_document(raw: bytes, display: str) -> Document:
+    """Parse the bytes of a model file: size cap, strict UTF-8, then YAML."""
     if len(raw) > MAX_FILE_BYTES:
         return _failed(_too_big(display, len(raw)))
     try:
@@ -147,7 +143,7 @@ def decode_document(raw: bytes, display: str, *, positions: bool = True) -> Docu
                 f"the file is not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save it as UTF-8",
             )
         )
-    return parse_document(text, display, positions=positions)
+    return parse_document(text, display)
 
 
 def _too_big(display: str, size: int) -> Problem:
@@ -178,8 +174,8 @@ def _character_name(char: str) -> str:
     return f"U+{ord(char):04X}" + (f" ({names[char]})" if char in names else "")
 
 
-def parse_document(text: str, display: str, *, positions: bool = True) -> Document:
-    """Parse YAML text (one document) into plain data with positions."""
+def parse_document(text: str, display: str) -> Document:
+    """Parse YAML text (one document) into plain data; positions are found when asked."""
     bad = _UNPRINTABLE.search(text)
     if bad is not None:
         line, column = _position(text, bad.start())
@@ -244,8 +240,7 @@ def parse_document(text: str, display: str, *, positions: bool = True) -> Docume
         return _failed(stop.problem, builder.problems)
     except RecursionError:  # pragma: no cover - the depth limit should come first
         return _failed(Problem(display, 1, 1, "the YAML is nested too deeply"), builder.problems)
-    source = _LazySourceMap(text, display) if positions else SourceMap()
-    return Document(data, source, builder.problems)
+    return Document(data, _LazySourceMap(text, display), builder.problems)
 
 
 def _failed(problem: Problem, earlier: list[Problem] | None = None) -> Document:
