@@ -3,6 +3,7 @@ are rebuilt, and the site never keeps a stale page."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.portfolio_repo import Portfolio, edit_model, make_portfolio
-from tm_docs.render.dirty import MANIFEST, DirtySources
+from tm_docs.render.dirty import MANIFEST, DirtySources, read_manifest
 
 from .sites import build
 from .test_scale import _site_files
@@ -144,6 +145,25 @@ def test_a_page_rewritten_by_someone_else_is_not_trusted(tmp_path: Path) -> None
     sources.start(site)
     sources.finish()
     assert (tmp_path / "outside").read_text(encoding="utf-8") == "keep"
+
+    # Nor one that reaches outside through a linked folder inside the site folder, with
+    # the time stamp of the file there (which whoever wrote the manifest can read).
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    victim = elsewhere / "page.html"
+    victim.write_text("keep", encoding="utf-8")
+    (site / "linked").symlink_to(elsewhere, target_is_directory=True)
+    stamp = victim.stat().st_mtime_ns
+    entry = {"digest": "0", "dest": "linked/page.html", "mtime_ns": stamp}
+    (site / MANIFEST).write_text(json.dumps({"files": {"x.md": entry}}), encoding="utf-8")
+    sources.start(site)
+    sources.finish()
+    assert victim.read_text(encoding="utf-8") == "keep"
+
+    # A manifest that is a FIFO (a read would wait for ever) means: rebuild everything.
+    (site / MANIFEST).unlink()
+    os.mkfifo(site / MANIFEST)
+    assert read_manifest(site) == {}
 
 
 def test_the_private_folder_of_a_process_that_is_gone_is_removed() -> None:

@@ -33,7 +33,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..load.files import Refused, TooLarge, read_regular
+
 MANIFEST = ".tm-docs-dirty.json"  # in the site folder, beside the pages it describes
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 _OLDEST = 0  # the time stamp (ns) of an unchanged source: older than any page
 _SECOND = 1_000_000_000  # coarse file systems keep time stamps in whole seconds
 _PREFIX = "tm-docs-sources-"  # then the process id: the folder of a process that is gone
@@ -51,7 +54,18 @@ class Built:
 def _safe(path: str) -> bool:
     """Whether a relative '/' path stays inside the folder it is joined to."""
     parts = path.split("/")
-    return bool(path) and not path.startswith("/") and ".." not in parts and "" not in parts
+    if not path or path.startswith("/") or ".." in parts or "" in parts:
+        return False
+    return "\\" not in path and ":" not in path  # no Windows separator or drive
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether `path`, its links followed, lies inside `root` (a linked folder on the way
+    may lead anywhere)."""
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):
+        return False
 
 
 def _mtime_ns(path: Path) -> int | None:
@@ -65,8 +79,11 @@ def read_manifest(site_dir: Path) -> dict[str, Built]:
     """The manifest of the last dirty build into `site_dir`; empty when there is none or
     it cannot be read (every page is then rebuilt)."""
     try:
-        data = json.loads((site_dir / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        raw = read_regular(site_dir / MANIFEST, MAX_MANIFEST_BYTES)
+        if len(raw) > MAX_MANIFEST_BYTES:
+            return {}
+        data = json.loads(raw.decode("utf-8"))
+    except (Refused, TooLarge, OSError, ValueError, RecursionError):
         return {}
     built: dict[str, Built] = {}
     if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
@@ -156,7 +173,8 @@ class DirtySources:
                 continue
             page = self._site_dir / built.dest
             # Only a page this module's build wrote, and nothing rewrote since.
-            if not page.is_symlink() and _mtime_ns(page) == built.mtime_ns:
+            inside = _inside(page, self._site_dir)
+            if inside and not page.is_symlink() and _mtime_ns(page) == built.mtime_ns:
                 page.unlink()
                 _remove_empty_parents(page.parent, self._site_dir)
         files = {}
@@ -168,7 +186,10 @@ class DirtySources:
         manifest = self._site_dir / MANIFEST
         if self._site_dir.is_dir():
             temporary = manifest.with_name(MANIFEST + ".tmp")
-            temporary.write_text(json.dumps({"files": files}, indent=0), encoding="utf-8")
+            temporary.unlink(missing_ok=True)  # a link left there is removed, not followed
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+            with os.fdopen(os.open(temporary, flags, 0o644), "w", encoding="utf-8") as out:
+                out.write(json.dumps({"files": files}, indent=0))
             os.replace(temporary, manifest)
 
 
