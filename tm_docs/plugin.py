@@ -197,10 +197,6 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
         path = page.file.src_uri
         if self._site is None:
             return markdown
-        if not self._serving and path in self._site.paths:
-            # MkDocs has read our page into `markdown` and does not read the file again
-            # in this build (a page is rendered, not copied): release its text.
-            page.file.content_string = ""
         if path in self._site.model_pages:
             page.edit_url = self._edit_url(self._site.model_pages[path], config)
         elif path in self._site.paths:

@@ -12,7 +12,7 @@ from threading import Lock
 
 from .. import __version__
 from ..load.cache import CacheFolder, CacheRefused, open_cache
-from ..load.signed import SignedCache
+from ..load.signed import SignedCache, code_digest
 from ..progress import Progress, no_progress
 from .build import DrawnDiagram
 from .graphviz import GraphvizError, dot_identity, run_dot
@@ -97,7 +97,8 @@ class DiagramRenderer:
         data = self.cache.get(key)
         if data is None:
             return None
-        if self.checked is None or self.checked.get(key) != self._note(data):
+        note = self._note(data)
+        if self.checked is None or self.checked.get(key) != note:
             try:
                 check_svg(data, self.icon_hrefs(drawn))
             except UnsafeSvg as exc:
@@ -105,14 +106,15 @@ class DiagramRenderer:
                 self.stats.rejected.append(f"{key[:12]}{ENTRY_SUFFIX}: {exc}")
                 return None
             if self.checked is not None:
-                self.checked.put(key, self._note(data))
+                self.checked.put(key, note)
         self._memory[key] = data
         return data
 
     @staticmethod
     def _note(data: bytes) -> dict[str, str]:
-        """What the signed note of a checked diagram says: the hash of its bytes."""
-        return {"sha256": hashlib.sha256(data).hexdigest()}
+        """What the signed note of a checked diagram says: the hash of its bytes, and of
+        the code that checked them (a stricter check in a new checkout checks again)."""
+        return {"sha256": hashlib.sha256(data).hexdigest(), "checker": code_digest()}
 
     def _store(self, key: str, data: bytes) -> None:
         with self._lock:
