@@ -23,6 +23,7 @@ from tm_docs.analysis.settings import Settings
 from tm_docs.config import ConfigError, settings_from_file
 from tm_docs.load.models import load_models
 from tm_docs.pipeline import build_site
+from tm_docs.render.pages import environment
 from tm_docs.render.views import owner_slug
 
 from .gitrepo import GitRepo
@@ -189,6 +190,9 @@ def test_owner_slugs_are_stable_distinct_and_safe() -> None:
     assert all(re.fullmatch(r"[a-z0-9][a-z0-9-]*", s) for s in slugs), slugs
     assert "index" not in slugs
     assert owner_slug("Team A") == slugs[0]
+    # The backlog's owner anchors are named the same way, so they never clash either.
+    macros = environment().get_template("_macros.md.j2").module
+    assert [str(macros.owner_anchor(n)) for n in names] == [f"owner-{s}" for s in slugs]
 
 
 def test_owner_pages_from_must_not_be_negative(tmp_path: Path) -> None:

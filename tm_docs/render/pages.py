@@ -41,7 +41,7 @@ from ..progress import Progress, no_progress
 from .escape import inline_html, markdown_html, plain, safe_url
 from .exports import backlog_csv, backlog_json, controls_csv, controls_json
 from .trend_chart import MAX_ROWS, model_chart, newest_first, site_chart
-from .views import SHORT_LIST, SUMMARY_ROWS, SiteView, backlog_anchor, legend
+from .views import SHORT_LIST, SUMMARY_ROWS, SiteView, backlog_anchor, legend, owner_slug
 
 _SAFE_ANCHOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
@@ -162,7 +162,8 @@ def _environment(template_dirs: tuple[str, ...]) -> Environment:
     )
     env.filters["markdown"] = markdown_html
     env.filters["inline"] = inline_html
-    env.filters["slug"] = _slug
+    # One name per owner everywhere: the anchors of the backlog and the owners' pages.
+    env.filters["slug"] = lambda owner: Markup(owner_slug(str(owner)))
     env.filters["url"] = safe_url
     env.filters["label"] = lambda value: LABELS.get(value, str(value))
     env.globals["STRIDE_MEANING"] = STRIDE_MEANING
@@ -305,11 +306,6 @@ def _templates_digest(template_dirs: Sequence[Path]) -> str:
                 digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
                 digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
-
-
-def _slug(text: str) -> Markup:
-    """Letters and digits of a free text (an owner's name), for an HTML id."""
-    return Markup(re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-") or "x")
 
 
 def anchor(kind: str, element_id: str) -> Markup:
