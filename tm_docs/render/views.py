@@ -461,6 +461,13 @@ class SiteView:
         """The site page (as `SiteLayout.page` names it) that lists an owner's backlog rows."""
         return f"backlog/{owner_slug(owner)}" if self.split else "backlog"
 
+    def backlog_row_page(self, model: ThreatModel, mitigation: Mitigation) -> str | None:
+        """The site page that holds a mitigation's backlog row; None when the backlog does
+        not list it (the portfolio decides which mitigations are open work)."""
+        if (model.id, mitigation.id) not in self._ranks:
+            return None
+        return self.backlog_page(mitigation.owner)
+
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
