@@ -161,6 +161,27 @@ def test_without_a_private_key_nothing_is_cached(
     assert _contents(warm) == cold
 
 
+def test_a_key_cut_short_is_replaced_and_a_linked_key_is_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home"))
+    path = key_path()
+    path.parent.mkdir(parents=True)
+    # What a build killed while writing its new key leaves: an empty private file.
+    path.touch(mode=0o600)
+    key = user_key()
+    assert key is not None and user_key() == key
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
+    # A link where the key should be is neither read nor replaced.
+    path.unlink()
+    target = tmp_path / "elsewhere"
+    target.write_text("", encoding="utf-8")
+    path.symlink_to(target)
+    assert user_key() is None
+    assert path.is_symlink() and target.read_text(encoding="utf-8") == ""
+
+
 def test_content_keys_are_the_same_in_every_process() -> None:
     code = (
         "from tm_docs.load.signed import content_key;"

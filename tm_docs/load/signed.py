@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import stat
+import tempfile
 from collections.abc import Mapping, Set
 from dataclasses import fields, is_dataclass
 from functools import lru_cache
@@ -50,16 +51,34 @@ def user_key(path: Path | None = None) -> bytes | None:
         return key
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-        fd = os.open(path, flags, 0o600)
+        # Written in full beside it, then put in place in one step, so that no build
+        # ever sees half a key, and a key left half-written by a killed build is replaced.
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{_KEY_NAME}-")
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(os.urandom(KEY_BYTES).hex() + "\n")
+            try:
+                os.link(temporary, path)  # never replaces a key a build beside this one made
+            except FileExistsError:
+                if _unusable_own_key(path):
+                    os.replace(temporary, path)
+        finally:
+            if os.path.lexists(temporary):
+                os.unlink(temporary)
     except OSError as exc:
-        if not isinstance(exc, FileExistsError):
-            log.debug(f"no cache signing key ({exc}); pages are not cached")
-            return None
-        return _read_key(path)  # made by a build beside this one, or refused above
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(os.urandom(KEY_BYTES).hex() + "\n")
+        log.debug(f"no cache signing key ({exc}); pages are not cached")
+        return None
     return _read_key(path)
+
+
+def _unusable_own_key(path: Path) -> bool:
+    """A private regular file of this user that holds no key (cut short when written)."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    private = not (info.st_mode & 0o077) and info.st_uid == os.getuid()
+    return stat.S_ISREG(info.st_mode) and private and _read_key(path) is None
 
 
 def _read_key(path: Path) -> bytes | None:
