@@ -383,8 +383,12 @@ class SiteView:
 
         return sorted(groups, key=urgency)
 
+    @cached_property
+    def _owners_by_name(self) -> dict[str, OwnerGroup]:
+        return {g.owner: g for g in self.owners}
+
     def owner(self, name: str) -> OwnerGroup:
-        return next(g for g in self.owners if g.owner == name)
+        return self._owners_by_name[name]
 
     @property
     def backlog_owners(self) -> list[OwnerGroup]:
@@ -403,11 +407,6 @@ class SiteView:
                 g.owner,
             ),
         )
-
-    @cached_property
-    def untriaged(self) -> list[tuple[ThreatModel, Suggestion]]:
-        """Every suggested threat not yet triaged, highest default risk first."""
-        return self.untriaged_of(None)
 
     def untriaged_of(self, owner: OwnerGroup | None) -> list[tuple[ThreatModel, Suggestion]]:
         """`untriaged`, of one owner's models only when `owner` is given."""
