@@ -279,7 +279,13 @@ def site_config(*, tm_docs: bool, prune: bool = False) -> dict[str, Any]:
         "edit_uri": "-/edit/main/docs/",
         "theme": theme,
         "plugins": plugins,
-        "markdown_extensions": ["admonition", "tables", {"toc": {"permalink": True}}],
+        # tm-docs adds md_in_html itself; the plain site names it, as its guide says.
+        "markdown_extensions": [
+            "admonition",
+            "tables",
+            *([] if tm_docs else ["md_in_html"]),
+            {"toc": {"permalink": True}},
+        ],
     }
 
 

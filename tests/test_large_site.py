@@ -165,8 +165,11 @@ def test_the_owner_filter_works_in_a_browser_without_javascript(large: Path) -> 
             tab.wait_for_load_state()
             heading = tab.locator("h1").inner_text().rstrip("¶").strip()
             assert heading == f"Mitigation backlog: {owner}"
-            owners = tab.locator("article table tbody tr td:nth-child(4)").all_inner_texts()
-            assert owners and set(owners) == {owner}
+            # The rows shown are this owner's: the numbers are ranks of its mitigations.
+            ranks = tab.locator("article table tbody tr td:first-child").all_inner_texts()
+            mine = [str(n) for n, i in enumerate(_backlog(large), 1) if i["owner"] == owner]
+            shown = [r.strip() for r in ranks if r.strip()]
+            assert shown and set(shown) <= set(mine), (shown, mine)
             # The page fits the phone: no sideways scrolling of the page itself.
             width = tab.evaluate("document.documentElement.scrollWidth")
             assert width <= 390
@@ -243,3 +246,72 @@ def test_hostile_owner_names_make_safe_owner_pages(tmp_path: Path) -> None:
         assert_no_script_channel(soup, built)
         if built.parent.parent.parent.name == "threat-models":  # an owner's page
             assert not content(soup).find_all(["script", "iframe", "object", "embed", "svg"])
+
+
+def test_owners_pages_lead_with_what_to_fix_first_and_fold_the_rest(large: Path) -> None:
+    folded = 0
+    for name in ("backlog", "stride", "assets"):
+        for built in sorted((large / f"threat-models/{name}").glob("*/index.html")):
+            article = content(page(large, built.relative_to(large).as_posix()))
+            headings = [h.get_text(" ", strip=True).rstrip("¶ ") for h in article.select("h2")]
+            assert headings[:1] == ["What to fix first"], (built, headings)
+            # Nothing of the first table is folded; what is folded is a list of its own.
+            first = article.select("table")[0]
+            assert first.find_parent("details") is None, built
+            for details in article.select("details.tm-more"):
+                assert details.select_one("summary") is not None
+                assert details.select("table tbody tr, li"), built
+                folded += 1
+    assert folded
+    # Each owner's backlog: its ten most urgent rows shown, the rest (and only the rest)
+    # folded, in the backlog's order.
+    items = _backlog(large)
+    for owner in {str(i["owner"]) for i in items}:
+        path = f"threat-models/backlog/{owner_slug(owner)}/index.html"
+        rows = [
+            (str(span["id"]), span.find_parent("details") is not None)
+            for span in content(page(large, path)).select('span[id^="backlog-"]')
+        ]
+        mine = [f"backlog-{i['model']}_{i['mitigation']}" for i in items if i["owner"] == owner]
+        assert [r for r, _ in rows] == mine
+        shown = [r for r, hidden in rows if not hidden]
+        assert shown == mine[: len(shown)] and len(shown) == min(10, len(mine)), owner
+
+
+def test_a_link_to_a_folded_row_unfolds_it_in_a_browser(large: Path) -> None:
+    items = _backlog(large)
+    owner, row = next(
+        (str(i["owner"]), f"backlog-{i['model']}_{i['mitigation']}")
+        for n, i in enumerate(items)
+        if len([j for j in items[:n] if j["owner"] == i["owner"]]) >= 10
+    )
+    cell = next(
+        str(div["id"])
+        for built in sorted((large / "threat-models/heatmap").glob("*/index.html"))
+        for div in content(page(large, built.relative_to(large).as_posix())).select(
+            "details div[id]"
+        )
+    )
+    served: Iterator[str] = _serve(large)
+    url = next(served)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            tab = browser.new_page(viewport={"width": 390, "height": 800})
+            tab.goto(url + f"threat-models/backlog/{owner_slug(owner)}/#{row}")
+            target = tab.locator(f"#{row}").locator("xpath=ancestor::tr")
+            target.wait_for(state="visible")
+            assert target.is_visible() and target.bounding_box() is not None
+            # A heatmap cell's link from the map unfolds that cell's list on the same page.
+            heatmap = next(
+                b
+                for b in sorted((large / "threat-models/heatmap").glob("*/index.html"))
+                if content(page(large, b.relative_to(large).as_posix())).select(f'[id="{cell}"]')
+            )
+            tab.goto(url + heatmap.relative_to(large).parent.as_posix() + "/")
+            assert not tab.locator(f'[id="{cell}"] + ul li').first.is_visible()
+            tab.locator(f'table.tm-heatmap a[href="#{cell}"]').first.click()
+            tab.locator(f'[id="{cell}"] + ul li').first.wait_for(state="visible")
+            browser.close()
+    finally:
+        served.close()

@@ -71,6 +71,10 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
             self._pipeline = Pipeline(settings)
         else:
             self._pipeline.configure(settings)
+        if not {"md_in_html", "markdown.extensions.md_in_html"} & set(config.markdown_extensions):
+            # The long lists of large sites' pages fold away in <details markdown="1">,
+            # whose Markdown (tables, links to pages) only this extension reads.
+            config.markdown_extensions.append("md_in_html")
         if settings.stylesheet:
             layout = SiteLayout(settings.site_path)
             config.extra_css.append(layout.data_file(STYLESHEET))

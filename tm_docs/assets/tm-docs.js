@@ -148,7 +148,28 @@
     closer.focus();
   }
 
+  function reveal() {
+    // A link to a row of a folded list (an owner's backlog, a heatmap cell) unfolds it.
+    // Chromium does this by itself; other browsers need the help.
+    var id = window.location.hash.slice(1);
+    var target = null;
+    try {
+      target = id && document.getElementById(decodeURIComponent(id));
+    } catch (e) {
+      target = null;
+    }
+    var opened = false;
+    for (var node = target; node; node = node.parentElement) {
+      if (node.localName === "details" && !node.open) {
+        node.open = true;
+        opened = true;
+      }
+    }
+    if (opened) target.scrollIntoView();
+  }
+
   function init() {
+    reveal();
     var figures = document.querySelectorAll("figure.tm-dfd[data-src]");
     Array.prototype.forEach.call(figures, function (figure) {
       if (figure.getAttribute("data-ready")) return;
@@ -167,6 +188,7 @@
     });
   }
 
+  window.addEventListener("hashchange", reveal);
   if (window.document$ && window.document$.subscribe) {
     window.document$.subscribe(init);  // mkdocs-material's instant navigation
   } else if (document.readyState === "loading") {

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Generic, TypeVar
 
 from markupsafe import Markup
 
@@ -431,22 +433,45 @@ class SiteView:
     @property
     def top_backlog(self) -> list[BacklogItem]:
         """The mitigations to do first, across the portfolio."""
-        return [i for i in self.backlog if i.risk][:SUMMARY_ROWS]
+        return self.backlog_parts(None).first
+
+    def backlog_parts(self, owner: OwnerGroup | None) -> Parts[BacklogItem]:
+        """The backlog (of one owner when given) as a long page shows it: the most urgent
+        rows that still leave a risk, then the other ones with a risk, then those whose
+        threats are all closed."""
+        items = list(owner.backlog) if owner else self.backlog
+        first, more = lead([i for i in items if i.risk])
+        return Parts(first, more, [i for i in items if not i.risk])
 
     @cached_property
     def top_threats(self) -> list[ModelThreat]:
         """The open threats with the highest residual risk, across the portfolio."""
-        rated = sorted(
-            (r for r in self.portfolio.open_threats if r.residual),
+        return self.top_threats_of(None)
+
+    def top_threats_of(self, owner: OwnerGroup | None) -> list[ModelThreat]:
+        """The open threats with the highest residual risk (of one owner's models when
+        given)."""
+        rated = owner.open_threats if owner else self.portfolio.open_threats
+        ordered = sorted(
+            (r for r in rated if r.residual),
             key=lambda r: by_residual_risk(r.residual, r.threat.risk, r.threat.id),
         )
-        return rated[:SUMMARY_ROWS]
+        return lead(ordered)[0]
 
     @cached_property
     def top_assets(self) -> list[AssetRow]:
         """The assets under the highest open residual risk, across the portfolio."""
-        exposed = [a for a in self.assets if a.highest_open is not None]
-        return sorted(exposed, key=_asset_urgency)[:SUMMARY_ROWS]
+        return self.top_assets_of(None)
+
+    def top_assets_of(self, owner: OwnerGroup | None) -> list[AssetRow]:
+        """The assets under the highest open residual risk (of one owner's models when
+        given); among equals, the more sensitive first."""
+        rows = owner.assets if owner else self.assets
+        return lead(sorted((a for a in rows if a.highest_open is not None), key=_asset_urgency))[0]
+
+    def lead(self, rows: Sequence[T]) -> tuple[list[T], list[T]]:
+        """`lead`, for templates."""
+        return lead(rows)
 
     @cached_property
     def _ranks(self) -> dict[tuple[str, str], int]:
@@ -474,6 +499,24 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 # mitigation's threats each of its backlog rows lists there.
 SUMMARY_ROWS = 10
 SHORT_LIST = 3
+
+T = TypeVar("T")
+
+
+def lead(rows: Sequence[T]) -> tuple[list[T], list[T]]:
+    """A long list's first rows, which a page shows, and the rest, which it keeps behind a
+    toggle (an owner's page at hundreds of models would otherwise run to metres)."""
+    return list(rows[:SUMMARY_ROWS]), list(rows[SUMMARY_ROWS:])
+
+
+@dataclass(frozen=True)
+class Parts(Generic[T]):
+    """A list in three parts: shown first, more of the same behind a toggle, and the
+    rows with nothing left to do behind another."""
+
+    first: list[T]
+    more: list[T]
+    closed: list[T]
 
 
 def owner_slug(owner: str) -> str:
