@@ -9,8 +9,9 @@ then times:
    the trend's own part is one `git cat-file --batch` run for every version of
    every model file and their analysis; and of that the `cat-file` run alone;
 2. cold, alone: the same with the history read as well (a build with staleness
-   turned off, or `tm-docs trend`), and of that the git part alone (the history
-   and the contents of every version);
+   turned off, or `tm-docs trend`: only the changes of the models folder are
+   read), and of that the git part alone (that history and the contents of
+   every version);
 3. warm: the same pipeline again with the history of the build, as on a
    `mkdocs serve` rebuild (HEAD has not moved: nothing is read or analysed
    again);
@@ -74,7 +75,7 @@ def main() -> None:
             return len(read_blobs(root, blobs))
 
         def git_part() -> int:
-            history = read_history(root)
+            history = read_history(root, within=root / "models")  # as the trend alone reads it
             assert isinstance(history, History)
             return len(read_blobs(root, blobs))
 
