@@ -106,10 +106,19 @@ class History:
         return matches[0] if len(matches) == 1 else None
 
     def relative(self, path: Path) -> str | None:
-        try:
-            return path.resolve().relative_to(self.root).as_posix()
-        except ValueError:
-            return None
+        """`path` relative to the root (None outside it); each path is resolved once, as
+        the trend and the review points ask for every model's."""
+        known = self._relative
+        if path not in known:
+            try:
+                known[path] = path.resolve().relative_to(self.root).as_posix()
+            except ValueError:
+                known[path] = None
+        return known[path]
+
+    @cached_property
+    def _relative(self) -> dict[Path, str | None]:
+        return {}
 
     # Indexes over the commits, built once and shared by every model's question.
 
