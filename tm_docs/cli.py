@@ -408,15 +408,9 @@ def trend(
     settings = _settings(config_file)
     report = _report((), config_file)
     chosen = _chosen_models(report, models)
-    pipeline = Pipeline(settings)
-    history = pipeline.history()  # read once, for the review points and the trend
-    verdicts, _ = pipeline.staleness(
-        [m.loaded for m in report.models], always=True, history=history
-    )
     since_utc = since.replace(tzinfo=dt.timezone.utc) if since else None
-    trends, _, warnings = pipeline.trends(
-        report, verdicts, since=since_utc, models=chosen, history=history
-    )
+    # The model files' history alone: the trend and its review points need no more.
+    trends, _, warnings = Pipeline(settings).trends(report, since=since_utc, models=chosen)
     for warning in warnings:
         click.echo(f"warning: {one_line(warning)}", err=True)
     shown = [trends.models[model_id] for model_id in chosen]

@@ -27,7 +27,7 @@ from . import __version__
 from .analysis.diff import ReviewResult, compare
 from .analysis.report import AnalysisMemo, Report, analyse
 from .analysis.settings import Settings
-from .analysis.staleness import Staleness, most_behind_first, staleness
+from .analysis.staleness import Staleness, most_behind_first, review_point, staleness
 from .analysis.suggest import RuleOutcomes
 from .analysis.trend import (
     Result,
@@ -217,9 +217,13 @@ class Pipeline:
         self._pages.disk = opened
         return []
 
-    def history(self) -> History | Unavailable:
-        """The git history of the project, read once and reused while HEAD does not move."""
-        history = read_history(self.settings.root, self._history)
+    def history(self, *, models_only: bool = False) -> History | Unavailable:
+        """The git history of the project, read once and reused while HEAD does not move.
+
+        `models_only`: only the model files' history is needed (the risk trend without
+        staleness), which git gives faster."""
+        within = self.settings.models_dir if models_only else None
+        history = read_history(self.settings.root, self._history, within=within)
         self._history = history if isinstance(history, History) else None
         return history
 
@@ -261,18 +265,20 @@ class Pipeline:
     def trends(
         self,
         report: Report,
-        verdicts: Mapping[str, Staleness],
+        verdicts: Mapping[str, Staleness] | None = None,
         *,
         since: dt.datetime | None = None,
         models: Sequence[str] | None = None,
         history: History | Unavailable | None = None,
     ) -> tuple[Trends, list[str], list[str]]:
         """The risk trend of each model (of `models`, default all) and of the site,
-        with notes for the log and warnings.  `history`: as read for this build already."""
+        with notes for the log and warnings.  `history`: as read for this build already
+        (default: the model files' history alone).  `verdicts`: the staleness verdicts,
+        whose review points mark the time line (default: each model's review point)."""
         settings = self.settings
         chosen = [m for m in report.models if models is None or m.model.id in models]
         if history is None:
-            history = self.history()
+            history = self.history(models_only=True)
         reason = None
         if isinstance(history, Unavailable):
             reason = history.unknown("the risk trend")
@@ -303,6 +309,13 @@ class Pipeline:
                     "trend is unknown"
                 )
             else:
+                if verdicts is None:
+                    now = dt.datetime.now(dt.timezone.utc)
+                    reviews = {
+                        m.model.id: review_point(m.loaded, history, now=now).time for m in chosen
+                    }
+                else:
+                    reviews = {k: v.review_time for k, v in verdicts.items()}
                 by_blob: dict[str, Result] = {
                     blob: r.reason if isinstance(r, Unloadable) else r
                     for blob, r in results.items()
@@ -314,7 +327,7 @@ class Pipeline:
                         revisions[m.model.id],
                         by_blob,
                         history,
-                        verdicts.get(m.model.id),
+                        reviews.get(m.model.id),
                     )
                     for m in chosen
                 }
@@ -393,7 +406,7 @@ class Pipeline:
         cache_warnings += self._page_cache()
         # History is read once per build, also when it cannot be read: staleness and the
         # trend share the one `git log` pass (the trend reads only the versions' contents).
-        history = self.history()
+        history = self.history(models_only=not settings.staleness)
         verdicts, stale_warnings = self.staleness(result.models, history=history)
         trends, trend_notes, trend_warnings = self.trends(report, verdicts, history=history)
         notes += trend_notes

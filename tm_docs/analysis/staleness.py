@@ -120,38 +120,35 @@ def most_behind_first(verdicts: Mapping[str, Staleness]) -> list[tuple[str, Stal
     )
 
 
-def staleness(
-    loaded: LoadedModel,
-    history: History | Unavailable,
-    *,
-    max_age_days: int | None = None,
-    since: dt.datetime | None = None,
-    now: dt.datetime | None = None,
-) -> Staleness:
-    """The staleness verdict of one model, with its review point.
+@dataclass(frozen=True)
+class ReviewPoint:
+    """When a model was last reviewed, as history and its review marker tell."""
 
-    The review point is the one fact every face shows as "last review": without
-    history it is the review marker's day, when there is one.
-    """
+    time: dt.datetime | None
+    commit: Commit | None = None
+    names: tuple[str, ...] = ()  # every name the model file had
+    notes: tuple[str, ...] = ()  # markers that were ignored, and why
+    uncommitted: bool = False  # the file has uncommitted changes: being reviewed now
+    outside: bool = False  # the model file is outside the repository
+
+
+def review_point(
+    loaded: LoadedModel, history: History | Unavailable, *, now: dt.datetime | None = None
+) -> ReviewPoint:
+    """The review point of one model: the one place it is decided, for the staleness
+    verdict and for the risk trend alone (which reads only the model files' history:
+    this needs no more than that)."""
     now = now or dt.datetime.now(dt.timezone.utc)
     if isinstance(history, Unavailable):
-        return Staleness(State.UNKNOWN, history.reason, _marker_time(loaded.model, now))
+        return ReviewPoint(_marker_time(loaded.model, now))
     path = history.relative(loaded.path)
     if path is None:
-        return Staleness(
-            State.UNKNOWN,
-            "the model file is outside the git repository",
-            _marker_time(loaded.model, now),
-        )
-    model = loaded.model
+        return ReviewPoint(_marker_time(loaded.model, now), outside=True)
     last, names = history.last_change(path)
     if any(name in history.dirty for name in names):
-        return Staleness(
-            State.FRESH, "the model file has uncommitted changes: being reviewed now", now
-        )
-
+        return ReviewPoint(now, names=tuple(names), uncommitted=True)
     review_time, review_commit = (last.time, last) if last else (None, None)
-    marker = model.review
+    marker = loaded.model.review
     notes = []
     if marker is not None and marker.date is not None and marker.date > now.date():
         notes.append(f"the review date {marker.date} is in the future and is ignored")
@@ -166,9 +163,38 @@ def staleness(
             notes.append(f"the review commit {marker.commit} is not in the history and is ignored")
         elif review_time is None or marked.time > review_time:
             review_time, review_commit = marked.time, marked
+    return ReviewPoint(review_time, review_commit, tuple(names), tuple(notes))
+
+
+def staleness(
+    loaded: LoadedModel,
+    history: History | Unavailable,
+    *,
+    max_age_days: int | None = None,
+    since: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+) -> Staleness:
+    """The staleness verdict of one model, with its review point.
+
+    The review point is the one fact every face shows as "last review": without
+    history it is the review marker's day, when there is one.
+    """
+    if isinstance(history, History) and history.scope is not None:
+        raise ValueError("staleness needs the whole history, not one folder's")
+    now = now or dt.datetime.now(dt.timezone.utc)
+    point = review_point(loaded, history, now=now)
+    if isinstance(history, Unavailable):
+        return Staleness(State.UNKNOWN, history.reason, point.time)
+    if point.outside:
+        return Staleness(State.UNKNOWN, "the model file is outside the git repository", point.time)
+    if point.uncommitted:
+        return Staleness(
+            State.FRESH, "the model file has uncommitted changes: being reviewed now", now
+        )
+    review_time, review_commit, names, notes = point.time, point.commit, point.names, point.notes
     if review_time is None:
         return Staleness(State.UNKNOWN, "the model file has not been committed yet")
-
+    model = loaded.model
     patterns = watched(model)
     review_index = history.index_of(review_commit.sha) if review_commit is not None else None
     by_commit: dict[int, list[str]] = {}

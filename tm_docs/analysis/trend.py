@@ -6,7 +6,7 @@ current model (`analyse`, with today's rules, bands and STRIDE chart), so a
 point and the current page never disagree about the same file.  A version
 that did not load is a gap, not an error; a commit that deleted the file is a
 gap too.  The points are annotated with the model's reviews: the review
-markers its versions carried and its review point now (`staleness`).
+markers its versions carried and its review point now (`staleness.review_point`).
 
 The site's trend adds up the models at every commit that changed any of them,
 each model counting with its last version that loaded (a model whose file
@@ -27,7 +27,7 @@ from .report import analyse
 from .risk import RiskBands
 from .rules import RuleSet
 from .settings import Settings
-from .staleness import Staleness, end_of_day
+from .staleness import end_of_day
 from .suggest import RuleOutcomes
 
 
@@ -229,7 +229,7 @@ def model_trend(
     revisions: Sequence[Revision],
     results: Mapping[str, Result],
     history: History,
-    review_point: Staleness | None = None,
+    review_time: dt.datetime | None = None,
 ) -> ModelTrend:
     """A model's trend from its revisions and the result of each version (by object id)."""
     total = len(history.commits)
@@ -245,12 +245,12 @@ def model_trend(
             points.append(TrendPoint(revision.commit, order, revision.path, None, result))
         else:
             points.append(TrendPoint(revision.commit, order, revision.path, result))
-    reviews = _reviews(points, history, review_point)
+    reviews = _reviews(points, history, review_time)
     return ModelTrend(model_id, title, tuple(points), tuple(reviews))
 
 
 def _reviews(
-    points: Sequence[TrendPoint], history: History, review_point: Staleness | None
+    points: Sequence[TrendPoint], history: History, review_time: dt.datetime | None
 ) -> list[ReviewMark]:
     """The reviews recorded in the versions' markers, and the review point now."""
     marks: dict[dt.datetime, ReviewMark] = {}
@@ -266,8 +266,8 @@ def _reviews(
             if commit is not None:
                 label = f"review of {commit.short}"
                 marks.setdefault(commit.time, ReviewMark(commit.time, label))
-    if review_point is not None and review_point.review_time is not None:
-        when = review_point.review_time
+    if review_time is not None:
+        when = review_time
         marks[when] = ReviewMark(when, f"last review {when.date().isoformat()}", current=True)
     return sorted(marks.values(), key=lambda m: m.time)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -35,6 +36,8 @@ class Commit:
     # path -> the object id of its content after this commit, for regular files
     # (absent for a deleted file, a symbolic link or a submodule)
     blobs: dict[str, str] = field(default_factory=dict, compare=False)
+    parent: str = field(default="", compare=False)  # the first parent ('' for a root commit)
+    added: bool = field(default=False, compare=False)  # whether it added a file
 
     @property
     def short(self) -> str:
@@ -75,6 +78,13 @@ class History:
     head: str
     commits: tuple[Commit, ...]
     dirty: frozenset[str] = frozenset()  # paths with uncommitted changes, relative to root
+    # The folder (relative to root) whose changes were read, or None for every path: every
+    # commit is there either way, but a scoped history knows only the changes in its folder.
+    scope: str | None = None
+
+    def covers(self, path: str) -> bool:
+        """Whether the changes of `path` were read."""
+        return self.scope is None or path.startswith(self.scope + "/")
 
     @cached_property
     def by_sha(self) -> dict[str, Commit]:
@@ -96,10 +106,19 @@ class History:
         return matches[0] if len(matches) == 1 else None
 
     def relative(self, path: Path) -> str | None:
-        try:
-            return path.resolve().relative_to(self.root).as_posix()
-        except ValueError:
-            return None
+        """`path` relative to the root (None outside it); each path is resolved once, as
+        the trend and the review points ask for every model's."""
+        known = self._relative
+        if path not in known:
+            try:
+                known[path] = path.resolve().relative_to(self.root).as_posix()
+            except ValueError:
+                known[path] = None
+        return known[path]
+
+    @cached_property
+    def _relative(self) -> dict[Path, str | None]:
+        return {}
 
     # Indexes over the commits, built once and shared by every model's question.
 
@@ -179,12 +198,20 @@ class History:
         return found
 
 
-def read_history(start: Path, previous: History | None = None) -> History | Unavailable:
+def read_history(
+    start: Path, previous: History | None = None, *, within: Path | None = None
+) -> History | Unavailable:
     """Read the history of the repository that contains `start`.
 
     With the `previous` result of the same repository and an unchanged HEAD, the
     commits are reused and only the state of the work tree is read again: that
     keeps `mkdocs serve` rebuilds cheap.
+
+    `within`: only the changes in this folder are needed (the versions of model files,
+    for the risk trend alone).  Git then compares only that folder's part of each tree,
+    which is most of the cost of the log.  Every commit is still read, so positions and
+    review commits are the same; a file moved into the folder from outside it makes the
+    whole history read, so that renames are followed as far back as ever.
     """
     try:
         gitcmd.git_program()
@@ -194,14 +221,19 @@ def read_history(start: Path, previous: History | None = None) -> History | Unav
     if not folder.is_dir():
         return Unavailable(f"{display_path(start)} does not exist")
     try:
-        # The work tree's root and whether the clone is shallow, in one call.
-        found = gitcmd.run(folder, ["rev-parse", "--show-toplevel", "--is-shallow-repository"])
+        # The work tree's root, whether the clone is shallow and HEAD, in one call.
+        found = gitcmd.run(folder, _REV_PARSE)
     except GitError:
-        return Unavailable(
-            f"{display_path(start)} is not inside a git repository",
-            "build from a clone of the repository",
-        )
-    top, _, shallow = found.rstrip(b"\n").rpartition(b"\n")
+        # Either no repository, or one without commits: ask again to tell which.
+        try:
+            found = gitcmd.run(folder, ["rev-parse", "--show-toplevel", "--is-shallow-repository"])
+        except GitError:
+            return Unavailable(
+                f"{display_path(start)} is not inside a git repository",
+                "build from a clone of the repository",
+            )
+        found += b"\n"  # no HEAD
+    top, shallow, head_line = [*found.split(b"\n"), b"", b""][:3]
     root = Path(os.fsdecode(top)).resolve()
     if shallow.strip() == b"true":
         return Unavailable(
@@ -209,32 +241,99 @@ def read_history(start: Path, previous: History | None = None) -> History | Unav
             "fetch the whole history (in GitHub Actions: actions/checkout with "
             "'fetch-depth: 0'; elsewhere: git fetch --unshallow)",
         )
+    head = head_line.decode().strip()
+    if not head:
+        return Unavailable("the repository has no commits yet")
+    scope = _scope(root, within)
     try:
-        try:
-            head = gitcmd.run(root, ["rev-parse", "--verify", "HEAD^{commit}"]).decode().strip()
-        except GitError:
-            return Unavailable("the repository has no commits yet")
-        # The state of the work tree is read while the log runs (two processes at once).
-        status = gitcmd.start(root, ["status", "--porcelain", "--untracked-files=all", "-z"])
-        if previous is not None and previous.head == head and previous.root == root:
-            return History(root, head, previous.commits, _dirty(status.output()))
-        try:
-            output = gitcmd.run(root, _log_arguments(head))
-        except GitError:
-            status.abandon()
-            raise
-        dirty = _dirty(status.output())
+        if previous is not None and (previous.head, previous.root) == (head, root):
+            if previous.scope is None or previous.scope == scope:
+                dirty = _dirty(_status(root, previous.scope).output())
+                return History(root, head, previous.commits, dirty, previous.scope)
+        return _read(root, head, scope) or _read(root, head, None) or _unreadable
     except GitError as exc:
         return Unavailable(f"git failed ({exc})")
-    try:
-        commits = tuple(_parse_log(gitcmd.split_z(output)))
     except (ValueError, IndexError) as exc:
         return Unavailable(f"the git log could not be read ({exc})")
-    return History(root, head, commits, dirty)
 
 
-def _log_arguments(head: str) -> list[str]:
-    """The one `git log` pass that history is read from."""
+_unreadable = Unavailable("the git log could not be read")
+_REV_PARSE = [
+    *("rev-parse", "--show-toplevel", "--is-shallow-repository"),
+    *("--verify", "-q", "HEAD^{commit}"),
+]
+_DIFF_TREE = [
+    *("diff-tree", "--stdin", "-r", "-z", "--no-commit-id"),
+    *("--find-renames", "--raw", "--no-abbrev"),
+]
+
+
+def _scope(root: Path, within: Path | None) -> str | None:
+    """`within` as a folder relative to root, or None when the whole history is needed."""
+    if within is None:
+        return None
+    try:
+        relative = within.resolve().relative_to(root).as_posix()
+    except (ValueError, OSError):
+        return None
+    return None if relative in ("", ".") else relative
+
+
+def _status(root: Path, scope: str | None) -> gitcmd.Running:
+    return gitcmd.start(
+        root, ["status", "--porcelain", "--untracked-files=all", "-z", *_pathspec(scope)]
+    )
+
+
+def _pathspec(scope: str | None) -> list[str]:
+    """The folder as a pathspec that git reads literally (a folder may be named '*')."""
+    return ["--", f":(top,literal){scope}"] if scope else []
+
+
+def _read(root: Path, head: str, scope: str | None) -> History | None:
+    """The history as `read_history` gives it; None when a scoped read cannot stand for
+    the whole (a file came into the folder by a rename from outside it)."""
+    # The state of the work tree is read while the log runs (two processes at once).
+    status = _status(root, scope)
+    try:
+        output = gitcmd.run(root, _log_arguments(head, scope))
+    except GitError:
+        status.abandon()
+        raise
+    dirty = _dirty(status.output())
+    commits = tuple(_parse_log(gitcmd.split_z(output)))
+    if scope is not None and _renamed_into(root, scope, commits):
+        return None
+    return History(root, head, commits, dirty, scope)
+
+
+def _renamed_into(root: Path, scope: str, commits: Sequence[Commit]) -> bool:
+    """Whether a file added to `scope` by one of `commits` was renamed from outside it
+    (which a log of the folder alone shows as a new file)."""
+    pairs = [f"{c.sha} {c.parent}\n" for c in commits if c.parent and c.added]
+    if not pairs:
+        return False
+    output = gitcmd.run(
+        root,
+        _DIFF_TREE,
+        stdin="".join(pairs).encode(),
+    )
+    tokens = gitcmd.split_z(output)
+    prefix = scope + "/"
+    for i, token in enumerate(tokens):
+        raw = _RAW.match(token.lstrip("\n"))
+        if raw is not None and raw.group(3)[0] in "RC" and i + 2 < len(tokens):
+            old, new = tokens[i + 1], tokens[i + 2]
+            if new.startswith(prefix) and not old.startswith(prefix):
+                return True
+    return False
+
+
+def _log_arguments(head: str, scope: str | None = None) -> list[str]:
+    """The one `git log` pass that history is read from (of `scope`'s changes only)."""
+    # With a folder, git compares only that part of each tree; --full-history --sparse
+    # keep every commit in the log, so the commits are the same as without it.
+    limit = ["--full-history", "--sparse", *_pathspec(scope)] if scope else ["--"]
     return [
         "log",
         head,
@@ -249,8 +348,8 @@ def _log_arguments(head: str) -> list[str]:
         # model's revisions can be read without asking git once per commit.
         "--raw",
         "--no-abbrev",
-        f"--format={_MARK}%x00%H%x00%ct%x00%an%x00%s",
-        "--",
+        f"--format={_MARK}%x00%H%x00%P%x00%ct%x00%an%x00%s",
+        *limit,
     ]
 
 
@@ -272,8 +371,9 @@ def _parse_log(tokens: list[str]) -> list[Commit]:
         if tokens[i].strip("\n") != _MARK:
             i += 1
             continue
-        sha, timestamp, author, subject = tokens[i + 1 : i + 5]
-        i += 5
+        sha, parents, timestamp, author, subject = tokens[i + 1 : i + 6]
+        i += 6
+        added = False
         changes: dict[str, str] = {}
         content: set[str] = set()
         blobs: dict[str, str] = {}
@@ -295,6 +395,7 @@ def _parse_log(tokens: list[str]) -> list[Commit]:
                 i += 2
                 changes[new] = new
                 content.add(new)
+                added = added or status == "A"
             if mode in _REGULAR_FILE and not _NO_OBJECT.match(blob):
                 blobs[new] = blob
         commits.append(
@@ -306,6 +407,8 @@ def _parse_log(tokens: list[str]) -> list[Commit]:
                 changes=changes,
                 content_changed=frozenset(content),
                 blobs=blobs,
+                parent=parents.partition(" ")[0],
+                added=added,
             )
         )
     return commits
