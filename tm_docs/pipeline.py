@@ -91,6 +91,7 @@ class Work:
     loaded: tuple[str, ...] = ()  # model files parsed and validated
     analysed: tuple[str, ...] = ()  # model ids
     rendered: tuple[str, ...] = ()  # model ids whose pages were rendered
+    drawn: tuple[str, ...] = ()  # model ids whose DOT source was built
     models: int = 0
 
     def __str__(self) -> str:
@@ -361,6 +362,7 @@ class Pipeline:
     ) -> tuple[dict[str, bytes], dict[str, str], list[str], list[str]]:
         """The SVG of each model's diagram, the icon files they show (by name in the
         site's icon folder), notes for the log, and warnings."""
+        self._drawings.start()
         if not self.settings.diagrams:
             return {}, {}, [], []
         self._renderer.cache, warnings = self._diagram_cache()
@@ -375,7 +377,6 @@ class Pipeline:
             self._renderer.checked = checked if isinstance(checked, SignedCache) else None
         link_base = "./" if self.settings.use_directory_urls else "index.html"
         self._drawings.disk, drawing_warnings = self._signed_cache(DRAWING_CACHE, MAX_DRAWING_BYTES)
-        self._drawings.start()
         drawn = {
             summary.loaded.model.id: self._drawings.drawing(
                 summary.loaded.model, summary.loaded.digest, self.settings.bands, link_base
@@ -392,7 +393,10 @@ class Pipeline:
                 "tm-docs plugin options)"
             ) from None
         stats = self._renderer.stats
-        notes = [f"data-flow diagrams: {stats.drawn} drawn, {stats.cached} from the cache"]
+        notes = [
+            f"data-flow diagrams: {stats.drawn} drawn, {stats.cached} from the cache; "
+            f"{len(self._drawings.drawn)} graph(s) built"
+        ]
         if stats.rejected:
             notes.append(
                 f"{len(stats.rejected)} cached diagram(s) failed the safety check and were "
@@ -470,6 +474,7 @@ class Pipeline:
             loaded=tuple(self._loads.loaded),
             analysed=tuple(self._analyses.analysed),
             rendered=tuple(self._pages.rendered),
+            drawn=tuple(self._drawings.drawn),
             models=len(result.models),
         )
         notes.append(str(work))

@@ -47,7 +47,7 @@ class DrawingMemo:
     each build (opened on every build), or None."""
 
     disk: SignedCache | None = None
-    drawn: int = 0  # drawings the last build made afresh
+    drawn: list[str] = field(default_factory=list)  # model ids drawn afresh by the last build
     from_disk: int = 0
     _memory: dict[str, DrawnDiagram] = field(default_factory=dict, repr=False)
     _used: set[str] = field(default_factory=set, repr=False)
@@ -57,7 +57,8 @@ class DrawingMemo:
         return content_key("drawing", digest, bands, link_base, *_drawing_code())
 
     def start(self) -> None:
-        self.drawn = self.from_disk = 0
+        self.drawn = []
+        self.from_disk = 0
         self._used = set()
 
     def drawing(
@@ -66,7 +67,7 @@ class DrawingMemo:
         """The diagram of `model`, whose file's bytes hash to `digest` ("" when unknown:
         drawn, never kept)."""
         if not digest:
-            self.drawn += 1
+            self.drawn.append(model.id)
             return draw(model, bands, link_base=link_base)
         key = self.key(digest, bands, link_base)
         self._used.add(key)
@@ -77,7 +78,7 @@ class DrawingMemo:
                 self.from_disk += 1
         if found is None:
             found = draw(model, bands, link_base=link_base)
-            self.drawn += 1
+            self.drawn.append(model.id)
             if self.disk is not None:
                 self.disk.put(key, {"source": found.source, "icons": list(found.icons)})
         self._memory[key] = found
