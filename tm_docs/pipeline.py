@@ -40,14 +40,23 @@ from .analysis.trend import (
     site_trend,
     unknown_trend,
 )
-from .dfd.build import DrawnDiagram, draw
+from .dfd.build import draw
+from .dfd.drawings import DRAWING_CACHE, MAX_DRAWING_BYTES, DrawingMemo
 from .dfd.graphviz import GraphvizError
 from .dfd.render import DiagramRenderer, open_diagram_cache
 from .dfd.svg import icon_bytes, natural_size, smallest_font
 from .load.cache import CacheFolder, CacheRefused
 from .load.git import GitError
 from .load.history import History, Unavailable, read_history
-from .load.models import LoadedModel, LoadMemo, LoadResult, ModelPathError, load_models
+from .load.models import (
+    MAX_MODEL_ENTRY_BYTES,
+    MODEL_CACHE,
+    LoadedModel,
+    LoadMemo,
+    LoadResult,
+    ModelPathError,
+    load_models,
+)
 from .load.revisions import changed_files, resolve_change, snapshot_at, snapshot_worktree
 from .load.rules import load_rules
 from .load.signed import SignedCache, open_signed_cache
@@ -82,6 +91,7 @@ class Work:
     loaded: tuple[str, ...] = ()  # model files parsed and validated
     analysed: tuple[str, ...] = ()  # model ids
     rendered: tuple[str, ...] = ()  # model ids whose pages were rendered
+    drawn: tuple[str, ...] = ()  # model ids whose DOT source was built
     models: int = 0
 
     def __str__(self) -> str:
@@ -171,7 +181,7 @@ class Pipeline:
         self._loads = LoadMemo()
         self._analyses = AnalysisMemo()
         self._pages = PageMemo()
-        self._drawn: dict[tuple[str, str, str], DrawnDiagram] = {}
+        self._drawings = DrawingMemo()
         self.progress: Progress = no_progress  # how far a build is, for a terminal
 
     def forget_pages(self) -> None:
@@ -194,6 +204,22 @@ class Pipeline:
             return None, []
         opened = open_diagram_cache(
             settings.root, os.path.relpath(settings.cache_dir, settings.root)
+        )
+        if isinstance(opened, CacheRefused):
+            return None, [str(opened)]
+        return opened, []
+
+    def _signed_cache(self, kind: str, max_bytes: int) -> tuple[SignedCache | None, list[str]]:
+        """A signed cache of the cache folder (opened on every build: a folder fixed during
+        `mkdocs serve` is used again), or None and why the folder is not used."""
+        settings = self.settings
+        if settings.cache_dir is None:
+            return None, []
+        opened = open_signed_cache(
+            settings.root,
+            os.path.relpath(settings.cache_dir, settings.root),
+            kind,
+            max_bytes=max_bytes,
         )
         if isinstance(opened, CacheRefused):
             return None, [str(opened)]
@@ -349,6 +375,7 @@ class Pipeline:
     ) -> tuple[dict[str, bytes], dict[str, str], list[str], list[str]]:
         """The SVG of each model's diagram, the icon files they show (by name in the
         site's icon folder), notes for the log, and warnings."""
+        self._drawings.start()
         if not self.settings.diagrams:
             return {}, {}, [], []
         self._renderer.cache, warnings = self._diagram_cache()
@@ -362,17 +389,15 @@ class Pipeline:
             )
             self._renderer.checked = checked if isinstance(checked, SignedCache) else None
         link_base = "./" if self.settings.use_directory_urls else "index.html"
-        drawn = {}
-        kept = {}
-        bands = repr(self.settings.bands)
-        for summary in report.portfolio.summaries:
-            loaded = summary.loaded
-            key = (loaded.digest, bands, link_base)
-            picture = self._drawn.get(key) if loaded.digest else None
-            if picture is None:
-                picture = draw(loaded.model, self.settings.bands, link_base=link_base)
-            drawn[loaded.model.id] = kept[key] = picture
-        self._drawn = kept
+        self._drawings.disk, drawing_warnings = self._signed_cache(DRAWING_CACHE, MAX_DRAWING_BYTES)
+        drawn = {
+            summary.loaded.model.id: self._drawings.drawing(
+                summary.loaded.model, summary.loaded.digest, self.settings.bands, link_base
+            )
+            for summary in report.portfolio.summaries
+        }
+        self._drawings.prune()
+        warnings += drawing_warnings
         try:
             svgs = self._renderer.render_all(drawn, self.progress)
         except GraphvizError as exc:
@@ -381,7 +406,10 @@ class Pipeline:
                 "tm-docs plugin options)"
             ) from None
         stats = self._renderer.stats
-        notes = [f"data-flow diagrams: {stats.drawn} drawn, {stats.cached} from the cache"]
+        notes = [
+            f"data-flow diagrams: {stats.drawn} drawn, {stats.cached} from the cache; "
+            f"{len(self._drawings.drawn)} graph(s) built"
+        ]
         if stats.rejected:
             notes.append(
                 f"{len(stats.rejected)} cached diagram(s) failed the safety check and were "
@@ -396,6 +424,7 @@ class Pipeline:
     def build(self) -> SiteBuild:
         """Load, analyse, draw, read staleness and render: every file of the section."""
         settings = self.settings
+        self._loads.disk, load_warnings = self._signed_cache(MODEL_CACHE, MAX_MODEL_ENTRY_BYTES)
         result = load_checked(settings, self._loads, self.progress)
         warnings = [str(p) for p in result.problems if not p.is_error]
         if not result.models:
@@ -403,7 +432,7 @@ class Pipeline:
         report = report_of(settings, result, self._analyses, self.progress)
         warnings += [str(w) for w in report.warnings]
         svgs, icons, notes, cache_warnings = self._diagrams(report)
-        cache_warnings += self._page_cache()
+        cache_warnings += load_warnings + self._page_cache()
         # History is read once per build, also when it cannot be read: staleness and the
         # trend share the one `git log` pass (the trend reads only the versions' contents).
         history = self.history(models_only=not settings.staleness)
@@ -458,6 +487,7 @@ class Pipeline:
             loaded=tuple(self._loads.loaded),
             analysed=tuple(self._analyses.analysed),
             rendered=tuple(self._pages.rendered),
+            drawn=tuple(self._drawings.drawn),
             models=len(result.models),
         )
         notes.append(str(work))

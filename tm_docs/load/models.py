@@ -10,19 +10,34 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import pydantic
+import yaml
 from pydantic import ValidationError
 
 from ..model import ThreatModel
-from ..problems import Problem, display_path, sort_problems
+from ..problems import Problem, Severity, display_path, sort_problems
 from ..progress import Progress, no_progress
 from .files import Found, Refused, TooLarge, check_folder, find_files, read_regular
 from .integrity import integrity_problems
 from .messages import describe_value, validation_problems
-from .yaml_source import MAX_FILE_BYTES, Document, SourceMap, decode_document, read_document
+from .signed import SignedCache, code_digest, content_key
+from .yaml_source import (
+    MAX_FILE_BYTES,
+    Document,
+    SourceMap,
+    decode_document,
+    lazy_source,
+    read_document,
+)
 
 MODEL_SUFFIXES = (".yaml", ".yml")
 MAX_PROBLEMS_PER_FILE = 100
+# The signed disk cache of validated models in the project's cache folder, and the
+# limit of an entry (a model file is at most MAX_FILE_BYTES; its JSON is near that).
+MODEL_CACHE = "models"
+MAX_MODEL_ENTRY_BYTES = 8 * MAX_FILE_BYTES
 
 
 @dataclass(frozen=True)
@@ -143,13 +158,18 @@ def _capped(problems: list[Problem], display: str) -> list[Problem]:
 @dataclass
 class LoadMemo:
     """Files loaded before, by name and content: a file whose bytes did not change is
-    not parsed or validated again (`mkdocs serve` rebuilds).  Kept in memory only."""
+    not parsed or validated again.  Kept in memory (`mkdocs serve` rebuilds) and, with
+    `disk`, as signed entries of the project's cache folder (a new `mkdocs build`)."""
 
     _entries: dict[tuple[str, str], tuple[LoadedModel | None, list[Problem]]] = field(
         default_factory=dict
     )
     loaded: list[str] = field(default_factory=list)  # files parsed by the last load
     reused: int = 0
+    from_disk: int = 0  # of `reused`, read from the signed disk cache
+    # Set before each load by its caller (opened on every build), or None.
+    disk: SignedCache | None = None
+    used: set[str] = field(default_factory=set)  # disk entries the last load used
     _fresh: dict[tuple[str, str], tuple[LoadedModel | None, list[Problem]]] = field(
         default_factory=dict
     )
@@ -165,21 +185,93 @@ class LoadMemo:
         if entry is not None:
             self.reused += 1
             self._fresh[key] = entry
+            if self.disk is not None and entry[0] is not None:
+                self.used.add(self.disk_key(path, display, key[1]))  # kept on disk too
+            return entry[0], list(entry[1])
+        entry = self._from_disk(path, display, raw, key[1])
+        if entry is not None:
+            self.reused += 1
+            self.from_disk += 1
+            self._fresh[key] = entry
             return entry[0], list(entry[1])
         model, problems, source = validate_document(decode_document(raw, display), display)
         loaded = LoadedModel(model, path, display, source, key[1]) if model else None
         self.loaded.append(display)
         self._fresh[key] = (loaded, problems)
+        if loaded is not None:
+            self._to_disk(loaded, problems)
         return loaded, list(problems)
+
+    @staticmethod
+    def disk_key(path: Path, display: str, digest: str) -> str:
+        """What a validated model is made of: the file's bytes (by hash) and names, and
+        the code that read and validated it (tm-docs', pydantic's and PyYAML's)."""
+        return content_key(
+            "validated model",
+            digest,
+            str(path),
+            display,
+            code_digest(),
+            pydantic.VERSION,
+            yaml.__version__,
+            getattr(yaml, "__with_libyaml__", False),
+        )
+
+    def _from_disk(
+        self, path: Path, display: str, raw: bytes, digest: str
+    ) -> tuple[LoadedModel, list[Problem]] | None:
+        """A validated model from a signed entry, or None (missing, or not one that
+        this code wrote: computed afresh).  Only successful loads are stored, so a file
+        with an error is always read again and says where."""
+        if self.disk is None:
+            return None
+        entry = self.disk_key(path, display, digest)
+        value = self.disk.get(entry)
+        if not isinstance(value, dict):
+            return None
+        try:
+            model = ThreatModel.model_validate_json(value["model"])
+            problems = [_problem(item) for item in value["problems"]]
+        except (ValidationError, KeyError, TypeError, ValueError):
+            return None
+        self.used.add(entry)
+        # Positions are read from the file's text when a message asks for one.
+        source = lazy_source(raw.decode("utf-8-sig"), display)
+        return LoadedModel(model, path, display, source, digest), problems
+
+    def _to_disk(self, loaded: LoadedModel, problems: list[Problem]) -> None:
+        if self.disk is None:
+            return
+        entry = self.disk_key(loaded.path, loaded.display_path, loaded.digest)
+        value = {
+            "model": loaded.model.model_dump_json(by_alias=True),
+            "problems": [[p.file, p.line, p.column, p.message, p.severity.value] for p in problems],
+        }
+        self.disk.put(entry, value)
+        self.used.add(entry)
 
     def start(self) -> None:
         self.loaded = []
         self.reused = 0
+        self.from_disk = 0
+        self.used = set()
         self._fresh = {}
 
     def finish(self) -> None:
-        """Forget the files the last load did not see (removed or changed since)."""
+        """Forget the files the last load did not see (removed or changed since), and
+        remove their disk entries."""
         self._entries = self._fresh
+        if self.disk is not None:
+            self.disk.prune(self.used)
+
+
+def _problem(item: Any) -> Problem:
+    file, line, column, message, severity = item
+    if not (isinstance(file, str) and isinstance(message, str)):
+        raise TypeError("not a problem")
+    if type(line) is not int or type(column) is not int:
+        raise TypeError("not a position")
+    return Problem(file, line, column, message, Severity(severity))
 
 
 def load_models(

@@ -96,6 +96,11 @@ class _LazySourceMap(SourceMap):
         return getattr(self, name)
 
 
+def lazy_source(text: str, display: str) -> SourceMap:
+    """The positions of a document that read without error, found when first asked."""
+    return _LazySourceMap(text, display)
+
+
 @dataclass
 class Document:
     """The plain data of one YAML file and where each part of it came from."""
