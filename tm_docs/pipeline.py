@@ -83,12 +83,15 @@ class Work:
     analysed: tuple[str, ...] = ()  # model ids
     rendered: tuple[str, ...] = ()  # model ids whose pages were rendered
     models: int = 0
+    site_rendered: tuple[str, ...] = ()  # paths of the site-wide and owners' pages rendered
+    site_pages: int = 0
 
     def __str__(self) -> str:
         n = self.models
         return (
             f"work: {len(self.loaded)} of {n} model file(s) loaded, {len(self.analysed)} "
-            f"analysed, {len(self.rendered)} model page(s) rendered, the rest reused"
+            f"analysed, {len(self.rendered)} model page(s) rendered, "
+            f"{len(self.site_rendered)} of {self.site_pages} site page(s) rendered, the rest reused"
         )
 
 
@@ -446,6 +449,8 @@ class Pipeline:
             analysed=tuple(self._analyses.analysed),
             rendered=tuple(self._pages.rendered),
             models=len(result.models),
+            site_rendered=tuple(self._pages.site_rendered),
+            site_pages=self._pages.site_pages,
         )
         notes.append(str(work))
         return SiteBuild(
