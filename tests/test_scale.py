@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 import yaml
 
 from benchmarks.portfolio_repo import Portfolio, edit_model, make_portfolio, model_text
