@@ -49,7 +49,7 @@ from .load.git import GitError
 from .load.history import History, Unavailable, read_history
 from .load.models import LoadedModel, LoadMemo, LoadResult, ModelPathError, load_models
 from .load.revisions import changed_files, resolve_change, snapshot_at, snapshot_worktree
-from .load.rules import load_rules
+from .load.rules import RuleMemo, load_rules
 from .load.signed import SignedCache, open_signed_cache
 from .load.trend import Unloadable, VersionAnalyser, open_trend_cache
 from .problems import Problem
@@ -153,9 +153,10 @@ def report_of(
     result: LoadResult,
     memo: AnalysisMemo | None = None,
     progress: Progress = no_progress,
+    rule_memo: RuleMemo | None = None,
 ) -> Report:
     """The analysis of loaded models with the packaged and the repository's rules."""
-    rules = load_rules(settings.rule_dirs, root=settings.root)
+    rules = load_rules(settings.rule_dirs, root=settings.root, memo=rule_memo)
     if rules.problems:
         raise BuildError("problems in the threat rules", rules.problems)
     return analyse(result.models, settings, rules, memo, progress)
@@ -173,6 +174,7 @@ class Pipeline:
         # Work done once: each model's loading, analysis, drawing and page, by content.
         self._loads = LoadMemo()
         self._analyses = AnalysisMemo()
+        self._rules = RuleMemo()
         self._pages = PageMemo()
         self._drawn: dict[tuple[str, str, str], DrawnDiagram] = {}
         self.progress: Progress = no_progress  # how far a build is, for a terminal
@@ -390,7 +392,7 @@ class Pipeline:
         warnings = [str(p) for p in result.problems if not p.is_error]
         if not result.models:
             warnings.append(f"no model files (*.yaml, *.yml) in {settings.models_dir.name}")
-        report = report_of(settings, result, self._analyses, self.progress)
+        report = report_of(settings, result, self._analyses, self.progress, self._rules)
         warnings += [str(w) for w in report.warnings]
         svgs, icons, notes, cache_warnings = self._diagrams(report)
         cache_warnings += self._page_cache()
