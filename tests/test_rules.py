@@ -1574,3 +1574,33 @@ def test_operators_must_suit_their_fact(tmp_path: Path, condition: str, message:
     )
     problems = load_rules([folder]).problems
     assert [p.message for p in problems] == [f"rule 'odd': {message}"]
+
+
+def test_a_rebuild_reads_only_the_rule_files_that_changed(tmp_path: Path) -> None:
+    """`mkdocs serve` keeps a rule memo: an unchanged rule file is not parsed again, an
+    edited, broken or removed one is read as a fresh load would read it."""
+    from tm_docs.load.rules import RuleMemo
+
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    rule = (
+        "rules:\n  - id: odd\n    title: {title}\n    applies_to: flow\n"
+        "    when: {{encrypted: false}}\n    categories: [tampering]\n"
+        "    impact: 1\n    likelihood: 1\n    explanation: x\n    mitigation: y\n"
+    )
+    path = folder / "r.yaml"
+    path.write_text(rule.format(title="Odd"))
+    memo = RuleMemo()
+    first = load_rules([folder], root=tmp_path, memo=memo)
+    again = load_rules([folder], root=tmp_path, memo=memo)
+    assert not first.problems and again == first
+    assert all(a is b for a, b in zip(again.rules, first.rules, strict=True))  # not re-parsed
+    for text in (rule.format(title="Even"), "rules: [", None):
+        if text is None:
+            path.unlink()
+        else:
+            path.write_text(text)
+        assert load_rules([folder], root=tmp_path, memo=memo) == load_rules([folder], root=tmp_path)
+    assert [r.id for r in load_rules([folder], root=tmp_path, memo=memo).rules] == [
+        r.id for r in load_rules().rules
+    ]

@@ -14,8 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
-from benchmarks.portfolio_repo import edit_model, make_portfolio
+from benchmarks.portfolio_repo import Portfolio, edit_model, make_portfolio, model_text
 from tm_docs.analysis.settings import Settings
 from tm_docs.pipeline import Pipeline, build_site
 from tm_docs.render.progress import terminal_progress
@@ -85,6 +86,68 @@ def test_a_rebuild_after_one_edit_redoes_only_that_model_and_equals_a_fresh_buil
     for svg in svgs:
         assert isinstance(svg, bytes)
         assert b"base64" not in svg and b'xlink:href="../icons/' in svg
+
+
+def _change(portfolio: Portfolio, model_id: str, change: str) -> None:
+    """Edit one model file (or add or remove one) as a user would while serving."""
+    path = portfolio.model_file(model_id)
+    if change == "title":
+        edit_model(portfolio, model_id, "retitled")
+        return
+    if change == "added":
+        count = len(portfolio.model_ids)
+        text = model_text(count)
+        added = yaml.safe_load(text)["id"]
+        portfolio.model_file(added).write_text(text, encoding="utf-8")
+        return
+    if change == "removed":
+        path.unlink()
+        return
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if change == "rating":  # the riskiest threat of all: ranks move across the site
+        for threat in data["threats"][:3]:
+            threat["impact"] = threat["likelihood"] = 5
+            threat["status"] = "open"
+    elif change == "owner":
+        data["owner"] = "team-moved"
+    path.write_text(yaml.safe_dump(data, sort_keys=False, width=100), encoding="utf-8")
+
+
+def test_serve_rebuilds_re_render_only_the_pages_an_edit_changes(tmp_path: Path) -> None:
+    """A split site (owners' pages): after each kind of edit, a rebuild of the same pipeline
+    equals a fresh build byte for byte, and a threat's new title re-renders its model's
+    page and some site pages, not all of them."""
+    portfolio = make_portfolio(tmp_path / "site", 6, commits=10)
+
+    def settings() -> Settings:
+        return Settings(
+            root=portfolio.root, models_dir=portfolio.root / "models", owner_pages_from=2
+        )
+
+    pipeline = Pipeline(settings())
+    first = pipeline.build()
+    assert len(first.work.site_rendered) == first.work.site_pages > 8  # split: owners' pages
+    assert pipeline.build().work.site_rendered == ()
+    for change, model_id in (
+        ("title", portfolio.model_ids[2]),
+        ("rating", portfolio.model_ids[4]),
+        ("owner", portfolio.model_ids[1]),
+        ("added", ""),
+        ("removed", portfolio.model_ids[0]),
+    ):
+        _change(portfolio, model_id, change)
+        again = pipeline.build()
+        fresh = build_site(settings())
+        assert [f.path for f in again.files] == [f.path for f in fresh.files], change
+        by_path = {f.path: f.content for f in fresh.files}
+        assert [f.path for f in again.files if f.content != by_path[f.path]] == [], change
+        if change == "title":
+            assert again.work.rendered == (model_id,)
+            rendered = set(again.work.site_rendered)
+            assert 0 < len(rendered) < again.work.site_pages / 2, rendered
+            owner = yaml.safe_load(portfolio.model_file(model_id).read_text())["owner"]
+            assert f"threat-models/stride/{owner}.md" in rendered
+            assert "threat-models/controls.md" not in rendered
 
 
 def test_mkdocs_serve_redoes_only_the_edited_model(tmp_path: Path) -> None:

@@ -58,7 +58,7 @@ from .load.models import (
     load_models,
 )
 from .load.revisions import changed_files, resolve_change, snapshot_at, snapshot_worktree
-from .load.rules import load_rules
+from .load.rules import RuleMemo, load_rules
 from .load.signed import SignedCache, open_signed_cache
 from .load.trend import Unloadable, VersionAnalyser, open_trend_cache
 from .problems import Problem
@@ -93,12 +93,15 @@ class Work:
     rendered: tuple[str, ...] = ()  # model ids whose pages were rendered
     drawn: tuple[str, ...] = ()  # model ids whose DOT source was built
     models: int = 0
+    site_rendered: tuple[str, ...] = ()  # paths of the site-wide and owners' pages rendered
+    site_pages: int = 0
 
     def __str__(self) -> str:
         n = self.models
         return (
             f"work: {len(self.loaded)} of {n} model file(s) loaded, {len(self.analysed)} "
-            f"analysed, {len(self.rendered)} model page(s) rendered, the rest reused"
+            f"analysed, {len(self.rendered)} model page(s) rendered, "
+            f"{len(self.site_rendered)} of {self.site_pages} site page(s) rendered, the rest reused"
         )
 
 
@@ -160,9 +163,10 @@ def report_of(
     result: LoadResult,
     memo: AnalysisMemo | None = None,
     progress: Progress = no_progress,
+    rule_memo: RuleMemo | None = None,
 ) -> Report:
     """The analysis of loaded models with the packaged and the repository's rules."""
-    rules = load_rules(settings.rule_dirs, root=settings.root)
+    rules = load_rules(settings.rule_dirs, root=settings.root, memo=rule_memo)
     if rules.problems:
         raise BuildError("problems in the threat rules", rules.problems)
     return analyse(result.models, settings, rules, memo, progress)
@@ -180,6 +184,7 @@ class Pipeline:
         # Work done once: each model's loading, analysis, drawing and page, by content.
         self._loads = LoadMemo()
         self._analyses = AnalysisMemo()
+        self._rules = RuleMemo()
         self._pages = PageMemo()
         self._drawings = DrawingMemo()
         self.progress: Progress = no_progress  # how far a build is, for a terminal
@@ -429,7 +434,7 @@ class Pipeline:
         warnings = [str(p) for p in result.problems if not p.is_error]
         if not result.models:
             warnings.append(f"no model files (*.yaml, *.yml) in {settings.models_dir.name}")
-        report = report_of(settings, result, self._analyses, self.progress)
+        report = report_of(settings, result, self._analyses, self.progress, self._rules)
         warnings += [str(w) for w in report.warnings]
         svgs, icons, notes, cache_warnings = self._diagrams(report)
         cache_warnings += load_warnings + self._page_cache()
@@ -489,6 +494,8 @@ class Pipeline:
             rendered=tuple(self._pages.rendered),
             drawn=tuple(self._drawings.drawn),
             models=len(result.models),
+            site_rendered=tuple(self._pages.site_rendered),
+            site_pages=self._pages.site_pages,
         )
         notes.append(str(work))
         return SiteBuild(

@@ -7,8 +7,9 @@ rule does not hide the others, every problem located at its file and line.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -16,9 +17,9 @@ from pydantic import BaseModel, ValidationError
 
 from ..analysis.rules import Rule, RuleSet
 from ..problems import Problem, display_path, sort_problems
-from .files import check_folder, find_files
+from .files import Refused, TooLarge, check_folder, find_files, read_regular
 from .messages import validation_problems
-from .yaml_source import read_document
+from .yaml_source import MAX_FILE_BYTES, Document, decode_document, read_document
 
 _RULE_LISTS: dict[str, tuple[str, type[BaseModel]]] = {"rules": ("rule", Rule)}
 
@@ -33,7 +34,39 @@ class _Located:
 
 def _load_file(path: Path, display: str) -> tuple[list[_Located], list[Problem]]:
     """The valid rules of one file, and every problem of every rule in it."""
-    document = read_document(path, display)
+    return _rules_of(read_document(path, display), display)
+
+
+@dataclass
+class RuleMemo:
+    """Rule files read before, by name and content: a file whose bytes did not change is
+    not parsed or checked again (`mkdocs serve` rebuilds).  Kept in memory only."""
+
+    _entries: dict[tuple[str, str, str], tuple[list[_Located], list[Problem]]] = field(
+        default_factory=dict
+    )
+    _fresh: dict[tuple[str, str, str], tuple[list[_Located], list[Problem]]] = field(
+        default_factory=dict
+    )
+
+    def load(self, path: Path, display: str) -> tuple[list[_Located], list[Problem]]:
+        try:
+            raw = read_regular(path, MAX_FILE_BYTES)
+        except (TooLarge, Refused):
+            return _load_file(path, display)  # says why, every time
+        key = (str(path), display, hashlib.sha256(raw).hexdigest())
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = _rules_of(decode_document(raw, display), display)
+        self._fresh[key] = entry
+        return list(entry[0]), list(entry[1])
+
+    def done(self) -> None:
+        """Keep what this load read, forget the files that are gone or changed."""
+        self._entries, self._fresh = self._fresh, {}
+
+
+def _rules_of(document: Document, display: str) -> tuple[list[_Located], list[Problem]]:
     if document.data is None:
         return [], list(document.problems)
     problems = list(document.problems)
@@ -78,7 +111,9 @@ def builtin_rule_files() -> list[Path]:
     return sorted(Path(str(folder)).glob("*.yaml"))
 
 
-def load_rules(extra_folders: Sequence[Path] = (), root: Path | None = None) -> RuleSet:
+def load_rules(
+    extra_folders: Sequence[Path] = (), root: Path | None = None, memo: RuleMemo | None = None
+) -> RuleSet:
     """The packaged rules plus those of the given folders; problems name file and line.
 
     With `root`, the folders must lie inside it (they come from mkdocs.yml, which
@@ -100,7 +135,7 @@ def load_rules(extra_folders: Sequence[Path] = (), root: Path | None = None) -> 
         problems.extend(found.problems)
         files += [(p, display_path(p)) for p in found.files]
     for path, display in files:
-        loaded, file_problems = _load_file(path, display)
+        loaded, file_problems = memo.load(path, display) if memo else _load_file(path, display)
         problems.extend(file_problems)
         for located in loaded:
             rule = located.rule
@@ -116,4 +151,6 @@ def load_rules(extra_folders: Sequence[Path] = (), root: Path | None = None) -> 
                 continue
             seen[rule.id] = located.display
             rules.append(rule)
+    if memo is not None:
+        memo.done()
     return RuleSet(tuple(rules), tuple(sort_problems(problems)))

@@ -11,8 +11,8 @@ import hashlib
 import math
 import posixpath
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -207,11 +207,14 @@ def _relative(target: str, folder: str) -> str:
 
 @dataclass
 class PageMemo:
-    """Model pages rendered before, by a hash of everything that goes into one (the
-    model file's content, the settings, the rules, the templates, its diagram and its
-    staleness), kept across `mkdocs serve` rebuilds.  In memory, site-wide pages are
-    always rendered afresh from the per-model results.  `rendered` names the model pages the
-    last `render_site` rendered (the others were reused).
+    """Pages rendered before, kept across `mkdocs serve` rebuilds.
+
+    A model page is kept by a hash of everything that goes into it (the model file's
+    content, the settings, the rules, the templates, its diagram, staleness and trend).
+    A site-wide page or an owner's page is kept with the view data it showed (`_shown`),
+    and taken again while the new build's data is equal to it: an edit re-renders the
+    pages that show what it changed, not all of them.  `rendered` names the model pages
+    the last `render_site` rendered, `site_rendered` the other pages it rendered.
 
     With `disk`, pages are also kept in the project's cache folder, signed with the
     user's key, so that the next `mkdocs build` (a new process) renders only what
@@ -221,6 +224,23 @@ class PageMemo:
     rendered: list[str] = field(default_factory=list)
     disk: SignedCache | None = None
     used: set[str] = field(default_factory=set)  # disk entries the last build used
+    site_rendered: list[str] = field(default_factory=list)
+    site_pages: int = 0  # site-wide and owners' pages of the last build
+    # By page path: the data it showed and the page.
+    _shown: dict[str, tuple[Any, GeneratedFile]] = field(default_factory=dict)
+    # By model id: what its page key was made of, and the key (hashed once while equal).
+    _keys: dict[str, tuple[tuple[Any, ...], str]] = field(default_factory=dict)
+
+
+def _same(earlier: Any, now: Any) -> bool:
+    """Whether two builds' view data are the same: equal values of the same types (the
+    view objects are frozen dataclasses and frozen models, compared field by field;
+    unchanged models are the very same objects, so most comparisons end at once)."""
+    if type(earlier) is not type(now):
+        return False
+    if isinstance(now, (tuple, list)):
+        return len(earlier) == len(now) and all(map(_same, earlier, now))
+    return bool(earlier == now)
 
 
 def _stored_texts(memo: PageMemo | None, key: str | None, count: int) -> list[str] | None:
@@ -368,6 +388,73 @@ _SITE_PAGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
+def _shown_on(site: SiteView, name: str, everything: Any, staleness: dict[str, Staleness]) -> Any:
+    """The view data the site-wide page `name` shows, to compare with the last build's.
+
+    A split site's long pages show a summary and a table of owners (each owner's rows are
+    on pages of their own): exactly what those templates print of the views is listed
+    here, so that an edit re-renders the summaries it shows in.  The other pages, and all
+    of an unsplit site, show every model: `everything` (None: render always)."""
+    portfolio = site.portfolio
+    if everything is None:
+        return None
+    if name == "controls":
+        return site.report.controls
+    if name == "stale":
+        return staleness, {m.model.id: m.model.title for m in portfolio.models}
+    if not site.split:
+        return everything
+    owners = site.model_owners
+    if name == "backlog":
+        return (
+            len(portfolio.backlog),
+            [(item, site.rank(item)) for item in site.top_backlog],
+            [
+                (g.owner, g.slug, len(g.backlog), g.highest_backlog, site.rank(g.backlog[0]))
+                for g in site.backlog_owners
+            ],
+        )
+    if name == "heatmap":
+        return [
+            (c.impact, c.likelihood, c.band, len(c.threats), c.threats[:1], c.by_owner)
+            for residual in (False, True)
+            for row in site.heatmap(residual)
+            for c in row
+        ]
+    if name == "stride":
+        return (
+            site.top_threats,
+            len(portfolio.open_threats),
+            len(portfolio.models),
+            [(category, len(open), len(closed)) for category, open, closed in site.stride],
+            [
+                (g.owner, g.slug, len(g.models), len(g.open_threats), g.highest_threat)
+                for g in owners
+            ],
+        )
+    if name == "assets":
+        return (
+            len(portfolio.assets),
+            len(portfolio.models),
+            site.top_assets,
+            [
+                (g.owner, g.slug, [a.asset.classification for a in g.assets], g.highest_asset)
+                for g in owners
+            ],
+        )
+    if name == "coverage":
+        reports = site.coverage_of(None)
+        pending = site.untriaged_of(None)
+        return (
+            len(reports),
+            reports[:SUMMARY_ROWS],
+            [(g.owner, g.slug, len(g.models), least, n) for g, least, n in site.coverage_owners],
+            len(pending),
+            pending[:SUMMARY_ROWS],
+        )
+    return everything
+
+
 def render_site(
     report: Report,
     layout: SiteLayout | None = None,
@@ -396,8 +483,11 @@ def render_site(
     files: list[GeneratedFile] = []
     kept: dict[str, GeneratedFile] = {}
     base = ""
+    shown: dict[str, tuple[Any, GeneratedFile]] = {}
+    keys_made: dict[str, tuple[tuple[Any, ...], str]] = {}
     if memo is not None:
         memo.rendered = []
+        memo.site_rendered = []
         memo.used = set()
         templates = _templates_digest(template_dirs)
         # Whether the site is split per owner decides where a model page's backlog links go.
@@ -409,7 +499,7 @@ def render_site(
         if memo is None or not loaded.digest:
             return None
         model_id = loaded.model.id
-        return content_key(
+        parts = (
             base,
             loaded.digest,
             loaded.display_path,
@@ -417,6 +507,11 @@ def render_site(
             (staleness or {}).get(model_id),
             trends.models.get(model_id),
         )
+        # Hashing a long trend costs more than comparing it with the last build's.
+        earlier = memo._keys.get(model_id)
+        key = earlier[1] if earlier is not None and _same(earlier[0], parts) else None
+        keys_made[model_id] = (parts, key or content_key(*parts))
+        return keys_made[model_id][1]
 
     def page(
         path: str,
@@ -425,9 +520,24 @@ def render_site(
         tags: Sequence[str] = (),
         hide: Sequence[str] = (),
         in_nav: bool = True,
+        shows: Any = None,
         **context: Any,
     ) -> None:
+        """Render a page; with `shows` (the view data it shows, None: unknown), take the
+        last build's page again while that data is the same."""
         context.setdefault("owner", None)
+        if memo is not None and shows is not None:
+            shows = (shows, base, template, title, tuple(tags), tuple(hide), in_nav)
+            earlier = memo._shown.get(path)
+            if earlier is not None and _same(earlier[0], shows):
+                files.append(earlier[1])
+                shown[path] = earlier
+                return
+        if path in from_disk:  # the whole set, stored under the key of every model page
+            files.append(replace(from_disk[path], title=title, in_nav=in_nav))
+            if memo is not None and shows is not None:
+                shown[path] = (shows, files[-1])
+            return
         text = env.get_template(template).render(
             report=report,
             portfolio=portfolio,
@@ -443,6 +553,10 @@ def render_site(
             **context,
         )
         files.append(GeneratedFile(path, text, title, in_nav))
+        if memo is not None and shows is not None:
+            shown[path] = (shows, files[-1])
+        if memo is not None and template != "model.md.j2":
+            memo.site_rendered.append(path)
 
     summaries = sorted(portfolio.summaries, key=lambda s: s.model.title.lower())
     keys = [page_key(summary.loaded) for summary in summaries]
@@ -451,6 +565,8 @@ def render_site(
         # The site-wide pages are made of every model's results: keyed by every model
         # page's key (each covers its model, diagram, staleness and trend) and the rest.
         site_key = content_key("site", base, keys, trends.site, trends.unknown)
+    # What a page that shows every model (or any of them) is made of.
+    everything = None if None in keys else ("site", keys, trends.site, trends.unknown)
 
     def site_wide() -> None:
         for name, title, hide in _SITE_PAGES:
@@ -459,18 +575,30 @@ def render_site(
                 extra["site_chart"] = (
                     site_chart(trends.site, portfolio.bands) if trends.site else None
                 )
-            page(layout.page(name), f"{name}.md.j2", title, hide=hide, **extra)
+            page(
+                layout.page(name),
+                f"{name}.md.j2",
+                title,
+                hide=hide,
+                shows=_shown_on(site, name, everything, staleness or {}),
+                **extra,
+            )
         if site.split:
             # A large portfolio: each owner's part of the long site-wide pages on a page of its
             # own, reached from the owners' table of the site-wide page, not from the navigation.
             # (The controls and stale pages hold a row per control or stale model: they stay whole.)
             for group in site.backlog_owners:
+                ranks = tuple(site.rank(item) for item in group.backlog)  # site-wide places
                 page(
                     layout.page(f"backlog/{group.slug}"),
                     "backlog.md.j2",
                     f"Mitigation backlog: {group.owner}",
                     hide=["toc"],
                     in_nav=False,
+                    # What an owner's backlog page shows: its rows and their ranks.
+                    shows=None
+                    if everything is None
+                    else (replace(group, models=(), open_threats=(), assets=()), ranks),
                     owner=group,
                 )
             for group in site.model_owners:
@@ -486,6 +614,8 @@ def render_site(
                         f"{title}: {group.owner}",
                         hide=hide,
                         in_nav=False,
+                        # These pages show the owner's models, not its backlog.
+                        shows=None if everything is None else replace(group, backlog=()),
                         owner=group,
                     )
 
@@ -494,10 +624,8 @@ def render_site(
         for name in ("backlog.csv", "backlog.json", "controls.csv", "controls.json")
     ]
     stored = _stored_site(memo, site_key, len(data_files))
-    if stored is not None:
-        files.extend(stored.pages)
-    else:
-        site_wide()
+    from_disk = {p.path: p for p in stored.pages} if stored is not None else {}
+    site_wide()
     site_count = len(files)
     for number, (summary, key) in enumerate(zip(summaries, keys, strict=True), 1):
         progress("rendering pages", number, len(summaries))
@@ -537,18 +665,32 @@ def render_site(
             kept[key] = files[-1]
             memo.rendered.append(model.id)
             _store_texts(memo, key, [files[-1].content])
+    # The data files, by what each is made of; `made` as the function that makes it.
+    backlog = (base, portfolio.bands, site.backlog)
+    controls = (base, report.controls)
+    makers: list[tuple[Any, Callable[[], str]]] = [
+        (backlog, lambda: backlog_csv(portfolio)),
+        (backlog, lambda: backlog_json(portfolio)),
+        (controls, lambda: controls_csv(report.controls)),
+        (controls, lambda: controls_json(report.controls)),
+    ]
+    texts: list[str | bytes] = []
+    for number, (path, (shows, made)) in enumerate(zip(data_files, makers, strict=True)):
+        last = memo._shown.get(path) if memo is not None and everything else None
+        if last is not None and _same(last[0], shows):
+            texts.append(last[1].content)
+        elif stored is not None:
+            texts.append(stored.data[number])
+        else:
+            texts.append(made())
+        shown[path] = (shows, GeneratedFile(path, texts[-1]))
+    if stored is None:
+        _store_site(memo, site_key, files[:site_count], texts)
     if memo is not None:
         memo._pages = kept
-    if stored is not None:
-        texts = stored.data
-    else:
-        texts = [
-            backlog_csv(portfolio),
-            backlog_json(portfolio),
-            controls_csv(report.controls),
-            controls_json(report.controls),
-        ]
-        _store_site(memo, site_key, files[:site_count], texts)
+        memo._keys = keys_made
+        memo._shown = shown
+        memo.site_pages = site_count
     files.extend(GeneratedFile(path, text) for path, text in zip(data_files, texts, strict=True))
     return files
 
