@@ -233,20 +233,8 @@ class Pipeline:
     def _page_cache(self) -> list[str]:
         """Give the page memo the signed disk cache of pages (opened on every build), or
         say why the cache folder is not used."""
-        settings = self.settings
-        self._pages.disk = None
-        if settings.cache_dir is None:
-            return []
-        opened = open_signed_cache(
-            settings.root,
-            os.path.relpath(settings.cache_dir, settings.root),
-            PAGE_CACHE,
-            max_bytes=MAX_PAGE_ENTRY_BYTES,
-        )
-        if isinstance(opened, CacheRefused):
-            return [str(opened)]
-        self._pages.disk = opened
-        return []
+        self._pages.disk, refused = self._signed_cache(PAGE_CACHE, MAX_PAGE_ENTRY_BYTES)
+        return refused
 
     def history(self, *, models_only: bool = False) -> History | Unavailable:
         """The git history of the project, read once and reused while HEAD does not move.
