@@ -100,6 +100,43 @@ def test_a_file_renamed_into_the_folder_from_outside_is_followed_back(tmp_path: 
     ]
 
 
+def test_a_file_moved_out_beside_a_similar_new_one_is_not_taken_for_a_rename(
+    tmp_path: Path,
+) -> None:
+    """The folder's log alone pairs the file that left with the new one as a rename; the
+    whole tree's diff says one was moved out and the other is new."""
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("Orders", "2026-01-05T10:00:00Z", {"models/orders.yaml": ORDERS_V2})
+    (repo.root / "archive").mkdir()
+    repo.git("mv", "models/orders.yaml", "archive/orders.yaml")
+    similar = ORDERS_V2.replace("id: orders", "id: shop", 1) + "# the shop's own copy\n"
+    repo.commit("Archived, and a shop model", "2026-01-08T10:00:00Z", {"models/shop.yaml": similar})
+    read = read_history(repo.root, within=repo.root / "models")
+    assert isinstance(read, History) and read.scope is None  # read whole, as git pairs it
+    trends, _ = _alone(repo.root)
+    assert trends == _whole(repo.root)
+    assert [p.path for p in trends.models["shop"].points] == ["models/shop.yaml"]
+
+
+def test_a_file_moved_in_while_a_similar_one_leaves_follows_the_one_moved_in(
+    tmp_path: Path,
+) -> None:
+    """The folder's log alone takes the file moved in for a rename of the one deleted."""
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("Orders", "2026-01-05T10:00:00Z", {"models/orders.yaml": ORDERS_V2})
+    draft = ORDERS_V2.replace("id: orders", "id: shop", 1) + "# drafted elsewhere\n"
+    repo.commit("Drafted", "2026-01-06T10:00:00Z", {"drafts/shop.yaml": draft})
+    repo.git("rm", "-q", "models/orders.yaml")
+    (repo.root / "models").mkdir(exist_ok=True)  # git rm took the emptied folder
+    repo.git("mv", "drafts/shop.yaml", "models/shop.yaml")
+    repo.commit("The draft replaces it", "2026-01-08T10:00:00Z")
+    read = read_history(repo.root, within=repo.root / "models")
+    assert isinstance(read, History) and read.scope is None
+    trends, _ = _alone(repo.root)
+    assert trends == _whole(repo.root)
+    assert [p.path for p in trends.models["shop"].points] == ["drafts/shop.yaml"]
+
+
 def test_a_new_model_file_keeps_the_scoped_read(tmp_path: Path) -> None:
     """A file added to the folder (not moved into it) is asked about once, and the read
     stays the folder's."""

@@ -37,7 +37,8 @@ class Commit:
     # (absent for a deleted file, a symbolic link or a submodule)
     blobs: dict[str, str] = field(default_factory=dict, compare=False)
     parent: str = field(default="", compare=False)  # the first parent ('' for a root commit)
-    added: bool = field(default=False, compare=False)  # whether it added a file
+    # whether a file arrived in it (added, renamed or copied, as this log paired them)
+    arrived: bool = field(default=False, compare=False)
 
     @property
     def short(self) -> str:
@@ -263,7 +264,7 @@ _REV_PARSE = [
     *("--verify", "-q", "HEAD^{commit}"),
 ]
 _DIFF_TREE = [
-    *("diff-tree", "--stdin", "-r", "-z", "--no-commit-id"),
+    *("diff-tree", "--stdin", "-r", "-z"),  # each commit's changes after its id
     *("--find-renames", "--raw", "--no-abbrev"),
 ]
 
@@ -302,29 +303,49 @@ def _read(root: Path, head: str, scope: str | None) -> History | None:
         raise
     dirty = _dirty(status.output())
     commits = tuple(_parse_log(gitcmd.split_z(output)))
-    if scope is not None and _renamed_into(root, scope, commits):
+    if scope is not None and _paired_otherwise(root, scope, commits):
         return None
     return History(root, head, commits, dirty, scope)
 
 
-def _renamed_into(root: Path, scope: str, commits: Sequence[Commit]) -> bool:
-    """Whether a file added to `scope` by one of `commits` was renamed from outside it
-    (which a log of the folder alone shows as a new file)."""
-    pairs = [f"{c.sha} {c.parent}\n" for c in commits if c.parent and c.added]
-    if not pairs:
+def _paired_otherwise(root: Path, scope: str, commits: Sequence[Commit]) -> bool:
+    """Whether the whole tree's diff of a commit gives a file that arrived in `scope` an
+    origin other than the folder's log did.
+
+    A log of the folder alone pairs renames among the folder's files only: a file moved
+    in from outside shows as new, and a file moved out beside a similar new one shows as
+    renamed into it.  Both would follow the wrong versions back, so then the whole
+    history is read.  (Commits too large for git's rename detection in the whole tree
+    may still be paired in the folder's log: git's own limit, left as it is.)"""
+    arrivals = {c.sha: c for c in commits if c.parent and c.arrived}
+    if not arrivals:
         return False
     output = gitcmd.run(
         root,
         _DIFF_TREE,
-        stdin="".join(pairs).encode(),
+        stdin="".join(f"{sha} {c.parent}\n" for sha, c in arrivals.items()).encode(),
     )
     tokens = gitcmd.split_z(output)
     prefix = scope + "/"
-    for i, token in enumerate(tokens):
-        raw = _RAW.match(token.lstrip("\n"))
-        if raw is not None and raw.group(3)[0] in "RC" and i + 2 < len(tokens):
-            old, new = tokens[i + 1], tokens[i + 2]
-            if new.startswith(prefix) and not old.startswith(prefix):
+    commit: Commit | None = None
+    i = 0
+    while i < len(tokens):
+        token = tokens[i].lstrip("\n")
+        raw = _RAW.match(token)
+        if raw is None:
+            commit = arrivals.get(token)  # the header of the next commit's changes
+            i += 1
+            continue
+        status = raw.group(3)
+        if status[0] in "RC":
+            origin, path = tokens[i + 1], tokens[i + 2]
+            i += 3
+        else:
+            origin = path = tokens[i + 1]
+            i += 2
+        arrived = status[0] in "ARC"
+        if commit is not None and arrived and path.startswith(prefix):
+            if commit.changes.get(path, path) != origin:
                 return True
     return False
 
@@ -373,7 +394,7 @@ def _parse_log(tokens: list[str]) -> list[Commit]:
             continue
         sha, parents, timestamp, author, subject = tokens[i + 1 : i + 6]
         i += 6
-        added = False
+        arrived = False
         changes: dict[str, str] = {}
         content: set[str] = set()
         blobs: dict[str, str] = {}
@@ -386,6 +407,7 @@ def _parse_log(tokens: list[str]) -> list[Commit]:
                 old, new = tokens[i + 1], tokens[i + 2]
                 i += 3
                 changes[new] = old
+                arrived = True
                 if status != "R100":  # a rename that also changed the text
                     content.add(new)
                 if status[0] == "R":
@@ -395,7 +417,7 @@ def _parse_log(tokens: list[str]) -> list[Commit]:
                 i += 2
                 changes[new] = new
                 content.add(new)
-                added = added or status == "A"
+                arrived = arrived or status == "A"
             if mode in _REGULAR_FILE and not _NO_OBJECT.match(blob):
                 blobs[new] = blob
         commits.append(
@@ -408,7 +430,7 @@ def _parse_log(tokens: list[str]) -> list[Commit]:
                 content_changed=frozenset(content),
                 blobs=blobs,
                 parent=parents.partition(" ")[0],
-                added=added,
+                arrived=arrived,
             )
         )
     return commits
