@@ -202,3 +202,17 @@ def test_cli_trend_equals_the_trend_of_the_whole_history(branchy: GitRepo) -> No
     shown = [whole.models[m.model.id] for m in report_of(settings, load_checked(settings)).models]
     expected = trend_report.as_json(whole, shown, settings.bands)
     assert json.loads(result.stdout) == json.loads(expected)
+
+
+def test_a_site_without_staleness_marks_the_review_point_as_the_trend_command_does(
+    branchy: GitRepo,
+) -> None:
+    settings = _settings(branchy.root, staleness=False, diagrams=False, cache_dir=None)
+    pipeline = Pipeline(settings)
+    site = pipeline.build()
+    assert isinstance(pipeline._history, History) and pipeline._history.scope == "models"
+    report = report_of(settings, load_checked(settings))
+    alone, _, _ = Pipeline(settings).trends(report)
+    assert [r.label for r in alone.models["orders"].reviews][-1] == "last review 2026-03-01"
+    page = next(f for f in site.files if f.path.endswith("orders/index.md"))
+    assert "last review 2026-03-01" in str(page.content)

@@ -293,7 +293,7 @@ class Pipeline:
         """The risk trend of each model (of `models`, default all) and of the site,
         with notes for the log and warnings.  `history`: as read for this build already
         (default: the model files' history alone).  `verdicts`: the staleness verdicts,
-        whose review points mark the time line (default: each model's review point)."""
+        whose review points mark the time line (a model without one: its review point)."""
         settings = self.settings
         chosen = [m for m in report.models if models is None or m.model.id in models]
         if history is None:
@@ -328,13 +328,15 @@ class Pipeline:
                     "trend is unknown"
                 )
             else:
-                if verdicts is None:
-                    now = dt.datetime.now(dt.timezone.utc)
-                    reviews = {
-                        m.model.id: review_point(m.loaded, history, now=now).time for m in chosen
-                    }
-                else:
-                    reviews = {k: v.review_time for k, v in verdicts.items()}
+                # The review point marks each line: the verdict's, or (staleness turned
+                # off, or not asked) the same point asked of the history directly.
+                now = dt.datetime.now(dt.timezone.utc)
+                reviews = {
+                    m.model.id: verdict.review_time
+                    if (verdict := (verdicts or {}).get(m.model.id)) is not None
+                    else review_point(m.loaded, history, now=now).time
+                    for m in chosen
+                }
                 by_blob: dict[str, Result] = {
                     blob: r.reason if isinstance(r, Unloadable) else r
                     for blob, r in results.items()
