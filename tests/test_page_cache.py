@@ -12,12 +12,17 @@ import hashlib
 import hmac
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
+from benchmarks.portfolio_repo import edit_model, make_portfolio
 from tm_docs.analysis.settings import Settings
 from tm_docs.load.signed import KEY_BYTES, content_key, key_path, user_key
 from tm_docs.pipeline import MAX_PAGE_ENTRY_BYTES, PAGE_CACHE, Pipeline, SiteBuild
@@ -41,7 +46,7 @@ def _contents(site: SiteBuild) -> dict[str, str | bytes]:
     return {f.path: f.content for f in site.files}
 
 
-def _entries(root: Path) -> dict[str, list[str]]:
+def _entries(root: Path) -> dict[str, Any]:
     folder = root / ".tm-docs-cache" / PAGE_CACHE
     found = {}
     for path in sorted(folder.glob("*.json")):
@@ -50,10 +55,19 @@ def _entries(root: Path) -> dict[str, list[str]]:
     return found
 
 
+def _model_entries(root: Path) -> list[str]:
+    """The cache files of the model pages: the pages whose front matter has tags (the
+    model's owner and STRIDE categories); the site-wide pages have none."""
+    return [
+        name
+        for name, texts in _entries(root).items()
+        if isinstance(texts, list) and "\ntags:\n" in texts[0].split("\n---\n", 1)[0]
+    ]
+
+
 def _model_entry(root: Path) -> Path:
-    """The cache file of one model page (a list of one page, not the site-wide entry)."""
-    name = next(n for n, texts in _entries(root).items() if len(texts) == 1)
-    return root / ".tm-docs-cache" / PAGE_CACHE / name
+    """The cache file of one model page."""
+    return root / ".tm-docs-cache" / PAGE_CACHE / _model_entries(root)[0]
 
 
 @pytest.fixture
@@ -72,7 +86,12 @@ def test_next_build_renders_nothing_and_gives_the_same_files(site: tuple[Path, d
     assert warm.work.rendered == ()
     assert _contents(warm) == cold
     models = warm.work.models
-    assert len(_entries(root)) == models + 1  # one per model page, one of the site-wide pages
+    assert len(_model_entries(root)) == models
+    # One entry per page and data file (not for the stylesheet and script, which are
+    # tm-docs' own files), and an index of the site-wide ones.
+    made = [f for f in warm.files if f.path.endswith((".md", ".csv", ".json"))]
+    assert len(made) == models + 8 + 4
+    assert len(_entries(root)) == len(made) + 1
 
 
 def test_changed_bytes_of_an_entry_are_not_used(site: tuple[Path, dict]) -> None:
@@ -97,7 +116,7 @@ def test_entry_signed_without_the_key_is_not_used(site: tuple[Path, dict]) -> No
     # Another model's page copied over a page's entry, with its valid signature:
     # signatures cover the entry's name, so it is refused there.
     folder = entry.parent
-    pages = [n for n, texts in _entries(root).items() if len(texts) == 1 and n != entry.name]
+    pages = [n for n in _model_entries(root) if n != entry.name]
     (folder / pages[1]).write_bytes((folder / pages[0]).read_bytes())
     warm = _build(root)
     assert len(warm.work.rendered) == 2
@@ -106,7 +125,7 @@ def test_entry_signed_without_the_key_is_not_used(site: tuple[Path, dict]) -> No
 
 def test_symlink_and_huge_entries_are_not_used(site: tuple[Path, dict]) -> None:
     root, cold = site
-    names = [n for n, texts in _entries(root).items() if len(texts) == 1]
+    names = _model_entries(root)
     folder = root / ".tm-docs-cache" / PAGE_CACHE
     # A link to a valid copy of the entry itself, outside the cache folder.
     outside = root.parent / "copy.json"
@@ -137,10 +156,11 @@ def test_edited_model_invalidates_its_page_and_the_site_wide_pages(
     edited = _build(root)
     assert len(edited.work.rendered) == 1
     after = _entries(root)
-    # The edited page's entry and the site-wide one are new; every other entry is kept,
-    # and the outdated ones are removed.
-    assert len(set(before) - set(after)) == 2
-    assert len(set(after) - set(before)) == 2
+    # The edited page's entry is new, every other model page's is kept, and the outdated
+    # one is removed. (On this small site every site-wide page shows every model.)
+    assert len(set(_model_entries(root)) - set(before)) == 1
+    assert len(set(before) & set(_model_entries(root))) == edited.work.models - 1
+    assert len(after) == len(before)
     fresh = Settings(root=root, models_dir=root / "models", cache_dir=None, diagrams=False)
     assert _contents(edited) == _contents(Pipeline(fresh).build())
     assert Pipeline(_settings(root)).build().work.rendered == ()
@@ -247,3 +267,34 @@ def test_a_site_split_per_owner_comes_back_whole_from_the_cache(tmp_path: Path) 
     assert [(f.path, f.title, f.in_nav) for f in light.files] == [d[:3] for d in described]
     assert [p.path for p in light.pages] == [p.path for p in cold.pages]
     assert all(f.content == "" for f in light.files if f.title is not None)
+
+
+def test_a_new_build_after_an_edit_renders_only_the_site_pages_that_show_it(
+    tmp_path: Path,
+) -> None:
+    """Two real `mkdocs build` processes with different string hashing: after one threat's
+    title is edited, the second renders that model's page and the few site-wide and owners'
+    pages that show the threat, takes every other page from the cache folder, and writes
+    the site a build without a cache writes."""
+    portfolio = make_portfolio(tmp_path / "site", 6, commits=10)
+    config = yaml.safe_load(portfolio.config.read_text(encoding="utf-8"))
+    config["plugins"][1]["tm-docs"]["owner_pages_from"] = 2  # owners' pages of their own
+    portfolio.config.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    assert build(portfolio.config, env={"PYTHONHASHSEED": "1"}).returncode == 0
+    edit_model(portfolio, portfolio.model_ids[3], "seen in a new process")
+    GitRepo(portfolio.root).commit("Retitle a threat", "2026-02-01T00:00:00Z")
+    edited = build(portfolio.config, "-v", env={"PYTHONHASHSEED": "2"})
+    assert edited.returncode == 0, edited.stderr
+    work = re.search(r"(\d+) model page\(s\) rendered, (\d+) of (\d+) site page", edited.stderr)
+    assert work is not None, edited.stderr
+    models, rendered, site_pages = map(int, work.groups())
+    assert models == 1 and site_pages > 20
+    assert 0 < rendered < site_pages / 3
+    kept = _html(portfolio.root / "site")
+    shutil.rmtree(portfolio.root / ".tm-docs-cache")
+    assert build(portfolio.config, env={"PYTHONHASHSEED": "3"}).returncode == 0
+    assert _html(portfolio.root / "site") == kept
+
+
+def _html(site: Path) -> dict[str, bytes]:
+    return {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*.html")}

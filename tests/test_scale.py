@@ -113,21 +113,31 @@ def _change(portfolio: Portfolio, model_id: str, change: str) -> None:
     path.write_text(yaml.safe_dump(data, sort_keys=False, width=100), encoding="utf-8")
 
 
-def test_serve_rebuilds_re_render_only_the_pages_an_edit_changes(tmp_path: Path) -> None:
-    """A split site (owners' pages): after each kind of edit, a rebuild of the same pipeline
-    equals a fresh build byte for byte, and a threat's new title re-renders its model's
-    page and some site pages, not all of them."""
+@pytest.mark.parametrize("rebuild", ["serve", "new process"])
+def test_rebuilds_re_render_only_the_pages_an_edit_changes(tmp_path: Path, rebuild: str) -> None:
+    """A split site (owners' pages): after each kind of edit, a rebuild equals a fresh build
+    byte for byte, and a threat's new title re-renders its model's page and some site pages,
+    not all of them: in `mkdocs serve` (the same pipeline, pages kept in memory) and in a
+    new `mkdocs build` (a new pipeline, pages kept in the cache folder)."""
     portfolio = make_portfolio(tmp_path / "site", 6, commits=10)
+    cache = portfolio.root / ".tm-docs-cache" if rebuild == "new process" else None
 
-    def settings() -> Settings:
+    def settings(cache_dir: Path | None = cache) -> Settings:
         return Settings(
-            root=portfolio.root, models_dir=portfolio.root / "models", owner_pages_from=2
+            root=portfolio.root,
+            models_dir=portfolio.root / "models",
+            owner_pages_from=2,
+            cache_dir=cache_dir,
         )
 
-    pipeline = Pipeline(settings())
-    first = pipeline.build()
+    serving = Pipeline(settings())
+
+    def pipeline() -> Pipeline:
+        return serving if cache is None else Pipeline(settings())
+
+    first = pipeline().build()
     assert len(first.work.site_rendered) == first.work.site_pages > 8  # split: owners' pages
-    assert pipeline.build().work.site_rendered == ()
+    assert pipeline().build().work.site_rendered == ()
     for change, model_id in (
         ("title", portfolio.model_ids[2]),
         ("rating", portfolio.model_ids[4]),
@@ -136,8 +146,8 @@ def test_serve_rebuilds_re_render_only_the_pages_an_edit_changes(tmp_path: Path)
         ("removed", portfolio.model_ids[0]),
     ):
         _change(portfolio, model_id, change)
-        again = pipeline.build()
-        fresh = build_site(settings())
+        again = pipeline().build()
+        fresh = build_site(settings(cache_dir=None))
         assert [f.path for f in again.files] == [f.path for f in fresh.files], change
         by_path = {f.path: f.content for f in fresh.files}
         assert [f.path for f in again.files if f.content != by_path[f.path]] == [], change

@@ -104,41 +104,75 @@ def _read_key(path: Path) -> bytes | None:
     return key if len(key) == KEY_BYTES else None
 
 
-def content_key(*parts: Any) -> str:
+def content_key(*parts: Any, keys: ContentKeys | None = None) -> str:
     """A hash of values (dataclasses, mappings, sets, sequences, scalars) that is the same
     in every process: sets are hashed in sorted order, unlike their `repr`, whose order
-    changes with Python's per-process string hashing."""
+    changes with Python's per-process string hashing.  With `keys`, objects it knows
+    stand for themselves, and dataclasses met before are not walked again."""
     digest = hashlib.sha256()
-    _feed(digest, parts)
+    _feed(digest, parts, keys or _NO_KEYS)
     return digest.hexdigest()
 
 
-def _feed(digest: Any, value: Any) -> None:
-    if is_dataclass(value) and not isinstance(value, type):
-        digest.update(f"<{type(value).__qualname__}".encode())
-        for item in fields(value):
-            digest.update(f" {item.name}=".encode())
-            _feed(digest, getattr(value, item.name))
-        digest.update(b">")
+class ContentKeys:
+    """What many content keys of one build share.
+
+    `known` names objects by their `id()` with a text that stands for their whole content
+    (a loaded model by its file's hash, say): the caller promises that equal texts mean
+    equal objects.  The hash of every dataclass walked is remembered by its identity, with
+    the object itself, so that its id is not reused while this lives; the objects must
+    not change meanwhile (the view data of one build is frozen)."""
+
+    def __init__(self, known: Mapping[int, str] | None = None, *, remember: bool = True) -> None:
+        self.known = dict(known or {})
+        self._walked: dict[int, tuple[Any, bytes]] | None = {} if remember else None
+
+
+_NO_KEYS = ContentKeys(remember=False)
+
+
+def _feed(digest: Any, value: Any, keys: ContentKeys) -> None:
+    name = keys.known.get(id(value))
+    if name is not None:
+        digest.update(f"<known {name}>".encode())
+    elif is_dataclass(value) and not isinstance(value, type):
+        walked = keys._walked
+        if walked is None:
+            _feed_fields(digest, value, keys)
+            return
+        seen = walked.get(id(value))
+        if seen is None:
+            inner = hashlib.sha256()
+            _feed_fields(inner, value, keys)
+            seen = walked[id(value)] = (value, inner.digest())
+        digest.update(b"<#" + seen[1] + b">")
     elif isinstance(value, Mapping):
         digest.update(b"{")
         for key, item in sorted(value.items(), key=lambda pair: _sortable(pair[0])):
-            _feed(digest, key)
+            _feed(digest, key, keys)
             digest.update(b":")
-            _feed(digest, item)
+            _feed(digest, item, keys)
         digest.update(b"}")
     elif isinstance(value, Set):
         digest.update(b"set(")
         for item in sorted(value, key=_sortable):
-            _feed(digest, item)
+            _feed(digest, item, keys)
         digest.update(b")")
     elif isinstance(value, (list, tuple)):
         digest.update(b"[")
         for item in value:
-            _feed(digest, item)
+            _feed(digest, item, keys)
         digest.update(b"]")
     else:
         digest.update(f"{type(value).__qualname__}:{value!r};".encode())
+
+
+def _feed_fields(digest: Any, value: Any, keys: ContentKeys) -> None:
+    digest.update(f"<{type(value).__qualname__}".encode())
+    for item in fields(value):
+        digest.update(f" {item.name}=".encode())
+        _feed(digest, getattr(value, item.name), keys)
+    digest.update(b">")
 
 
 def _sortable(value: Any) -> str:

@@ -26,7 +26,7 @@ from ..analysis.report import Report
 from ..analysis.staleness import Staleness, last_review, most_behind_first
 from ..analysis.trend import Trends
 from ..load.models import LoadedModel
-from ..load.signed import SignedCache, code_digest, content_key
+from ..load.signed import ContentKeys, SignedCache, code_digest, content_key
 from ..model import (
     AssetKind,
     Classification,
@@ -218,7 +218,10 @@ class PageMemo:
 
     With `disk`, pages are also kept in the project's cache folder, signed with the
     user's key, so that the next `mkdocs build` (a new process) renders only what
-    changed; the site-wide pages are kept there too, by the keys of every model page."""
+    changed.  A site-wide page, an owner's page or a data file is kept there by a hash of
+    the view data it showed, in which a model and its elements stand for themselves by
+    their file's hash (`_known_parts`): an edited model renders again the pages that show
+    what it changed, in a new process as in `mkdocs serve`."""
 
     _pages: dict[str, GeneratedFile] = field(default_factory=dict)
     rendered: list[str] = field(default_factory=list)
@@ -226,8 +229,8 @@ class PageMemo:
     used: set[str] = field(default_factory=set)  # disk entries the last build used
     site_rendered: list[str] = field(default_factory=list)
     site_pages: int = 0  # site-wide and owners' pages of the last build
-    # By page path: the data it showed and the page.
-    _shown: dict[str, tuple[Any, GeneratedFile]] = field(default_factory=dict)
+    # By page path: the data it showed, the page and its disk entry (None: not kept there).
+    _shown: dict[str, tuple[Any, GeneratedFile, str | None]] = field(default_factory=dict)
     # By model id: what its page key was made of, and the key (hashed once while equal).
     _keys: dict[str, tuple[tuple[Any, ...], str]] = field(default_factory=dict)
 
@@ -266,55 +269,44 @@ def _store_texts(memo: PageMemo | None, key: str | None, texts: list[str | bytes
         memo.used.add(key)
 
 
-@dataclass(frozen=True)
-class _StoredSite:
-    pages: list[GeneratedFile]
-    data: list[str]
-
-
-def _stored_site(memo: PageMemo | None, key: str | None, data_count: int) -> _StoredSite | None:
-    """The site-wide pages (their number varies: owners' pages) and the data files stored
-    under `key`, or None."""
+def _stored_index(memo: PageMemo | None, key: str | None) -> dict[str, str]:
+    """The disk entries of the site-wide pages stored under `key`, by page path."""
     if memo is None or memo.disk is None or key is None:
-        return None
+        return {}
     found = memo.disk.get(key)
-    if not isinstance(found, dict) or set(found) != {"pages", "data"}:
-        return None
-    rows, data = found["pages"], found["data"]
-    if not isinstance(data, list) or len(data) != data_count:
-        return None
-    if not isinstance(rows, list) or not all(isinstance(t, str) for t in data):
-        return None
-    pages = []
-    for row in rows:
-        if not (
-            isinstance(row, list)
-            and len(row) == 4
-            and isinstance(row[0], str)
-            and isinstance(row[1], str)
-            and isinstance(row[2], bool)
-            and isinstance(row[3], str)
-        ):
-            return None
-        pages.append(GeneratedFile(row[0], row[3], row[1], row[2]))
-    memo.used.add(key)
-    return _StoredSite(pages, data)
-
-
-def _store_site(
-    memo: PageMemo | None,
-    key: str | None,
-    pages: Sequence[GeneratedFile],
-    data: Sequence[str | bytes],
-) -> None:
-    if memo is None or memo.disk is None or key is None:
-        return
-    rows = [[p.path, p.title, p.in_nav, p.content] for p in pages]
-    if all(isinstance(p.content, str) and p.title is not None for p in pages) and all(
-        isinstance(t, str) for t in data
+    if not isinstance(found, dict) or not all(
+        isinstance(path, str) and isinstance(entry, str) for path, entry in found.items()
     ):
-        memo.disk.put(key, {"pages": rows, "data": data})
-        memo.used.add(key)
+        return {}
+    return found
+
+
+def _known_parts(report: Report) -> ContentKeys:
+    """The content keys of the site-wide pages kept on disk, in which each loaded model and
+    its elements stand for themselves by the model file's hash and path and the element's
+    place (a model is made from its file alone), each rule by its id, and each model's
+    analysis by its model's name (it depends on the model, the rules and the settings
+    alone; the rules and settings are in every such key: `base`)."""
+    known: dict[int, str] = {id(rule): f"rule {rule.id}" for rule in report.rules.rules}
+    for analysis in report.models:
+        loaded = analysis.loaded
+        if not loaded.digest:
+            continue
+        name = f"{loaded.digest} {loaded.display_path}"
+        model = loaded.model
+        known[id(loaded)] = known[id(model)] = name
+        known[id(analysis)] = f"{name} analysis"
+        for kind, elements in (
+            ("boundary", model.boundaries),
+            ("component", model.components),
+            ("flow", model.flows),
+            ("asset", model.assets),
+            ("threat", model.threats),
+            ("mitigation", model.mitigations),
+        ):
+            for element in elements:
+                known[id(element)] = f"{name} {kind} {element.id}"
+    return ContentKeys(known)
 
 
 def _templates_digest(template_dirs: Sequence[Path]) -> str:
@@ -483,7 +475,7 @@ def render_site(
     files: list[GeneratedFile] = []
     kept: dict[str, GeneratedFile] = {}
     base = ""
-    shown: dict[str, tuple[Any, GeneratedFile]] = {}
+    shown: dict[str, tuple[Any, GeneratedFile, str | None]] = {}
     keys_made: dict[str, tuple[tuple[Any, ...], str]] = {}
     if memo is not None:
         memo.rendered = []
@@ -532,12 +524,17 @@ def render_site(
             if earlier is not None and _same(earlier[0], shows):
                 files.append(earlier[1])
                 shown[path] = earlier
+                if earlier[2] is not None:
+                    memo.used.add(earlier[2])  # still this page's entry on disk
                 return
-        if path in from_disk:  # the whole set, stored under the key of every model page
-            files.append(replace(from_disk[path], title=title, in_nav=in_nav))
-            if memo is not None and shows is not None:
-                shown[path] = (shows, files[-1])
-            return
+        stored_key = None
+        if memo is not None and memo.disk is not None and shows is not None:
+            stored_key = stored_keys.get(path) or _stored_key("site page", path, shows)
+            stored = _stored_texts(memo, stored_key, 1)
+            if stored is not None:
+                files.append(GeneratedFile(path, stored[0], title, in_nav))
+                shown[path] = (shows, files[-1], stored_key)
+                return
         text = env.get_template(template).render(
             report=report,
             portfolio=portfolio,
@@ -554,17 +551,27 @@ def render_site(
         )
         files.append(GeneratedFile(path, text, title, in_nav))
         if memo is not None and shows is not None:
-            shown[path] = (shows, files[-1])
+            _store_texts(memo, stored_key, [text])
+            shown[path] = (shows, files[-1], stored_key if stored_key in memo.used else None)
         if memo is not None and template != "model.md.j2":
             memo.site_rendered.append(path)
 
     summaries = sorted(portfolio.summaries, key=lambda s: s.model.title.lower())
     keys = [page_key(summary.loaded) for summary in summaries]
-    site_key = None
+    # The disk entries of the site-wide pages and data files, by a hash of what each shows.
+    # An index of them is kept under a key of every model page's, so that a build in which
+    # no model changed does not hash the view data at all.
+    index_key = None
     if memo is not None and memo.disk is not None and None not in keys:
-        # The site-wide pages are made of every model's results: keyed by every model
-        # page's key (each covers its model, diagram, staleness and trend) and the rest.
-        site_key = content_key("site", base, keys, trends.site, trends.unknown)
+        index_key = content_key("site index", base, keys, trends.site, trends.unknown)
+    stored_keys = _stored_index(memo, index_key)
+    known: list[ContentKeys] = []
+
+    def _stored_key(*parts: Any) -> str:
+        if not known:
+            known.append(_known_parts(report))
+        return content_key(*parts, keys=known[0])
+
     # What a page that shows every model (or any of them) is made of.
     everything = None if None in keys else ("site", keys, trends.site, trends.unknown)
 
@@ -623,8 +630,6 @@ def render_site(
         layout.data_file(name)
         for name in ("backlog.csv", "backlog.json", "controls.csv", "controls.json")
     ]
-    stored = _stored_site(memo, site_key, len(data_files))
-    from_disk = {p.path: p for p in stored.pages} if stored is not None else {}
     site_wide()
     site_count = len(files)
     for number, (summary, key) in enumerate(zip(summaries, keys, strict=True), 1):
@@ -675,17 +680,29 @@ def render_site(
         (controls, lambda: controls_json(report.controls)),
     ]
     texts: list[str | bytes] = []
-    for number, (path, (shows, made)) in enumerate(zip(data_files, makers, strict=True)):
+    for path, (shows, made) in zip(data_files, makers, strict=True):
         last = memo._shown.get(path) if memo is not None and everything else None
-        if last is not None and _same(last[0], shows):
+        stored_key = None
+        if memo is not None and last is not None and _same(last[0], shows):
             texts.append(last[1].content)
-        elif stored is not None:
-            texts.append(stored.data[number])
+            stored_key = last[2]
+            if stored_key is not None:
+                memo.used.add(stored_key)  # still this file's entry on disk
         else:
-            texts.append(made())
-        shown[path] = (shows, GeneratedFile(path, texts[-1]))
-    if stored is None:
-        _store_site(memo, site_key, files[:site_count], texts)
+            if memo is not None and memo.disk is not None and everything is not None:
+                stored_key = stored_keys.get(path) or _stored_key("site data", path, shows)
+            stored = _stored_texts(memo, stored_key, 1)
+            texts.append(stored[0] if stored is not None else made())
+            if stored is None:
+                _store_texts(memo, stored_key, [texts[-1]])
+            if memo is None or stored_key not in memo.used:
+                stored_key = None
+        shown[path] = (shows, GeneratedFile(path, texts[-1]), stored_key)
+    if memo is not None and memo.disk is not None and index_key is not None:
+        index = {path: entry[2] for path, entry in shown.items() if entry[2] is not None}
+        if index != stored_keys:
+            memo.disk.put(index_key, index)
+        memo.used.add(index_key)
     if memo is not None:
         memo._pages = kept
         memo._keys = keys_made
