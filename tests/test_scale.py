@@ -110,6 +110,15 @@ def _change(portfolio: Portfolio, model_id: str, change: str) -> None:
             threat["status"] = "open"
     elif change == "owner":
         data["owner"] = "team-moved"
+    elif change == "mitigations done":  # backlog rows and controls go, threats close
+        for mitigation in data["mitigations"]:
+            mitigation["status"] = "done"
+        for threat in data["threats"]:
+            if threat["status"] == "open":
+                threat["status"] = "mitigated"
+    elif change == "assets":  # the inventory's order and the assets' urgency move
+        for asset in data["assets"]:
+            asset["classification"] = "public"
     path.write_text(yaml.safe_dump(data, sort_keys=False, width=100), encoding="utf-8")
 
 
@@ -143,6 +152,8 @@ def test_rebuilds_re_render_only_the_pages_an_edit_changes(tmp_path: Path, rebui
         ("rating", portfolio.model_ids[4]),
         ("owner", portfolio.model_ids[1]),
         ("added", ""),
+        ("mitigations done", portfolio.model_ids[3]),
+        ("assets", portfolio.model_ids[5]),
         ("removed", portfolio.model_ids[0]),
     ):
         _change(portfolio, model_id, change)
