@@ -72,12 +72,13 @@ class VersionAnalyser(Generic[T]):
         root: Path,
         revisions: Iterable[Revision],
         fingerprint: str,
-        analyse: Callable[[LoadedModel], T],
+        analyse: Callable[[LoadedModel, Mapping[str, Any]], T],
     ) -> dict[str, T | Unloadable]:
         """Object id -> result, for the versions of `revisions` that have content.
 
-        `analyse` computes the result of one loaded version from its model alone (it
-        gets no source map, and versions with the same data share one result);
+        `analyse` computes the result of one loaded version from its model alone and the
+        plain data it was validated from (it gets no source map, and versions with the
+        same data share one result);
         `fingerprint` names everything else the result depends on (a new one makes
         every result new).
 
@@ -126,7 +127,7 @@ class VersionAnalyser(Generic[T]):
         self,
         data: bytes | None,
         revision: Revision,
-        analyse: Callable[[LoadedModel], T],
+        analyse: Callable[[LoadedModel, Mapping[str, Any]], T],
         same: dict[bytes, T],
     ) -> T | Unloadable:
         """The result of one version.  Versions with the same data (say, one that changed
@@ -149,7 +150,8 @@ class VersionAnalyser(Generic[T]):
             first = next((p for p in problems if p.is_error), None)
             message = first.message if first is not None else "it did not load"
             return Unloadable(f"the model file did not load: {message}"[:MAX_REASON_CHARS])
-        result = analyse(LoadedModel(model, Path(revision.path), display, source))
+        assert isinstance(document.data, dict)  # validated: a mapping
+        result = analyse(LoadedModel(model, Path(revision.path), display, source), document.data)
         if digest is not None:
             same[digest] = result
         return result
