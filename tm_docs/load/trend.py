@@ -91,8 +91,9 @@ class VersionAnalyser(Generic[T]):
                 wanted.setdefault(revision.blob, revision)
         found: dict[str, T | Unloadable] = {}
         missing: list[str] = []
+        keys: dict[str, str] = {}
         for blob in wanted:
-            key = _key(fingerprint, blob)
+            key = keys[blob] = _key(fingerprint, blob)
             self._used.add(key)
             if key in self._memory:
                 found[blob] = self._memory[key]
@@ -109,7 +110,7 @@ class VersionAnalyser(Generic[T]):
             for blob, data in zip(missing, read_blobs(root, missing), strict=True):
                 revision = wanted[blob]
                 result = self._analysed(data, revision, analyse, same)
-                key = _key(fingerprint, blob)
+                key = keys[blob]
                 found[blob] = self._memory[key] = result
                 self.stats.analysed += 1
                 self._to_disk(key, result)
