@@ -156,11 +156,11 @@ def test_the_reading_without_positions_makes_the_same_data_and_problems(text: by
     assert reading(False) == reading(True)
 
 
-def test_a_remembered_tag_depends_on_the_text_and_its_quoting() -> None:
+def test_a_tag_depends_on_the_text_and_its_quoting() -> None:
     text = "a: 'yes'\nb: yes\nc: \"1\"\nd: 1\ne: '~'\nf: ~\ng: '2026-01-02'\nh: 2026-01-02\n"
     expected = {"a": "yes", "b": True, "c": "1", "d": 1, "e": "~", "f": None}
     expected |= {"g": "2026-01-02", "h": dt.date(2026, 1, 2)}
-    for _ in range(2):  # the second reading asks the remembered tags
+    for _ in range(2):
         assert parse_document(text, "f.yaml").data == expected
         assert parse_document(text.replace("'", ""), "f.yaml").data == {
             **expected,

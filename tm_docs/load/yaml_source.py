@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, NamedTuple
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -45,39 +45,7 @@ _MERGE_TAG = f"{_YAML}merge"
 _TIMESTAMP_TAG = f"{_YAML}timestamp"
 _STR_TAG = f"{_YAML}str"
 # libyaml's parser is several times faster and reports the same marks.
-_BASE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_RESOLVED_MAX = 4096  # remembered tags of plain scalars (see `_Loader.resolve`)
-_RESOLVED_CHARS = 64
-
-
-class _Loader(_BASE_LOADER):  # type: ignore[misc]
-    """The safe loader, with its own copy of the implicit tag rules (what another
-    library adds to PyYAML's loaders does not change how a model file reads) and the
-    tag of each short scalar remembered: the parser asks for every scalar, model files
-    repeat the same keys and values, and the answer depends only on the text and
-    whether it was quoted."""
-
-    yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {
-        first: list(rules) for first, rules in _BASE_LOADER.yaml_implicit_resolvers.items()
-    }
-    yaml_path_resolvers: ClassVar[dict[Any, Any]] = {}
-    _resolved: ClassVar[dict[tuple[str, bool, bool], str]] = {}
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is not ScalarNode or len(value) > _RESOLVED_CHARS:
-            return super().resolve(kind, value, implicit)
-        key = (value, bool(implicit[0]), bool(implicit[1]))
-        known = self._resolved
-        tag = known.get(key)
-        if tag is None:
-            tag = super().resolve(kind, value, implicit)
-            if len(known) >= _RESOLVED_MAX:
-                known.clear()
-            known[key] = tag
-        return tag
-
-
-_LOADER = _Loader
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class Position(NamedTuple):
