@@ -107,9 +107,10 @@ class VersionAnalyser(Generic[T]):
             missing.append(blob)
         if missing:
             same: dict[bytes, T] = {}  # results by the versions' data (see `_analysed`)
+            paths: dict[str, Path] = {}
             for blob, data in zip(missing, read_blobs(root, missing), strict=True):
                 revision = wanted[blob]
-                result = self._analysed(data, revision, analyse, same)
+                result = self._analysed(data, revision, analyse, same, paths)
                 key = keys[blob]
                 found[blob] = self._memory[key] = result
                 self.stats.analysed += 1
@@ -130,6 +131,7 @@ class VersionAnalyser(Generic[T]):
         revision: Revision,
         analyse: Callable[[LoadedModel, Mapping[str, Any]], T],
         same: dict[bytes, T],
+        paths: dict[str, Path],
     ) -> T | Unloadable:
         """The result of one version.  Versions with the same data (say, one that changed
         only a comment) share one result, which `analyse` computes from the model alone.
@@ -152,7 +154,10 @@ class VersionAnalyser(Generic[T]):
             message = first.message if first is not None else "it did not load"
             return Unloadable(f"the model file did not load: {message}"[:MAX_REASON_CHARS])
         assert isinstance(document.data, dict)  # validated: a mapping
-        result = analyse(LoadedModel(model, Path(revision.path), display, source), document.data)
+        path = paths.get(revision.path)
+        if path is None:  # a model's versions share a few paths
+            path = paths[revision.path] = Path(revision.path)
+        result = analyse(LoadedModel(model, path, display, source), document.data)
         if digest is not None:
             same[digest] = result
         return result
