@@ -16,7 +16,7 @@ import pytest
 
 from tm_docs.analysis.risk import RiskBands
 from tm_docs.analysis.settings import Settings
-from tm_docs.analysis.trend import DELETED, ModelTrend, Trends, risk_point
+from tm_docs.analysis.trend import DELETED, ModelTrend, RiskPoint, Trends, risk_point
 from tm_docs.load.models import load_models
 from tm_docs.pipeline import Pipeline, load_checked, report_of
 from tm_docs.render import trend_report
@@ -475,6 +475,7 @@ def test_every_point_equals_the_full_analysis_of_that_version(tmp_path: Path) ->
             continue
         report = report_of(settings, load_checked(settings))
         (model,) = report.models
+        assert point.risk == _site_point(folder)
         assert point.risk == risk_point(model.loaded, settings, report.rules)
         assert point.risk.by_band == report.portfolio.summary(model.loaded).by_band
         assert point.risk.coverage == model.coverage.percent
@@ -483,6 +484,107 @@ def test_every_point_equals_the_full_analysis_of_that_version(tmp_path: Path) ->
     # The comment changed nothing; a threat rated lower lowers the sum by 5 x 2.
     assert shop[0] == shop[1] and shop[0] is not None and shop[2] is not None
     assert shop[2].inherent_sum == shop[0].inherent_sum - 10
+
+
+def _site_point(folder: Path) -> RiskPoint:
+    """The point of the one model file in `folder`, worked out from the site's own report."""
+    settings = Settings(root=folder, models_dir=folder)
+    report = report_of(settings, load_checked(settings))
+    (model,) = report.models
+    open_threats = report.portfolio.open_threats
+    residual = {b.name: 0 for b in settings.bands.bands}
+    for rated in open_threats:
+        if rated.residual_band is not None:
+            residual[rated.residual_band.name] += 1
+    marker = model.model.review
+    return RiskPoint(
+        by_band=report.portfolio.summary(model.loaded).by_band,
+        by_residual_band=residual,
+        inherent_sum=sum(r.threat.risk for r in open_threats),
+        inherent_max=max((r.threat.risk for r in open_threats), default=0),
+        residual_sum=sum(r.residual for r in open_threats),
+        residual_max=max((r.residual for r in open_threats), default=0),
+        coverage=model.coverage.percent,
+        not_analysed=len(model.coverage.gaps),
+        untriaged=len(model.untriaged),
+        review_date=marker.date if marker else None,
+        review_commit=marker.commit if marker else None,
+    )
+
+
+def test_a_version_reuses_only_the_parts_whose_data_it_left_unchanged(tmp_path: Path) -> None:
+    """Each part of a point is remembered by the model keys it reads; a version that
+    changes one key must get new values for every part that reads it.  Each version here
+    is the first one with one key changed, so a part that left that key out of what it is
+    remembered by would repeat the first version's value."""
+    base = (EXAMPLES / "checkout.yaml").read_text(encoding="utf-8")
+    assert base.count("not_applicable:\n") == 1 and "dismissed:" not in base
+    spare = "  - {id: T-SPARE, title: Spare, impact: 1, likelihood: 1, categories: "
+    variants = {
+        "title": base.replace("title: Checkout\n", "title: Checkout (renamed)\n", 1),
+        "boundaries": base.replace("trust: dmz", "trust: untrusted", 1),
+        "assets": base.replace("classification: confidential", "classification: restricted", 1),
+        "mitigations": base.replace("status: planned", "status: done", 1),
+        "dismissed": base
+        + "dismissed:\n  - {suggestion: sql-injection@order-service, reason: Bound queries.}\n",
+        "not_applicable": base.replace(
+            "not_applicable:\n",
+            "not_applicable:\n  - {element: customer-client, categories: [spoofing],\n"
+            "     reason: The gateway checks every token.}\n",
+        ),
+        "threats": base.replace(
+            "    impact: 5\n    likelihood: 4\n", "    impact: 2\n    likelihood: 4\n", 1
+        ),
+        "components": base.replace(
+            "components:\n",
+            "components:\n  - {id: spare, title: Spare, kind: process, boundary: internet,\n"
+            "     technology: nginx web server}\n",
+            1,
+        ),
+        "threats, a cell": base.replace(
+            "threats:\n", f"threats:\n{spare}[spoofing], targets: [customer-client]}}\n", 1
+        ),
+        "threats, a suggestion": base.replace(
+            "threats:\n",
+            f"threats:\n{spare}[tampering], targets: [order-service],\n"
+            "     from_suggestion: sql-injection@order-service}\n",
+            1,
+        ),
+        "flows": base.replace(
+            "flows:\n  - id: ",
+            "flows:\n  - {id: spare-flow, source: customer-client, destination: api-gateway}\n"
+            "  - id: ",
+            1,
+        ),
+    }
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("Base", "2026-01-01T10:00:00Z", {"models/shop.yaml": base})
+    for day, (key, text) in enumerate(variants.items(), 2):
+        assert text != base, key
+        repo.commit(key, f"2026-01-{day:02d}T10:00:00Z", {"models/shop.yaml": text})
+    trends = _trends(Pipeline(_settings(repo.root)))
+    points = [p.risk for p in trends.models["checkout"].points]
+    expected = []
+    for number, text in enumerate([base, *variants.values()]):
+        folder = tmp_path / "versions" / str(number)
+        folder.mkdir(parents=True)
+        (folder / "model.yaml").write_text(text, encoding="utf-8")
+        expected.append(_site_point(folder))
+    assert points == expected
+    # Each change moves what its key feeds, so a part reused wrongly would show.
+    first, by_key = expected[0], dict(zip(variants, expected[1:], strict=True))
+    assert by_key["title"] == first
+    assert by_key["boundaries"].untriaged != first.untriaged
+    assert by_key["assets"].untriaged != first.untriaged
+    assert by_key["dismissed"].untriaged == first.untriaged - 1
+    assert by_key["mitigations"].residual_sum < first.residual_sum
+    assert by_key["not_applicable"].not_analysed == first.not_analysed - 1
+    assert by_key["threats"].inherent_sum < first.inherent_sum
+    assert by_key["components"].not_analysed > first.not_analysed
+    assert by_key["components"].untriaged > first.untriaged
+    assert by_key["threats, a cell"].not_analysed == first.not_analysed - 1
+    assert by_key["threats, a suggestion"].untriaged == first.untriaged - 1
+    assert by_key["flows"].not_analysed > first.not_analysed
 
 
 def test_a_build_asks_git_for_history_once_also_when_it_cannot_be_read(

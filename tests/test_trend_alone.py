@@ -216,3 +216,31 @@ def test_a_site_without_staleness_marks_the_review_point_as_the_trend_command_do
     assert [r.label for r in alone.models["orders"].reviews][-1] == "last review 2026-03-01"
     page = next(f for f in site.files if f.path.endswith("orders/index.md"))
     assert "last review 2026-03-01" in str(page.content)
+
+
+def test_a_model_path_is_placed_in_the_repository_as_its_resolved_path(tmp_path: Path) -> None:
+    """Paths are resolved with each folder resolved once; a linked folder, a linked file and
+    '..' land where `Path.resolve` puts them."""
+    root = tmp_path / "repo"
+    (root / "models").mkdir(parents=True)
+    (root / "elsewhere").mkdir()
+    (root / "models" / "a.yaml").write_text("x", encoding="utf-8")
+    (root / "elsewhere" / "b.yaml").write_text("x", encoding="utf-8")
+    (root / "linked").symlink_to(root / "models")
+    (root / "models" / "b.yaml").symlink_to(root / "elsewhere" / "b.yaml")
+    (tmp_path / "outside.yaml").write_text("x", encoding="utf-8")
+    (root / "models" / "out.yaml").symlink_to(tmp_path / "outside.yaml")
+    history = History(root.resolve(), "0" * 40, ())
+    asked = {
+        "models/a.yaml": "models/a.yaml",
+        "linked/a.yaml": "models/a.yaml",
+        "models/b.yaml": "elsewhere/b.yaml",
+        "linked/b.yaml": "elsewhere/b.yaml",
+        "models/out.yaml": None,
+        "models/..": ".",
+        "linked/../models/a.yaml": "models/a.yaml",
+    }
+    for _ in range(2):  # the second time from what was resolved before
+        for path, expected in asked.items():
+            found = history.relative(root / path)
+            assert found == expected, path

@@ -108,3 +108,63 @@ def test_huge_file_is_refused_before_reading(tmp_path: Path) -> None:
     doc = read_document(path, "huge.yaml")
     assert doc.data is None
     assert "17,179,869,184 bytes" in doc.problems[0].message
+
+
+_TESTS = Path(__file__).resolve().parent
+_READINGS = [
+    *sorted((_TESTS / "malformed").glob("*.yaml")),
+    *sorted((_TESTS.parent / "models").glob("*.yaml")),
+]
+_INLINE = [
+    "base: &b {x: 1, y: [a, b]}\nthis:\n  <<: *b\n  y: 2\nmore: [*b, *b]\n",
+    "a: &s [1, 2]\nb: {<<: [{p: 1}, {p: 2, q: 3}], q: 4}\nc: *s\n",
+    "1: one\n2026-01-01: day\nnull: nothing\ntrue: yes\n3.5: x\n",
+    "a: {b: 1, b: 2}\nc: [x, {d: 1, d: 1}]\n",
+    "when: 2026-13-01\nat: 2026-01-01 10:00:00\nn: 0x1f\nf: .inf\nq: '1'\n",
+    "deep: " + "[" * 70 + "]" * 70 + "\n",
+    "big: 1:2:3:4:5:6:7:8:9:10:11:12:13:14:15:16:17:18\n",
+]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [*(p.read_bytes() for p in _READINGS), *(t.encode() for t in _INLINE)],
+    ids=[*(p.name for p in _READINGS), *(f"inline-{i}" for i in range(len(_INLINE)))],
+)
+def test_the_reading_without_positions_makes_the_same_data_and_problems(text: bytes) -> None:
+    """`parse_document` reads without recording positions (`plain`); the positions are
+    recorded by `build` when a message asks.  Both must make the same data, stop at the
+    same problem and report the same problems."""
+    try:
+        nodes = list(yaml_source.yaml.compose_all(text.decode("utf-8"), Loader=yaml_source._LOADER))
+    except (UnicodeDecodeError, yaml_source.yaml.YAMLError):
+        return  # refused before either reading
+    if len(nodes) != 1:
+        return
+
+    def reading(positions: bool) -> tuple[object, list[object]]:
+        builder = yaml_source._Builder("f.yaml", positions=positions)
+        try:
+            if positions:
+                data = builder.build(nodes[0], (), 0)
+            else:
+                data = builder.plain(nodes[0], 0)
+        except yaml_source._Stop as stop:
+            data = stop.problem
+        return repr(data), builder.problems
+
+    assert reading(False) == reading(True)
+
+
+def test_a_tag_depends_on_the_text_and_its_quoting() -> None:
+    text = "a: 'yes'\nb: yes\nc: \"1\"\nd: 1\ne: '~'\nf: ~\ng: '2026-01-02'\nh: 2026-01-02\n"
+    expected = {"a": "yes", "b": True, "c": "1", "d": 1, "e": "~", "f": None}
+    expected |= {"g": "2026-01-02", "h": dt.date(2026, 1, 2)}
+    for _ in range(2):
+        assert parse_document(text, "f.yaml").data == expected
+        assert parse_document(text.replace("'", ""), "f.yaml").data == {
+            **expected,
+            "a": True,
+            "e": None,
+            "g": dt.date(2026, 1, 2),
+        }

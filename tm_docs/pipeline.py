@@ -28,15 +28,14 @@ from .analysis.diff import ReviewResult, compare
 from .analysis.report import AnalysisMemo, Report, analyse
 from .analysis.settings import Settings
 from .analysis.staleness import Staleness, most_behind_first, review_point, staleness
-from .analysis.suggest import RuleOutcomes
 from .analysis.trend import (
+    PointParts,
     Result,
     Trends,
     decoder,
     encode_point,
     fingerprint,
     model_trend,
-    risk_point,
     site_trend,
     unknown_trend,
 )
@@ -314,13 +313,13 @@ class Pipeline:
             for m in chosen:
                 path = history.relative(m.loaded.path)
                 revisions[m.model.id] = history.revisions(path) if path is not None else []
-            outcomes = RuleOutcomes(report.rules.rules)  # shared by this trend's versions
+            parts = PointParts(settings, report.rules)  # shared by this trend's versions
             try:
                 results = self._versions.results(
                     history.root,
                     [r for found in revisions.values() for r in found],
                     fingerprint(settings, report.rules, __version__),
-                    lambda loaded: risk_point(loaded, settings, report.rules, outcomes),
+                    parts.point,
                 )
             except GitError as exc:
                 reason = (

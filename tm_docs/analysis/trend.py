@@ -17,18 +17,21 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..load.history import Commit, History, Revision
 from ..load.models import LoadedModel
-from .report import analyse
+from ..model import Stride, ThreatModel
+from .portfolio import Portfolio
 from .risk import RiskBands
 from .rules import RuleSet
 from .settings import Settings
 from .staleness import end_of_day
-from .suggest import RuleOutcomes
+from .stride import coverage
+from .suggest import RuleOutcomes, Triage, suggestions
+from .topology import Topology
 
 
 @dataclass(frozen=True)
@@ -57,26 +60,111 @@ def risk_point(
 ) -> RiskPoint:
     """The open risk of a loaded model, by the same analysis as the site (`outcomes`:
     rule outcomes remembered across the versions of a trend)."""
-    report = analyse([loaded], settings, rules, outcomes=outcomes)
-    portfolio = report.portfolio
-    summary = portfolio.summary(loaded)
-    model_report = report.of(loaded.model)
+    model = loaded.model
+    return _point(
+        model,
+        _rated(loaded, settings.bands),
+        _covered(model, settings.chart),
+        _untriaged(model, rules, outcomes),
+    )
+
+
+# What each part of a point is computed from: the keys of the model file it reads.  The
+# validation of a collection depends on nothing else (a version that does not validate as
+# a whole is a gap), so two versions that hold the same data under these keys have the
+# same part; a commit that edits the title or the review marker keeps every part, one
+# that edits a mitigation keeps the suggestions and the coverage.
+_RATED_FROM = ("threats", "mitigations")
+_COVERED_FROM = ("components", "flows", "threats", "not_applicable")
+_SUGGESTED_FROM = ("components", "flows", "assets", "boundaries", "threats", "dismissed")
+_READ = tuple(dict.fromkeys((*_RATED_FROM, *_COVERED_FROM, *_SUGGESTED_FROM)))
+
+
+@dataclass
+class PointParts:
+    """The points of many versions of models (a trend), each part of a point remembered
+    by the data it is computed from, so that what a commit left unchanged is not
+    analysed again."""
+
+    settings: Settings
+    rules: RuleSet
+    outcomes: RuleOutcomes = field(init=False)
+    _parts: dict[bytes, Any] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.outcomes = RuleOutcomes(self.rules.rules)
+
+    def point(self, loaded: LoadedModel, data: Mapping[str, Any]) -> RiskPoint:
+        """`risk_point` of a loaded model; `data` is what it was validated from."""
+        model, rules, outcomes = loaded.model, self.rules, self.outcomes
+        # repr tells apart what YAML reads (text, numbers, booleans, dates, order).
+        texts = {key: repr(data.get(key)) for key in _READ}
+
+        def part(name: str, keys: tuple[str, ...], compute: Callable[[], Any]) -> Any:
+            key = hashlib.sha256(
+                "\0".join((name, *(texts[k] for k in keys))).encode("utf-8", "backslashreplace")
+            ).digest()
+            found = self._parts.get(key)
+            if found is None:
+                found = self._parts[key] = compute()
+            return found
+
+        return _point(
+            model,
+            part("rated", _RATED_FROM, lambda: _rated(loaded, self.settings.bands)),
+            part("covered", _COVERED_FROM, lambda: _covered(model, self.settings.chart)),
+            part("untriaged", _SUGGESTED_FROM, lambda: _untriaged(model, rules, outcomes)),
+        )
+
+
+_Rated = tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...], int, int, int, int]
+
+
+def _rated(loaded: LoadedModel, bands: RiskBands) -> _Rated:
+    """Open threats by inherent and residual band, and the sums and highest of both
+    (from the threats and mitigations alone)."""
+    portfolio = Portfolio([loaded], bands)
     open_threats = portfolio.open_threats
-    residual = {b.name: 0 for b in settings.bands.bands}
+    residual = {b.name: 0 for b in bands.bands}
     for rated in open_threats:
         if rated.residual_band is not None:
             residual[rated.residual_band.name] += 1
-    marker = loaded.model.review
+    return (
+        tuple(portfolio.summary(loaded).by_band.items()),
+        tuple(residual.items()),
+        sum(r.threat.risk for r in open_threats),
+        max((r.threat.risk for r in open_threats), default=0),
+        sum(r.residual for r in open_threats),
+        max((r.residual for r in open_threats), default=0),
+    )
+
+
+def _covered(model: ThreatModel, chart: Mapping[str, Sequence[Stride]]) -> tuple[int, int]:
+    """STRIDE coverage in percent, and the applicable cells nobody analysed."""
+    found = coverage(model, chart)
+    return found.percent, len(found.gaps)
+
+
+def _untriaged(model: ThreatModel, rules: RuleSet, outcomes: RuleOutcomes | None) -> int:
+    found = suggestions(model, rules.rules, Topology(model), outcomes)
+    return sum(s.triage is Triage.UNTRIAGED for s in found)
+
+
+def _point(
+    model: ThreatModel, rated: _Rated, covered: tuple[int, int], untriaged: int
+) -> RiskPoint:
+    by_band, by_residual_band, inherent_sum, inherent_max, residual_sum, residual_max = rated
+    marker = model.review
     return RiskPoint(
-        by_band=dict(summary.by_band),
-        by_residual_band=residual,
-        inherent_sum=sum(r.threat.risk for r in open_threats),
-        inherent_max=max((r.threat.risk for r in open_threats), default=0),
-        residual_sum=sum(r.residual for r in open_threats),
-        residual_max=max((r.residual for r in open_threats), default=0),
-        coverage=model_report.coverage.percent,
-        not_analysed=len(model_report.coverage.gaps),
-        untriaged=len(model_report.untriaged),
+        by_band=dict(by_band),
+        by_residual_band=dict(by_residual_band),
+        inherent_sum=inherent_sum,
+        inherent_max=inherent_max,
+        residual_sum=residual_sum,
+        residual_max=residual_max,
+        coverage=covered[0],
+        not_analysed=covered[1],
+        untriaged=untriaged,
         review_date=marker.date if marker else None,
         review_commit=marker.commit if marker else None,
     )

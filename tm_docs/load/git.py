@@ -23,8 +23,11 @@ TIMEOUT_SECONDS = 300
 MAX_REVISION_CHARS = 256
 
 # The environment of every git call: never prompt, never page, never take locks
-# that a concurrent git would trip over, and messages in one language.
+# that a concurrent git would trip over, and messages in one language.  Output is
+# buffered whole (into a pipe, git would flush after every commit of a log, and each
+# small write wakes the reader: about half the CPU time of reading a long history).
 ENVIRONMENT = {
+    "GIT_FLUSH": "0",
     "GIT_TERMINAL_PROMPT": "0",
     "GIT_OPTIONAL_LOCKS": "0",
     "GIT_PAGER": "cat",

@@ -112,13 +112,29 @@ class History:
         known = self._relative
         if path not in known:
             try:
-                known[path] = path.resolve().relative_to(self.root).as_posix()
+                known[path] = self._resolved(path).relative_to(self.root).as_posix()
             except ValueError:
                 known[path] = None
         return known[path]
 
+    def _resolved(self, path: Path) -> Path:
+        """`path.resolve()`, with the folder resolved once for all its files (model files
+        share a few folders; a file that is itself a symbolic link is resolved whole)."""
+        folders = self._folders
+        if path.parent not in folders:
+            folders[path.parent] = path.parent.resolve()
+        try:
+            whole = path.name in ("", "..") or path.is_symlink()
+        except OSError:
+            whole = True
+        return path.resolve() if whole else folders[path.parent] / path.name
+
     @cached_property
     def _relative(self) -> dict[Path, str | None]:
+        return {}
+
+    @cached_property
+    def _folders(self) -> dict[Path, Path]:
         return {}
 
     # Indexes over the commits, built once and shared by every model's question.

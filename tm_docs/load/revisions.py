@@ -104,8 +104,11 @@ def read_blobs(root: Path, object_ids: list[str]) -> list[bytes | None]:
     repository does not have (or that is no blob)."""
     if not object_ids:
         return []
+    # --buffer: the ids are all written at once, so no reply need be flushed alone.
     out = gitcmd.run(
-        root, ["cat-file", "--batch"], stdin="".join(f"{o}\n" for o in object_ids).encode()
+        root,
+        ["cat-file", "--batch", "--buffer"],
+        stdin="".join(f"{o}\n" for o in object_ids).encode(),
     )
     contents: list[bytes | None] = []
     at = 0

@@ -72,12 +72,13 @@ class VersionAnalyser(Generic[T]):
         root: Path,
         revisions: Iterable[Revision],
         fingerprint: str,
-        analyse: Callable[[LoadedModel], T],
+        analyse: Callable[[LoadedModel, Mapping[str, Any]], T],
     ) -> dict[str, T | Unloadable]:
         """Object id -> result, for the versions of `revisions` that have content.
 
-        `analyse` computes the result of one loaded version from its model alone (it
-        gets no source map, and versions with the same data share one result);
+        `analyse` computes the result of one loaded version from its model alone and the
+        plain data it was validated from (it gets no source map, and versions with the
+        same data share one result);
         `fingerprint` names everything else the result depends on (a new one makes
         every result new).
 
@@ -90,8 +91,9 @@ class VersionAnalyser(Generic[T]):
                 wanted.setdefault(revision.blob, revision)
         found: dict[str, T | Unloadable] = {}
         missing: list[str] = []
+        keys: dict[str, str] = {}
         for blob in wanted:
-            key = _key(fingerprint, blob)
+            key = keys[blob] = _key(fingerprint, blob)
             self._used.add(key)
             if key in self._memory:
                 found[blob] = self._memory[key]
@@ -105,10 +107,11 @@ class VersionAnalyser(Generic[T]):
             missing.append(blob)
         if missing:
             same: dict[bytes, T] = {}  # results by the versions' data (see `_analysed`)
+            paths: dict[str, Path] = {}
             for blob, data in zip(missing, read_blobs(root, missing), strict=True):
                 revision = wanted[blob]
-                result = self._analysed(data, revision, analyse, same)
-                key = _key(fingerprint, blob)
+                result = self._analysed(data, revision, analyse, same, paths)
+                key = keys[blob]
                 found[blob] = self._memory[key] = result
                 self.stats.analysed += 1
                 self._to_disk(key, result)
@@ -126,8 +129,9 @@ class VersionAnalyser(Generic[T]):
         self,
         data: bytes | None,
         revision: Revision,
-        analyse: Callable[[LoadedModel], T],
+        analyse: Callable[[LoadedModel, Mapping[str, Any]], T],
         same: dict[bytes, T],
+        paths: dict[str, Path],
     ) -> T | Unloadable:
         """The result of one version.  Versions with the same data (say, one that changed
         only a comment) share one result, which `analyse` computes from the model alone.
@@ -149,7 +153,11 @@ class VersionAnalyser(Generic[T]):
             first = next((p for p in problems if p.is_error), None)
             message = first.message if first is not None else "it did not load"
             return Unloadable(f"the model file did not load: {message}"[:MAX_REASON_CHARS])
-        result = analyse(LoadedModel(model, Path(revision.path), display, source))
+        assert isinstance(document.data, dict)  # validated: a mapping
+        path = paths.get(revision.path)
+        if path is None:  # a model's versions share a few paths
+            path = paths[revision.path] = Path(revision.path)
+        result = analyse(LoadedModel(model, path, display, source), document.data)
         if digest is not None:
             same[digest] = result
         return result

@@ -240,7 +240,7 @@ def parse_document(text: str, display: str) -> Document:
     # Positions are recorded only when a message asks for one (`_LazySourceMap`).
     builder = _Builder(display, positions=False)
     try:
-        data = builder.build(nodes[0], (), 0)
+        data = builder.plain(nodes[0], 0)
     except _Stop as stop:
         return _failed(stop.problem, builder.problems)
     except RecursionError:  # pragma: no cover - the depth limit should come first
@@ -284,6 +284,86 @@ class _Builder:
             return self._mapping(node, path, depth)
         raise _Stop(self._problem(node, "unsupported YAML node"))  # pragma: no cover
 
+    def plain(self, node: Node, depth: int) -> Any:
+        """What `build` makes of a node when no positions are recorded, by the same checks
+        in the same order (so the same first problem), without the data paths that only
+        positions need: the common reading of a file."""
+        if isinstance(node, ScalarNode):
+            self._enter(node, depth)
+            if node.tag != _STR_TAG:
+                return self._scalar(node)
+            self.characters += len(node.value)
+            if self.characters > MAX_EXPANDED_CHARS:
+                raise _Stop(self._too_long(node))
+            return node.value
+        if isinstance(node, SequenceNode):
+            self._enter(node, depth)
+            self._check_tag(node, {_SEQ_TAG})
+            return [self.plain(item, depth + 1) for item in node.value]
+        if isinstance(node, MappingNode):
+            self._check_tag(node, {_MAP_TAG})
+            self._enter(node, depth)
+            self._open.add(id(node))
+            try:
+                return self._plain_items(node, depth)
+            finally:
+                self._open.discard(id(node))
+        self._enter(node, depth)
+        raise _Stop(self._problem(node, "unsupported YAML node"))  # pragma: no cover
+
+    def _plain_items(self, node: MappingNode, depth: int) -> dict[str, Any]:
+        """`_mapping_items` without positions."""
+        merged: dict[str, Any] = {}
+        explicit: dict[str, Any] = {}
+        first_seen: dict[str, Node] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _STR_TAG and isinstance(key_node, ScalarNode):
+                key = key_node.value  # nearly every key: text as written
+            elif key_node.tag == _MERGE_TAG:
+                for source in self._merge_sources(value_node, (), depth):
+                    for merged_key, value in source.items():
+                        merged.setdefault(merged_key, value)
+                continue
+            else:
+                key = self._key(key_node)
+            if key in first_seen:
+                self.problems.append(self._duplicate(key_node, key, first_seen[key]))
+                continue
+            first_seen[key] = key_node
+            explicit[key] = self.plain(value_node, depth + 1)
+        if not merged:
+            return explicit
+        # Keys written in the mapping itself win over keys merged in with `<<`.
+        return {**merged, **explicit}
+
+    def _key(self, key_node: Node) -> str:
+        """The text of a mapping key (a key YAML reads as a number or a date keeps the
+        text as written)."""
+        if not isinstance(key_node, ScalarNode) or key_node.tag not in _SCALAR_TAGS:
+            raise _Stop(self._problem(key_node, "mapping keys must be plain text"))
+        if key_node.tag == _STR_TAG:
+            return str(key_node.value)
+        try:
+            key = self._scalars.construct_object(key_node)
+        except Exception:
+            key = key_node.value
+        return key if isinstance(key, str) else str(key_node.value)
+
+    def _duplicate(self, key_node: Node, key: str, first_node: Node) -> Problem:
+        first = first_node.start_mark
+        return self._problem(
+            key_node,
+            f"duplicate key '{key}' (first at line {first.line + 1}); YAML would "
+            "keep only one of the values: remove or rename one of them",
+        )
+
+    def _too_long(self, node: Node) -> Problem:
+        return self._problem(
+            node,
+            f"the document expands to more than {MAX_EXPANDED_CHARS:,} characters of "
+            "text (a long text repeated by aliases?); write each text once",
+        )
+
     def _check_tag(self, node: Node, allowed: set[str]) -> None:
         if node.tag not in allowed:
             tag = node.tag.replace(_YAML, "!!")
@@ -301,13 +381,7 @@ class _Builder:
             self._check_tag(node, _SCALAR_TAGS)
         self.characters += len(node.value)
         if self.characters > MAX_EXPANDED_CHARS:
-            raise _Stop(
-                self._problem(
-                    node,
-                    f"the document expands to more than {MAX_EXPANDED_CHARS:,} characters of "
-                    "text (a long text repeated by aliases?); write each text once",
-                )
-            )
+            raise _Stop(self._too_long(node))
         if text:  # most values: the text as written, nothing to construct
             return node.value
         try:
@@ -370,26 +444,9 @@ class _Builder:
                     for key, value in source.items():
                         merged.setdefault(key, value)
                 continue
-            if not isinstance(key_node, ScalarNode) or key_node.tag not in _SCALAR_TAGS:
-                raise _Stop(self._problem(key_node, "mapping keys must be plain text"))
-            if key_node.tag == _STR_TAG:
-                key = key_node.value  # nearly every key: text as written
-            else:
-                try:
-                    key = self._scalars.construct_object(key_node)
-                except Exception:
-                    key = key_node.value
-                if not isinstance(key, str):
-                    key = key_node.value
+            key = self._key(key_node)
             if key in first_seen:
-                first = first_seen[key].start_mark
-                self.problems.append(
-                    self._problem(
-                        key_node,
-                        f"duplicate key '{key}' (first at line {first.line + 1}); YAML would "
-                        "keep only one of the values: remove or rename one of them",
-                    )
-                )
+                self.problems.append(self._duplicate(key_node, key, first_seen[key]))
                 continue
             first_seen[key] = key_node
             if self.positions:
