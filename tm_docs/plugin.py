@@ -203,6 +203,14 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
             child.parent = models
         return section
 
+    def on_env(self, env: Any, *, config: MkDocsConfig, files: Files) -> Any:
+        if not self._serving:
+            # Every page's Markdown hook has run (MkDocs reads all pages before this
+            # event): the report and the loaded models are needed no more by a build
+            # that is the last, and MkDocs' own work from here on reuses their memory.
+            self._site = None
+        return env
+
     def on_page_markdown(
         self, markdown: str, *, page: Page, config: MkDocsConfig, files: Files
     ) -> str:
