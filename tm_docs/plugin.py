@@ -14,6 +14,7 @@ from mkdocs.plugins import BasePlugin, get_plugin_logger
 from mkdocs.structure.files import File, Files, InclusionLevel
 from mkdocs.structure.nav import Navigation, Section
 from mkdocs.structure.pages import Page
+from mkdocs.utils import is_markdown_file
 
 from .analysis.settings import Settings
 from .config import ConfigError, TmDocsConfig, to_settings
@@ -143,7 +144,7 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
         elif not self._serving:
             # A `mkdocs build` gets a file on disk too, as a hand-written site's are: MkDocs
             # then keeps no copy of a page's text beside the page's own Markdown.
-            backing = self._sources.backing(path, content)
+            backing = self._sources.backing(path, content, read_as_text=is_markdown_file(path))
             if backing is not None:
                 return File.generated(config, path, abs_src_path=str(backing), inclusion=inclusion)
         return File.generated(config, path, content=content, inclusion=inclusion)

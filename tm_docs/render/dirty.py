@@ -141,15 +141,16 @@ class DirtySources:
         memory, for a path that could leave the private folder)."""
         return self._private() / path if _safe(path) else None
 
-    def backing(self, path: str, content: str | bytes) -> Path | None:
+    def backing(self, path: str, content: str | bytes, *, read_as_text: bool) -> Path | None:
         """Write the private file of `path` for a build without `--dirty`, or None (keep it
         in memory) when MkDocs would not read the same text back from it: a path that could
-        leave the private folder, or a text that MkDocs' reading changes (its line ends
-        are translated, a leading byte-order mark dropped)."""
+        leave the private folder, or, for a file MkDocs reads as text (`read_as_text`: a
+        Markdown page), a text that reading changes (line ends are translated, a leading
+        byte-order mark dropped). Other files are copied as bytes."""
         if not _safe(path):
             return None
         if isinstance(content, str):
-            if "\r" in content or content.startswith("\ufeff"):
+            if read_as_text and ("\r" in content or content.startswith("\ufeff")):
                 return None
             data = content.encode("utf-8")
         else:
