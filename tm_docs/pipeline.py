@@ -129,6 +129,12 @@ class SiteBuild:
         files = tuple(replace(f, content="") if f.title is not None else f for f in self.files)
         return replace(self, files=files)
 
+    def without_contents(self) -> SiteBuild:
+        """This build without the bytes of any file (paths, titles and the rest kept):
+        what a `mkdocs build` keeps once MkDocs holds the files itself."""
+        files = tuple(replace(f, content="") for f in self.files)
+        return replace(self, files=files)
+
     @property
     def pages(self) -> list[GeneratedFile]:
         """The files that are pages of the navigation, in their order."""
@@ -187,11 +193,6 @@ class Pipeline:
         self._pages = PageMemo()
         self._drawings = DrawingMemo()
         self.progress: Progress = no_progress  # how far a build is, for a terminal
-
-    def forget_pages(self) -> None:
-        """Drop the pages kept in memory for a next build of this pipeline (a build that
-        is the last, `mkdocs build`, needs them no more; the disk cache keeps them)."""
-        self._pages = PageMemo()
 
     def configure(self, settings: Settings) -> None:
         """New settings for the next build (a `mkdocs serve` rebuild); caches are kept

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import posixpath
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urljoin
 
 from markupsafe import escape
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
-from mkdocs.livereload import LiveReloadServer
 from mkdocs.plugins import BasePlugin, get_plugin_logger
 from mkdocs.structure.files import File, Files, InclusionLevel
 from mkdocs.structure.nav import Navigation, Section
 from mkdocs.structure.pages import Page
+from mkdocs.utils import is_markdown_file
 
 from .analysis.settings import Settings
 from .config import ConfigError, TmDocsConfig, to_settings
@@ -31,6 +31,9 @@ from .render.pages import (
     model_list,
     render_error_page,
 )
+
+if TYPE_CHECKING:  # the server's modules (http, ssl, watchdog) only for `mkdocs serve`
+    from mkdocs.livereload import LiveReloadServer
 
 log = get_plugin_logger("tm_docs")
 
@@ -118,20 +121,33 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
             files.append(self._generated(config, generated, inclusion))
         for note in site.notes:
             log.info(note)
+        if not self._serving:
+            # A `mkdocs build` builds once: MkDocs holds (or reads from disk) the generated
+            # files now, and the page hooks need only the paths, titles and report of the
+            # site. The pipeline's memos are for a next build, which will not come.
+            self._site = site.without_contents()
+            self._pipeline = None
         return files
 
     def _generated(
         self, config: MkDocsConfig, generated: GeneratedFile, inclusion: InclusionLevel
     ) -> File:
-        source = self._sources.source(generated.path) if self._dirty else None
-        if source is None:
-            return File.generated(
-                config, generated.path, content=generated.content, inclusion=inclusion
-            )
-        # Under --dirty a file on disk, so that MkDocs rebuilds its page only when it changed.
-        file = File.generated(config, generated.path, abs_src_path=str(source), inclusion=inclusion)
-        self._sources.write(generated.path, generated.content, file.dest_uri)
-        return file
+        path, content = generated.path, generated.content
+        if self._dirty:
+            # Under --dirty a file on disk, so that MkDocs rebuilds its page only when it
+            # changed.
+            source = self._sources.source(path)
+            if source is not None:
+                file = File.generated(config, path, abs_src_path=str(source), inclusion=inclusion)
+                self._sources.write(path, content, file.dest_uri)
+                return file
+        elif not self._serving:
+            # A `mkdocs build` gets a file on disk too, as a hand-written site's are: MkDocs
+            # then keeps no copy of a page's text beside the page's own Markdown.
+            backing = self._sources.backing(path, content, read_as_text=is_markdown_file(path))
+            if backing is not None:
+                return File.generated(config, path, abs_src_path=str(backing), inclusion=inclusion)
+        return File.generated(config, path, content=content, inclusion=inclusion)
 
     def on_post_build(self, *, config: MkDocsConfig) -> None:
         if self._dirty:
@@ -189,10 +205,11 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
         return section
 
     def on_env(self, env: Any, *, config: MkDocsConfig, files: Files) -> Any:
-        if not self._serving and self._site is not None and self._pipeline is not None:
-            # MkDocs holds the pages' files now and reads each once: keep no second copy.
-            self._site = self._site.without_page_texts()
-            self._pipeline.forget_pages()
+        if not self._serving:
+            # Every page's Markdown hook has run (MkDocs reads all pages before this
+            # event): the report and the loaded models are needed no more by a build
+            # that is the last, and MkDocs' own work from here on reuses their memory.
+            self._site = None
         return env
 
     def on_page_markdown(

@@ -18,8 +18,12 @@ a failed build, another tool) is not trusted and is rebuilt, so a dirty build ne
 stale page.  Pages of files no longer generated (a deleted model) are removed from the site
 folder, when the manifest says this module's build wrote them and nothing rewrote them since.
 
-Nothing here is used by a build without `--dirty`; such a build only removes a manifest a
-dirty build left behind (the site folder then holds exactly what a clean build writes).
+A `mkdocs build` without `--dirty` uses the same private folder for another reason: a file
+given to MkDocs as text in memory stays in memory (MkDocs' `File` keeps it, beside the page's
+own copy of its Markdown) until the build ends, while a file on disk is read when needed, as
+the files of a hand-written site are.  `backing` writes such a file, without time stamps; such
+a build also removes a manifest a dirty build left behind (the site folder then holds exactly
+what a clean build writes).
 """
 
 from __future__ import annotations
@@ -136,6 +140,25 @@ class DirtySources:
         """The private file that will back the generated file `path` (None: keep it in
         memory, for a path that could leave the private folder)."""
         return self._private() / path if _safe(path) else None
+
+    def backing(self, path: str, content: str | bytes, *, read_as_text: bool) -> Path | None:
+        """Write the private file of `path` for a build without `--dirty`, or None (keep it
+        in memory) when MkDocs would not read the same text back from it: a path that could
+        leave the private folder, or, for a file MkDocs reads as text (`read_as_text`: a
+        Markdown page), a text that reading changes (line ends are translated, a leading
+        byte-order mark dropped). Other files are copied as bytes."""
+        if not _safe(path):
+            return None
+        if isinstance(content, str):
+            if read_as_text and ("\r" in content or content.startswith("\ufeff")):
+                return None
+            data = content.encode("utf-8")
+        else:
+            data = content
+        private = self._private() / path
+        private.parent.mkdir(parents=True, exist_ok=True)
+        private.write_bytes(data)
+        return private
 
     def write(self, path: str, content: str | bytes, dest: str) -> Path:
         """Write the private file of `path` (only when its bytes change) and give it the

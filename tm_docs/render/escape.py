@@ -14,15 +14,16 @@ no event handlers, only http(s) and mailto links.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from typing import Any
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-import markdown
-import nh3
 from markupsafe import Markup
 
 from .terminal import one_line
+
+if TYPE_CHECKING:
+    import markdown
 
 _ALLOWED_TAGS = {
     "p", "br", "hr", "em", "strong", "code", "pre", "blockquote", "del",
@@ -108,7 +109,20 @@ def markdown_text(text: str) -> str:
 _AUTOLINK = re.compile(r"://|(?i:www)\.")
 
 
-_CONVERTER = markdown.Markdown(extensions=["tables", "fenced_code", "sane_lists"])
+@cache
+def _converter() -> markdown.Markdown:
+    """The one Markdown converter, made when the first text is rendered: a build whose pages
+    all come from the cache renders none, and then neither loads the converter's extensions
+    (Pygments among them) nor the sanitizer's library."""
+    import markdown
+
+    return markdown.Markdown(extensions=["tables", "fenced_code", "sane_lists"])
+
+
+def _clean(html: str, **options: Any) -> str:
+    import nh3
+
+    return nh3.clean(html, **options)
 
 
 def markdown_html(text: str) -> Markup:
@@ -123,11 +137,11 @@ def _rendered(text: str) -> str:
     if not text.strip():
         return ""
     try:
-        html = _CONVERTER.reset().convert(text)
+        html = _converter().reset().convert(text)
     except RecursionError:
         # Absurdly deep nesting (e.g. thousands of "- " on one line): show the text as it is.
         return f"<p>{plain(text)}</p>"
-    cleaned = nh3.clean(
+    cleaned = _clean(
         html,
         tags=_ALLOWED_TAGS,
         attributes=_ALLOWED_ATTRIBUTES,
@@ -170,10 +184,10 @@ def _inline(text: str) -> str:
     if not text.strip():
         return ""
     try:
-        html = _CONVERTER.reset().convert(" ".join(text.split()))
+        html = _converter().reset().convert(" ".join(text.split()))
     except RecursionError:
         return str(plain(text))
-    cleaned = nh3.clean(
+    cleaned = _clean(
         html,
         tags=_INLINE_TAGS,
         attributes={"a": {"href", "title"}},

@@ -1,0 +1,98 @@
+"""What a `mkdocs build` keeps in memory: the generated files are handed to MkDocs as files
+on disk (as a hand-written site's are), and a build whose pages all come from the cache
+loads no Markdown converter or sanitizer. Real builds of a generated portfolio; a MkDocs
+hook of the test site reports what MkDocs holds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from benchmarks.portfolio_repo import make_portfolio
+from tm_docs.render.dirty import DirtySources
+
+from .sites import build
+
+MODELS = 3
+
+# A MkDocs hook (a module the site's `hooks:` names): after the build, which generated
+# files MkDocs held as text in memory, and which of the libraries a warm build must not
+# load were imported.
+HOOK = """
+import json, sys
+_files = None
+
+def on_env(env, config, files):
+    global _files
+    _files = files
+    return env
+
+def on_post_build(config):
+    generated = [f for f in _files if f.generated_by == "tm-docs"]
+    report = {
+        "generated": len(generated),
+        "in_memory": sorted(f.src_uri for f in generated if f.abs_src_path is None),
+        "modules": sorted(m for m in ("nh3",) if m in sys.modules),
+    }
+    with open(config.config_file_path + ".report.json", "w", encoding="utf-8") as out:
+        json.dump(report, out)
+"""
+
+
+def _site_bytes(site: Path) -> dict[str, bytes]:
+    # sitemap.xml.gz carries the time of the build
+    return {
+        p.relative_to(site).as_posix(): p.read_bytes()
+        for p in sorted(site.rglob("*"))
+        if p.is_file() and p.name != "sitemap.xml.gz"
+    }
+
+
+def test_a_build_gives_mkdocs_its_files_on_disk_and_a_warm_one_loads_no_converter(
+    tmp_path: Path,
+) -> None:
+    portfolio = make_portfolio(tmp_path / "site", MODELS, commits=5)
+    config = yaml.safe_load(portfolio.config.read_text(encoding="utf-8"))
+    (portfolio.root / "report_hook.py").write_text(HOOK, encoding="utf-8")
+    config["hooks"] = ["report_hook.py"]
+    portfolio.config.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    report_file = Path(str(portfolio.config) + ".report.json")
+
+    cold = build(portfolio.config)
+    assert cold.returncode == 0, cold.stderr
+    first = _site_bytes(portfolio.root / "site")
+    cold_report = json.loads(report_file.read_text(encoding="utf-8"))
+    # pages, diagrams, icons, the stylesheet and script, the exports: all from disk
+    assert cold_report["generated"] > MODELS * 2
+    assert cold_report["in_memory"] == []
+    assert cold_report["modules"] == ["nh3"]  # the cold build rendered the descriptions
+
+    warm = build(portfolio.config)
+    assert warm.returncode == 0, warm.stderr
+    assert f"0 of {MODELS} model file(s) loaded" in warm.stderr
+    warm_report = json.loads(report_file.read_text(encoding="utf-8"))
+    assert warm_report["in_memory"] == []
+    assert warm_report["modules"] == []
+    assert _site_bytes(portfolio.root / "site") == first
+
+
+def test_a_private_file_backs_a_text_only_when_mkdocs_reads_the_same_text_back(
+    tmp_path: Path,
+) -> None:
+    sources = DirtySources()
+    page = sources.backing(
+        "threat-models/a/index.md", "# A\n\nnon-ASCII: → ≥ é\n", read_as_text=True
+    )
+    assert page is not None
+    assert page.read_bytes() == "# A\n\nnon-ASCII: → ≥ é\n".encode()
+    image = sources.backing("threat-models/a/dfd.svg", b"<svg>\r\n</svg>", read_as_text=False)
+    assert image is not None and image.read_bytes() == b"<svg>\r\n</svg>"
+    # A file MkDocs copies (an export) is copied as bytes: its line ends stay.
+    export = sources.backing("threat-models/backlog.csv", "a,b\r\n", read_as_text=False)
+    assert export is not None and export.read_bytes() == b"a,b\r\n"
+    # MkDocs reads a page's file in text mode: line ends would change, a BOM go.
+    assert sources.backing("threat-models/b/index.md", "# B\r\nline\n", read_as_text=True) is None
+    assert sources.backing("threat-models/c/index.md", "\ufeff# C\n", read_as_text=True) is None
+    assert sources.backing("../outside.md", "# D\n", read_as_text=True) is None
