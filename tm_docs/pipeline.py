@@ -42,6 +42,7 @@ from .analysis.trend import (
 )
 from .dfd.build import DrawnDiagram, draw
 from .dfd.drawings import DRAWING_CACHE, MAX_DRAWING_BYTES, DrawingMemo
+from .dfd.graphviz import GraphvizError
 from .dfd.render import DiagramRenderer, LayoutFailed, Layouts, open_diagram_cache
 from .dfd.svg import icon_bytes, natural_size, smallest_font
 from .load.cache import CacheFolder, CacheRefused
@@ -395,7 +396,13 @@ class Pipeline:
                 )
                 yield loaded.model.id, drawn[loaded.model.id]
 
-        layouts = self._renderer.start(drawings())
+        try:
+            layouts = self._renderer.start(drawings())
+        except GraphvizError as exc:  # no Graphviz to start: said before any layout
+            raise BuildError(
+                f"cannot draw the data-flow diagrams: {exc} (or set 'diagrams: false' in the "
+                "tm-docs plugin options)"
+            ) from None
         self._drawings.prune()
         return layouts, drawn, warnings + drawing_warnings
 
