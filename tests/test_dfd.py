@@ -8,6 +8,9 @@ import re
 import shutil
 import stat
 import sys
+import threading
+import time
+from dataclasses import replace
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -15,11 +18,14 @@ import pytest
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
 
+from tm_docs.analysis.settings import Settings
 from tm_docs.cli import main
 from tm_docs.dfd.build import CROSSING_COLOR, INGRESS_COLOR, draw
+from tm_docs.dfd.graphviz import dot_path
 from tm_docs.dfd.render import DiagramRenderer, open_diagram_cache
 from tm_docs.load.cache import CacheFolder
 from tm_docs.load.models import load_file
+from tm_docs.pipeline import BuildError, Pipeline, build_site
 
 from .conftest import EXAMPLE_MODELS
 from .sites import build, make_site
@@ -236,7 +242,102 @@ def test_missing_graphviz_fails_the_build_with_how_to_install(tmp_path: Path) ->
     assert proc.returncode == 1
     assert "Graphviz's 'dot' program was not found on PATH" in proc.stderr
     assert "apt-get install graphviz" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+
+
+def _script_dot(folder: Path, body: str) -> str:
+    """PATH with a `dot` first that runs the shell `body` ($REAL is the real Graphviz)."""
+    real = shutil.which("dot")
+    assert real
+    folder.mkdir()
+    script = folder / "dot"
+    script.write_text(f'#!/bin/sh\nREAL="{real}"\n{body}\n')
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return f"{folder}{os.pathsep}{os.environ['PATH']}"
+
+
+def test_a_failed_layout_names_its_model_and_the_same_one_every_time(tmp_path: Path) -> None:
+    # Graphviz fails on two models; the slower failure comes first in the models' order,
+    # and is the one named: whichever layout ends first, the message is the same.
+    path = _script_dot(
+        tmp_path / "bin",
+        'input=$(cat)\ncase "$input" in\n'
+        '  *"digraph identity {"*) sleep 1; echo "Error: <stdin>: syntax error in line 3" >&2;'
+        " exit 1 ;;\n"
+        '  *"digraph notifications {"*) echo "Error: out of memory" >&2; exit 1 ;;\n'
+        'esac\nprintf "%s\\n" "$input" | exec "$REAL" "$@"',
+    )
+    config = make_site(tmp_path / "site")
+    proc = build(config, env={"PATH": path})
+    assert proc.returncode == 1
+    assert (
+        "cannot draw the data-flow diagram of model 'identity' (models/identity.yaml): "
+        "Graphviz failed: Error: <stdin>: syntax error in line 3 (or set 'diagrams: false'"
+    ) in proc.stderr
+    assert "notifications" not in proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+
+
+def test_graphviz_lays_out_while_the_models_are_analysed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    make_site(site)
+    settings = Settings(root=site, models_dir=site / "models", cache_dir=None)
+    expected = [(f.path, f.content) for f in build_site(settings).files]
+    # A `dot` that says it started, then waits until the test lets it go on.
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    path = _script_dot(
+        tmp_path / "bin",
+        f'touch "{marks}/started-$$"\n'
+        f'while [ ! -e "{marks}/go" ]; do sleep 0.02; done\n'
+        'exec "$REAL" "$@"',
+    )
+    monkeypatch.setenv("PATH", path)
+    dot_path.cache_clear()
+    seen: list[str] = []
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage == "analysing models" and not (marks / "go").exists():
+            # Layouts started before the analysis: a `dot` is running now (the old order,
+            # analysis first and layouts after, has none and lets go after the wait).
+            for _ in range(1500):
+                seen.extend(p.name for p in marks.glob("started-*"))
+                if seen:
+                    break
+                time.sleep(0.02)
+            (marks / "go").touch()
+
+    pipeline = Pipeline(settings)
+    pipeline.progress = progress
+    try:
+        built = pipeline.build()
+    finally:
+        (marks / "go").touch()
+        monkeypatch.undo()
+        dot_path.cache_clear()
+    assert seen, "no layout was running while the models were analysed"
+    assert "data-flow diagrams: 4 drawn, 0 from the cache; 4 graph(s) built" in built.notes
+    # Collected from the parallel layouts, the files are those of a plain build.
+    assert [(f.path, f.content) for f in built.files] == expected
+
+
+def test_a_build_that_fails_after_its_layouts_started_stops_them(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    make_site(site)
+    settings = Settings(root=site, models_dir=site / "models", cache_dir=None)
+    before = set(threading.enumerate())
+    pipeline = Pipeline(replace(settings, rule_dirs=(site / "no-such-rules",)))
+    with pytest.raises(BuildError, match="problems in the threat rules"):
+        pipeline.build()  # the rules fail after the diagrams were handed to Graphviz
+    assert set(threading.enumerate()) <= before  # no layout thread left behind
+    # The next build of the same pipeline (a `mkdocs serve` rebuild) is a whole one.
+    pipeline.configure(settings)
+    again = pipeline.build()
+    assert [(f.path, f.content) for f in again.files] == [
+        (f.path, f.content) for f in build_site(settings).files
+    ]
 
 
 def test_diagrams_can_be_turned_off(tmp_path: Path) -> None:

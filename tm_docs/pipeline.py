@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import posixpath
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from importlib import resources
@@ -39,10 +39,10 @@ from .analysis.trend import (
     site_trend,
     unknown_trend,
 )
-from .dfd.build import draw
+from .dfd.build import DrawnDiagram, draw
 from .dfd.drawings import DRAWING_CACHE, MAX_DRAWING_BYTES, DrawingMemo
 from .dfd.graphviz import GraphvizError
-from .dfd.render import DiagramRenderer, open_diagram_cache
+from .dfd.render import DiagramRenderer, LayoutFailed, Layouts, open_diagram_cache
 from .dfd.svg import icon_bytes, natural_size, smallest_font
 from .load.cache import CacheFolder, CacheRefused
 from .load.git import GitError
@@ -365,14 +365,15 @@ class Pipeline:
         unknown = {m.model.id: unknown_trend(m.model.id, m.model.title, reason) for m in chosen}
         return Trends(unknown, unknown=reason), [], [*warnings, reason]
 
-    def _diagrams(
-        self, report: Report
-    ) -> tuple[dict[str, bytes], dict[str, str], list[str], list[str]]:
-        """The SVG of each model's diagram, the icon files they show (by name in the
-        site's icon folder), notes for the log, and warnings."""
+    def _start_diagrams(
+        self, models: Sequence[LoadedModel]
+    ) -> tuple[Layouts | None, dict[str, DrawnDiagram], list[str]]:
+        """Draw each model's DOT source and start laying out those not cached, in `dot`
+        processes that run while the build goes on; the layouts, the drawings by model
+        id, and warnings about the cache folder.  `_finish_diagrams` collects them."""
         self._drawings.start()
         if not self.settings.diagrams:
-            return {}, {}, [], []
+            return None, {}, []
         self._renderer.cache, warnings = self._diagram_cache()
         self._renderer.checked = None
         if self._renderer.cache is not None:
@@ -385,19 +386,40 @@ class Pipeline:
             self._renderer.checked = checked if isinstance(checked, SignedCache) else None
         link_base = "./" if self.settings.use_directory_urls else "index.html"
         self._drawings.disk, drawing_warnings = self._signed_cache(DRAWING_CACHE, MAX_DRAWING_BYTES)
-        drawn = {
-            summary.loaded.model.id: self._drawings.drawing(
-                summary.loaded.model, summary.loaded.digest, self.settings.bands, link_base
-            )
-            for summary in report.portfolio.summaries
-        }
-        self._drawings.prune()
-        warnings += drawing_warnings
+        drawn: dict[str, DrawnDiagram] = {}
+
+        def drawings() -> Iterator[tuple[str, DrawnDiagram]]:
+            # Each layout starts as soon as its source is drawn, while the next is drawn.
+            for loaded in models:
+                drawn[loaded.model.id] = self._drawings.drawing(
+                    loaded.model, loaded.digest, self.settings.bands, link_base
+                )
+                yield loaded.model.id, drawn[loaded.model.id]
+
         try:
-            svgs = self._renderer.render_all(drawn, self.progress)
-        except GraphvizError as exc:
+            layouts = self._renderer.start(drawings())
+        except GraphvizError as exc:  # no Graphviz to start: said before any layout
             raise BuildError(
                 f"cannot draw the data-flow diagrams: {exc} (or set 'diagrams: false' in the "
+                "tm-docs plugin options)"
+            ) from None
+        self._drawings.prune()
+        return layouts, drawn, warnings + drawing_warnings
+
+    def _finish_diagrams(
+        self, layouts: Layouts | None, drawn: Mapping[str, DrawnDiagram], models: Mapping[str, str]
+    ) -> tuple[dict[str, bytes], dict[str, str], list[str]]:
+        """The SVG of each model's diagram (waiting for the layouts still running), the
+        icon files they show (by name in the site's icon folder) and notes for the log.
+        `models`: each model id's file as shown in messages."""
+        if layouts is None:
+            return {}, {}, []
+        try:
+            svgs = layouts.wait(self.progress)
+        except LayoutFailed as exc:
+            raise BuildError(
+                f"cannot draw the data-flow diagram of model '{exc.name}' "
+                f"({models.get(exc.name, exc.name)}): {exc} (or set 'diagrams: false' in the "
                 "tm-docs plugin options)"
             ) from None
         stats = self._renderer.stats
@@ -414,25 +436,43 @@ class Pipeline:
         if removed:
             notes.append(f"{removed} unused diagram(s) removed from the cache")
         icons = {name: path for d in drawn.values() for name, path in d.icon_files().items()}
-        return svgs, icons, notes, warnings
+        return svgs, icons, notes
 
     def build(self) -> SiteBuild:
         """Load, analyse, draw, read staleness and render: every file of the section."""
         settings = self.settings
         self._loads.disk, load_warnings = self._signed_cache(MODEL_CACHE, MAX_MODEL_ENTRY_BYTES)
         result = load_checked(settings, self._loads, self.progress)
+        # Graphviz lays the diagrams out in processes of its own while this thread
+        # analyses, reads history and renders: collected where the pages need them.
+        layouts, drawn, cache_warnings = self._start_diagrams(result.models)
+        try:
+            return self._build(result, layouts, drawn, cache_warnings + load_warnings)
+        finally:
+            if layouts is not None:
+                layouts.close()  # a failed build stops its layouts (a no-op after wait)
+
+    def _build(
+        self,
+        result: LoadResult,
+        layouts: Layouts | None,
+        drawn: Mapping[str, DrawnDiagram],
+        cache_warnings: list[str],
+    ) -> SiteBuild:
+        settings = self.settings
         warnings = [str(p) for p in result.problems if not p.is_error]
         if not result.models:
             warnings.append(f"no model files (*.yaml, *.yml) in {settings.models_dir.name}")
         report = report_of(settings, result, self._analyses, self.progress, self._rules)
         warnings += [str(w) for w in report.warnings]
-        svgs, icons, notes, cache_warnings = self._diagrams(report)
-        cache_warnings += load_warnings + self._page_cache()
+        cache_warnings += self._page_cache()
         # History is read once per build, also when it cannot be read: staleness and the
         # trend share the one `git log` pass (the trend reads only the versions' contents).
         history = self.history(models_only=not settings.staleness)
         verdicts, stale_warnings = self.staleness(result.models, history=history)
         trends, trend_notes, trend_warnings = self.trends(report, verdicts, history=history)
+        shown = {m.model.id: m.display_path for m in result.models}
+        svgs, icons, notes = self._finish_diagrams(layouts, drawn, shown)
         notes += trend_notes
         if trends.unknown is None:
             self._versions.prune()  # keep what this build used, in memory and on disk

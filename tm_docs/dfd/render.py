@@ -1,11 +1,17 @@
-"""Render diagrams once: content-hash cache on disk, Graphviz runs in parallel."""
+"""Render diagrams once: content-hash cache on disk, Graphviz runs in parallel.
+
+`DiagramRenderer.start` hands each diagram to a `dot` process as soon as its DOT
+source exists and returns at once; the caller goes on (analysis, history, pages)
+while Graphviz lays the diagrams out in processes of their own, and collects the
+SVGs with `Layouts.wait` where it needs them.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Lock
@@ -46,6 +52,72 @@ class RenderStats:
     drawn: int = 0
     cached: int = 0
     rejected: list[str] = field(default_factory=list)
+
+
+class LayoutFailed(GraphvizError):
+    """Laying out one diagram failed: `name` says which (the caller's name for it)."""
+
+    def __init__(self, name: str, error: GraphvizError) -> None:
+        super().__init__(str(error))
+        self.name = name
+
+
+class Layouts:
+    """Diagrams being laid out, started by `DiagramRenderer.start`.
+
+    `wait` returns the SVG of every diagram by name, in the order they were given,
+    once all are done; `close` stops what has not started yet and waits for what
+    has (for a build that fails before it collects them).  Whatever finished is in
+    the renderer's caches either way.
+    """
+
+    def __init__(self, renderer: DiagramRenderer, workers: int) -> None:
+        self._renderer = renderer
+        self._workers = max(1, workers)
+        self._pool: ThreadPoolExecutor | None = None
+        # By name, in the order given: the cached SVG, or the layout under way.
+        self._jobs: dict[str, bytes | Future[bytes]] = {}
+
+    def _add(self, name: str, drawn: DrawnDiagram) -> None:
+        renderer = self._renderer
+        key = renderer.key(drawn)
+        renderer._used.add(key)
+        cached = renderer._cached(key, drawn)
+        if cached is not None:
+            self._jobs[name] = cached
+            renderer.stats.cached += 1
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self._workers)
+        self._jobs[name] = self._pool.submit(renderer._render, key, drawn)
+        renderer.stats.drawn += 1
+
+    def wait(self, progress: Progress = no_progress) -> dict[str, bytes]:
+        """Every diagram's SVG by name.  When layouts failed, `LayoutFailed` names the
+        first in the given order that did (after all have ended, so it is always that
+        one)."""
+        running = [job for job in self._jobs.values() if isinstance(job, Future)]
+        try:
+            for done, _ in enumerate(as_completed(running), 1):
+                progress("drawing diagrams", done, len(running))
+        finally:
+            self.close()
+        results = {}
+        for name, job in self._jobs.items():
+            if isinstance(job, Future):
+                error = job.exception()
+                if isinstance(error, GraphvizError):
+                    raise LayoutFailed(name, error)
+                if error is not None:
+                    raise error
+                job = job.result()
+            results[name] = job
+        return results
+
+    def close(self) -> None:
+        """Cancel the layouts not started yet and wait for the running ones."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass
@@ -133,37 +205,27 @@ class DiagramRenderer:
         self._store(key, data)
         return data
 
+    def start(self, diagrams: Iterable[tuple[str, DrawnDiagram]]) -> Layouts:
+        """Start laying out each diagram not cached, in parallel `dot` processes, and
+        return at once.  `diagrams` (name, drawing) may be made as they are taken: each
+        layout starts as soon as its drawing exists.  `stats` counts them at once;
+        `prune` may follow the returned `Layouts.wait`."""
+        self.stats = RenderStats()
+        self._used = set()
+        layouts = Layouts(self, self.workers)
+        try:
+            for name, drawn in diagrams:
+                layouts._add(name, drawn)
+        except BaseException:
+            layouts.close()
+            raise
+        return layouts
+
     def render_all(
         self, diagrams: Mapping[str, DrawnDiagram], progress: Progress = no_progress
     ) -> dict[str, bytes]:
         """SVG of each diagram by name; only those not cached are laid out, in parallel."""
-        self.stats = RenderStats()
-        results: dict[str, bytes] = {}
-        todo: dict[str, tuple[str, DrawnDiagram]] = {}
-        self._used = set()
-        for name, drawn in diagrams.items():
-            key = self.key(drawn)
-            self._used.add(key)
-            cached = self._cached(key, drawn)
-            if cached is not None:
-                results[name] = cached
-                self.stats.cached += 1
-            else:
-                todo[name] = (key, drawn)
-        if len(todo) == 1:
-            ((name, job),) = todo.items()
-            results[name] = self._render(*job)
-            self.stats.drawn = 1
-        elif todo:
-            with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(todo)))) as pool:
-                futures = {name: pool.submit(self._render, *job) for name, job in todo.items()}
-                for done, _ in enumerate(as_completed(futures.values()), 1):
-                    progress("drawing diagrams", done, len(futures))
-                # In the order of `diagrams`, whichever finished first.
-                for name, future in futures.items():
-                    results[name] = future.result()
-            self.stats.drawn = len(todo)
-        return results
+        return self.start(diagrams.items()).wait(progress)
 
     def prune(self) -> int:
         """Forget the diagrams the last `render_all` did not use; the disk entries removed."""
