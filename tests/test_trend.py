@@ -18,6 +18,8 @@ from tm_docs.analysis.risk import RiskBands
 from tm_docs.analysis.settings import Settings
 from tm_docs.analysis.trend import DELETED, ModelTrend, RiskPoint, Trends, risk_point
 from tm_docs.load.models import load_models
+from tm_docs.load.signed import SignedCache
+from tm_docs.load.trend import open_trend_cache
 from tm_docs.pipeline import Pipeline, load_checked, report_of
 from tm_docs.render import trend_report
 
@@ -237,19 +239,37 @@ def test_each_version_is_analysed_once_in_memory_and_on_disk(repo: GitRepo) -> N
     assert _trends(fresh) == first
     assert (fresh._versions.stats.analysed, fresh._versions.stats.from_disk) == (0, 5)
 
-    # The cache folder is untrusted: planted values are refused and computed again.
+    # The cache folder is untrusted: an entry not signed with the user's key is not used,
+    # however plausible its point (it would be charted as it is), and a signed entry the
+    # reader does not accept is computed again too.
     entries = sorted((cache / "trend").glob("*.json"))
     assert len(entries) == 5
+    signed = open_trend_cache(repo.root, ".tm-docs-cache")
+    assert isinstance(signed, SignedCache)
     for entry in entries:
-        data = json.loads(entry.read_text())
+        data = signed.get(entry.stem)
+        assert isinstance(data, dict)
         if "value" in data:
-            data["value"]["coverage"] = 999
-            entry.write_text(json.dumps(data))
+            data["value"]["coverage"] = 100
+            data["value"]["by_residual_band"] = dict.fromkeys(data["value"]["by_residual_band"], 0)
         else:
-            entry.write_text('{"gap": ' + json.dumps("x" * 5000) + "}")
+            data = {"gap": "planted"}
+        entry.write_text(json.dumps(data))
     planted = Pipeline(_settings(repo.root, cache_dir=cache))
     assert _trends(planted) == first
-    assert (planted._versions.stats.rejected, planted._versions.stats.analysed) == (5, 5)
+    assert (planted._versions.stats.from_disk, planted._versions.stats.analysed) == (0, 5)
+
+    for entry in sorted((cache / "trend").glob("*.json")):
+        data = signed.get(entry.stem)
+        assert isinstance(data, dict)
+        if "value" in data:
+            data["value"]["coverage"] = 999
+        else:
+            data = {"gap": "x" * 5000}
+        signed.put(entry.stem, data)
+    odd = Pipeline(_settings(repo.root, cache_dir=cache))
+    assert _trends(odd) == first
+    assert (odd._versions.stats.rejected, odd._versions.stats.analysed) == (5, 5)
 
 
 def test_other_rules_or_bands_make_every_version_new(repo: GitRepo) -> None:

@@ -308,7 +308,7 @@ class Pipeline:
                 opened = open_trend_cache(
                     settings.root, os.path.relpath(settings.cache_dir, settings.root)
                 )
-                self._versions.cache = opened if isinstance(opened, CacheFolder) else None
+                self._versions.cache = opened if isinstance(opened, SignedCache) else None
                 warnings += [str(opened)] if isinstance(opened, CacheRefused) else []
             revisions = {}
             for m in chosen:

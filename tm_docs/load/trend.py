@@ -7,23 +7,25 @@ the same YAML reader and validation as the working tree.  What the
 caller computes from a version is kept by its object id (and what the result
 depends on, the caller's `fingerprint`): in memory, so a `mkdocs serve` rebuild
 analyses only new versions, and optionally in the project's cache folder.  The cache folder is
-untrusted like everything a pull request can reach: an entry is used only when
-the caller's `decode` accepts it, and is computed again otherwise.
+untrusted like everything a pull request can reach, and a point read from it is published
+as it is (a chart of risks no version held): an entry is used only when it carries the
+signature of the user's key (`SignedCache`) and the caller's `decode` accepts it, and is
+computed again otherwise.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from .cache import CacheFolder, CacheRefused, open_cache
+from .cache import CacheRefused
 from .history import Revision
 from .models import LoadedModel, validate_document
 from .revisions import read_blobs
+from .signed import SignedCache, open_signed_cache
 from .yaml_source import decode_document
 
 T = TypeVar("T")
@@ -48,8 +50,10 @@ class Stats:
     rejected: int = 0  # cache entries that failed the check and were computed again
 
 
-def open_trend_cache(root: Path, cache_dir: str) -> CacheFolder | CacheRefused:
-    return open_cache(root, cache_dir, CACHE_KIND, suffix=".json", max_bytes=MAX_ENTRY_BYTES)
+def open_trend_cache(root: Path, cache_dir: str) -> SignedCache | CacheRefused | None:
+    """The signed cache of trend results; why the folder is not used; or None (no user key:
+    results are then kept in memory only)."""
+    return open_signed_cache(root, cache_dir, CACHE_KIND, max_bytes=MAX_ENTRY_BYTES)
 
 
 @dataclass
@@ -62,7 +66,7 @@ class VersionAnalyser(Generic[T]):
 
     encode: Callable[[T], Any]
     decode: Callable[[Any], T | None]
-    cache: CacheFolder | None = None
+    cache: SignedCache | None = None
     stats: Stats = field(default_factory=Stats)
     _memory: dict[str, T | Unloadable] = field(default_factory=dict)
     _used: set[str] = field(default_factory=set)
@@ -165,13 +169,9 @@ class VersionAnalyser(Generic[T]):
     def _from_disk(self, key: str) -> T | Unloadable | None:
         if self.cache is None:
             return None
-        data = self.cache.get(key)
-        if data is None:
+        entry = self.cache.get(key)
+        if entry is None:  # missing, or not signed by the user's key
             return None
-        try:
-            entry = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            entry = None
         result = _decoded(entry, self.decode)
         if result is None:
             self.stats.rejected += 1
@@ -185,7 +185,7 @@ class VersionAnalyser(Generic[T]):
             if isinstance(result, Unloadable)
             else {"value": self.encode(result)}
         )
-        self.cache.put(key, json.dumps(entry, sort_keys=True).encode("utf-8"))
+        self.cache.put(key, entry)
 
 
 def _decoded(entry: Any, decode: Callable[[Any], T | None]) -> T | Unloadable | None:
