@@ -229,7 +229,8 @@ def test_each_version_is_analysed_once_in_memory_and_on_disk(repo: GitRepo) -> N
     pipeline = Pipeline(_settings(repo.root, cache_dir=cache))
     first = _trends(pipeline)
     stats = pipeline._versions.stats
-    assert (stats.analysed, stats.from_memory, stats.from_disk) == (5, 0, 0)
+    # Two of the five versions are the files just loaded: the report's analysis serves.
+    assert (stats.analysed, stats.from_build, stats.from_memory, stats.from_disk) == (3, 2, 0, 0)
     assert _trends(pipeline) == first
     assert (pipeline._versions.stats.analysed, pipeline._versions.stats.from_memory) == (0, 5)
 
@@ -249,7 +250,8 @@ def test_each_version_is_analysed_once_in_memory_and_on_disk(repo: GitRepo) -> N
             entry.write_text('{"gap": ' + json.dumps("x" * 5000) + "}")
     planted = Pipeline(_settings(repo.root, cache_dir=cache))
     assert _trends(planted) == first
-    assert (planted._versions.stats.rejected, planted._versions.stats.analysed) == (5, 5)
+    stats = planted._versions.stats
+    assert (stats.rejected, stats.analysed, stats.from_build) == (5, 3, 2)
 
 
 def test_other_rules_or_bands_make_every_version_new(repo: GitRepo) -> None:
@@ -259,7 +261,7 @@ def test_other_rules_or_bands_make_every_version_new(repo: GitRepo) -> None:
     _trends(pipeline)
     pipeline.configure(_settings(repo.root, bands=RiskBands(medium=4, high=8, critical=20)))
     orders = _trends(pipeline).models["orders"]
-    assert pipeline._versions.stats.analysed == 5
+    assert (pipeline._versions.stats.analysed, pipeline._versions.stats.from_build) == (3, 2)
     first = orders.points[0].risk
     assert first is not None and first.by_residual_band["high"] == 1  # 16 is high now
 
@@ -418,11 +420,20 @@ def test_a_site_without_history_says_the_trend_is_unknown_in_one_warning(tmp_pat
 def test_a_rebuild_analyses_only_new_versions(repo: GitRepo) -> None:
     pipeline = Pipeline(_settings(repo.root, diagrams=False))
     first = pipeline.build()
-    assert "risk trend: 5 model versions analysed, 0 from the cache" in first.notes
-    assert "risk trend: 0 model versions analysed, 5 from the cache" in pipeline.build().notes
+    trend_notes = [n for n in first.notes if n.startswith("risk trend:")]
+    assert trend_notes == [
+        "risk trend: 3 model versions analysed, 2 from the build's own analysis, 0 from the cache"
+    ]
+    assert (
+        "risk trend: 0 model versions analysed, 0 from the build's own analysis, 5 from the cache"
+        in pipeline.build().notes
+    )
     repo.commit("More", "2026-03-05T00:00:00Z", {"models/other.yaml": OTHER + "# seen\n"})
     again = pipeline.build()
-    assert "risk trend: 1 model versions analysed, 5 from the cache" in again.notes
+    assert (
+        "risk trend: 0 model versions analysed, 1 from the build's own analysis, 5 from the cache"
+        in again.notes
+    )
     assert again.trends is not None and len(again.trends.site) == 6
 
 

@@ -24,7 +24,7 @@ from .cache import CacheFolder, CacheRefused, open_cache
 from .history import Revision
 from .models import LoadedModel, validate_document
 from .revisions import read_blobs
-from .yaml_source import decode_document
+from .yaml_source import VersionReader, decode_document
 
 T = TypeVar("T")
 
@@ -42,7 +42,8 @@ class Unloadable:
 
 @dataclass
 class Stats:
-    analysed: int = 0
+    analysed: int = 0  # versions read, validated and analysed here
+    from_build: int = 0  # versions that are a model file the caller loaded (`loaded`)
     from_memory: int = 0
     from_disk: int = 0
     rejected: int = 0  # cache entries that failed the check and were computed again
@@ -73,6 +74,7 @@ class VersionAnalyser(Generic[T]):
         revisions: Iterable[Revision],
         fingerprint: str,
         analyse: Callable[[LoadedModel, Mapping[str, Any]], T],
+        loaded: Mapping[str, LoadedModel] | None = None,
     ) -> dict[str, T | Unloadable]:
         """Object id -> result, for the versions of `revisions` that have content.
 
@@ -81,6 +83,9 @@ class VersionAnalyser(Generic[T]):
         same data share one result);
         `fingerprint` names everything else the result depends on (a new one makes
         every result new).
+        `loaded`: the models the caller has loaded, by `LoadedModel.digest` (the hash of
+        the file's bytes): a version with the same bytes is that model, given to
+        `analyse` as it is (not validated again), so that the caller can recognise it.
 
         GitError when git cannot read the objects (the caller says the trend is unknown).
         """
@@ -108,12 +113,21 @@ class VersionAnalyser(Generic[T]):
         if missing:
             same: dict[bytes, T] = {}  # results by the versions' data (see `_analysed`)
             paths: dict[str, Path] = {}
-            for blob, data in zip(missing, read_blobs(root, missing), strict=True):
+            reader = VersionReader()
+            contents = zip(missing, read_blobs(root, missing), strict=True)
+            # Newest first: each model's versions come together, oldest first, and the
+            # newest is most often the file the caller loaded; the reader rereads only
+            # what changed from the version before, and `analyse` may reuse parts of it.
+            for blob, data in reversed(list(contents)):
                 revision = wanted[blob]
-                result = self._analysed(data, revision, analyse, same, paths)
+                known = (loaded or {}).get(hashlib.sha256(data).hexdigest()) if data else None
+                result = self._analysed(data, revision, analyse, same, paths, reader, known)
                 key = keys[blob]
                 found[blob] = self._memory[key] = result
-                self.stats.analysed += 1
+                if known is not None and not isinstance(result, Unloadable):
+                    self.stats.from_build += 1
+                else:
+                    self.stats.analysed += 1
                 self._to_disk(key, result)
         return found
 
@@ -132,15 +146,18 @@ class VersionAnalyser(Generic[T]):
         analyse: Callable[[LoadedModel, Mapping[str, Any]], T],
         same: dict[bytes, T],
         paths: dict[str, Path],
+        reader: VersionReader,
+        known: LoadedModel | None = None,
     ) -> T | Unloadable:
         """The result of one version.  Versions with the same data (say, one that changed
         only a comment) share one result, which `analyse` computes from the model alone.
         A version that does not load is a gap that names its first problem, exactly as
-        `tm-docs check` would."""
+        `tm-docs check` would.  `known`: the model the caller loaded from these very
+        bytes, which is not validated again."""
         display = f"{revision.commit.short}:{revision.path}"
         if data is None:
             return Unloadable("git does not have this version of the file")
-        document = decode_document(data, display)
+        document = decode_document(data, display, reader)
         digest = None
         if not document.problems and isinstance(document.data, dict):
             # repr tells apart what YAML reads (text, numbers, booleans, dates, order).
@@ -148,6 +165,9 @@ class VersionAnalyser(Generic[T]):
             digest = key.digest()
             if digest in same:
                 return same[digest]
+            if known is not None:
+                result = same[digest] = analyse(known, document.data)
+                return result
         model, problems, source = validate_document(document, display)
         if model is None:
             first = next((p for p in problems if p.is_error), None)
