@@ -484,9 +484,12 @@ class _Builder:
 _FIRST_COLUMN = re.compile(
     r"^(?:(#)|(-(?: |$))|([A-Za-z_][A-Za-z0-9_]*):(?: |$)|(?=[^ \n]))", re.MULTILINE
 )
-# What a slice could not see: other line breaks than "\n", and an anchor (`&name`, which
-# YAML allows once per document: two slices could each define the same one).
-_WHOLE_ONLY = re.compile("[\r\x85\u2028\u2029]|(?<![A-Za-z0-9])&")
+# Line breaks that YAML reads and the cutting at "\n" would not see.
+_OTHER_BREAKS = re.compile("[\r\x85\u2028\u2029]")
+# What may be an anchor's name (`&name`; more than the anchors, never fewer: an anchor
+# follows a space, a line's start or a flow indicator).  YAML allows each name once per
+# document, so slices that could define the same one are not read apart.
+_ANCHOR = re.compile(r"(?<![A-Za-z0-9])&([^\s\[\]{},]*)")
 
 
 class _Slice(NamedTuple):
@@ -509,7 +512,8 @@ class VersionReader:
     flow collection) is unfinished at the slice's end, which is an error read alone.  A
     plain or block text ends at a line in the first column either way.  So each slice is
     read alone, with the same checks in the same order as the whole (`_Builder.plain`),
-    and the node and text budgets are checked on the sums.  Anything else, and any
+    the node and text budgets are checked on the sums, and no two slices may name the
+    same anchor (an alias of another slice's anchor is an error read alone).  Anything else, and any
     problem (the first problem of the whole is what a gap names), and the text is read
     whole by `parse_document`, which finds that problem as always.  The reader keeps the
     slices of the last version only.
@@ -530,7 +534,13 @@ class VersionReader:
         data: dict[str, Any] = {}
         nodes = 1  # the top-level mapping
         characters = 0
+        anchors: set[str] = set()
         for key, part in cut:
+            if "&" in part:
+                names = set(_ANCHOR.findall(part))
+                if not anchors.isdisjoint(names):
+                    return None
+                anchors |= names
             piece = known.get(part) or found.get(part)
             if piece is None:
                 piece = _read_slice(key, part, display)
@@ -551,7 +561,7 @@ class VersionReader:
 def _slices(text: str) -> list[tuple[str, str]] | None:
     """The keys of a top-level block mapping with the text of each (see `VersionReader`),
     in order, or None when the text is not one that is read by slices."""
-    if _WHOLE_ONLY.search(text) is not None:
+    if _OTHER_BREAKS.search(text) is not None:
         return None
     cut: list[tuple[str, str]] = []
     keys: set[str] = set()
