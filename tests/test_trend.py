@@ -627,3 +627,45 @@ def test_a_build_asks_git_for_history_once_also_when_it_cannot_be_read(
     asked = calls.read_text().splitlines()
     assert sum(line.startswith("-C") and " log " in f" {line} " for line in asked) == 1
     assert sum(" cat-file --batch" in line for line in asked) == 1
+
+
+def test_a_cold_build_analyses_the_loaded_files_once_and_agrees_with_the_cli(
+    tmp_path: Path,
+) -> None:
+    """A version whose file is the one a cold build has just loaded and analysed takes
+    its point from that analysis: the log counts it apart, as not analysed again, and
+    every point, those included, is what `tm-docs trend` prints."""
+    checkout = (EXAMPLES / "checkout.yaml").read_text(encoding="utf-8")
+    rated = "    impact: 5\n    likelihood: 4\n"
+    lowered = checkout.replace(rated, rated.replace("4", "2"), 1)
+    repo = GitRepo(tmp_path / "repo")
+    steps = [
+        {"models/shop.yaml": lowered, "models/orders.yaml": ORDERS_V1},
+        {"models/orders.yaml": ORDERS_V2},
+        {"models/shop.yaml": checkout, "models/orders.yaml": BROKEN},
+        {"models/orders.yaml": ORDERS_V4},
+        {"models/shop.yaml": checkout + "# seen again\n"},  # the same data as before
+    ]
+    for day, files in enumerate(steps, 1):
+        repo.commit(f"Step {day}", f"2026-01-{day:02d}T10:00:00Z", files)
+    settings = _settings(repo.root, diagrams=False, cache_dir=repo.root / ".tm-docs-cache")
+    site = Pipeline(settings).build()
+    assert site.trends is not None and site.trends.unknown is None
+    # Seven versions: the two files on disk are the build's, five are read from git.
+    assert (
+        "risk trend: 5 model versions analysed, 2 from the build's own analysis, "
+        "0 from the cache" in site.notes
+    )
+    assert "work: 2 of 2 model file(s) loaded, 2 analysed" in str(site.work)
+    result = tm_docs(repo.root, "trend", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    shown = [site.trends.models[m.model.id] for m in site.report.models]
+    built = json.loads(trend_report.as_json(site.trends, shown, settings.bands))
+    assert json.loads(result.stdout) == built
+    # The points taken from the build's analysis are those of the file at HEAD.
+    shop = next(m for m in built["models"] if m["id"] == "checkout")["points"]
+    assert [p["risk"]["inherent_sum"] - shop[0]["risk"]["inherent_sum"] for p in shop] == [
+        0,
+        10,
+        10,
+    ]

@@ -24,9 +24,9 @@ from typing import Any
 from ..load.history import Commit, History, Revision
 from ..load.models import LoadedModel
 from ..model import Stride, ThreatModel
-from .portfolio import Portfolio
+from .portfolio import ModelThreat, Portfolio
 from .report import ModelReport, Report
-from .risk import RiskBands
+from .risk import RiskBands, is_open
 from .rules import RuleSet
 from .settings import Settings
 from .staleness import end_of_day
@@ -87,11 +87,12 @@ class PointParts:
     by the data it is computed from, so that what a commit left unchanged is not
     analysed again.
 
-    `report`: the analysis of the models the caller loaded (with `rules` and the chart
-    of `settings`).  A version that is one of those models (the same object: the version's
-    file has the loaded file's bytes) takes its coverage and suggested threats from that
-    analysis instead of working them out again, and so does every later version with the
-    same data under the keys they are computed from."""
+    `report`: the analysis of the models the caller loaded (used when it was made with
+    `rules` and the bands and chart of `settings`).  A version that is one of those models
+    (the same object: the version's file has the loaded file's bytes) takes its ratings,
+    coverage and suggested threats from that analysis instead of working them out again,
+    and so does every later version with the same data under the keys each part is
+    computed from."""
 
     settings: Settings
     rules: RuleSet
@@ -103,10 +104,11 @@ class PointParts:
     def __post_init__(self) -> None:
         self.outcomes = RuleOutcomes(self.rules.rules)
         report = self.report
-        if report is not None and (report.rules, report.settings.chart) == (
-            self.rules,
-            self.settings.chart,
-        ):
+        if report is not None and (
+            report.rules,
+            report.settings.chart,
+            report.portfolio.bands,
+        ) == (self.rules, self.settings.chart, self.settings.bands):
             self._analysed = {m.model.id: m for m in report.models}
 
     def point(self, loaded: LoadedModel, data: Mapping[str, Any]) -> RiskPoint:
@@ -127,6 +129,13 @@ class PointParts:
                 found = self._parts[key] = compute()
             return found
 
+        def rated() -> _Rated:
+            if analysed is not None and self.report is not None:
+                portfolio = self.report.portfolio
+                threats = [portfolio.rated(model, t) for t in model.threats if is_open(t)]
+                return _rated_of(threats, self.settings.bands)
+            return _rated(loaded, self.settings.bands)
+
         def covered() -> tuple[int, int]:
             if analysed is not None:
                 return _covered_of(analysed.coverage)
@@ -139,7 +148,7 @@ class PointParts:
 
         return _point(
             model,
-            part("rated", _RATED_FROM, lambda: _rated(loaded, self.settings.bands)),
+            part("rated", _RATED_FROM, rated),
             part("covered", _COVERED_FROM, covered),
             part("untriaged", _SUGGESTED_FROM, untriaged),
         )
@@ -149,16 +158,20 @@ _Rated = tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...], int, in
 
 
 def _rated(loaded: LoadedModel, bands: RiskBands) -> _Rated:
+    return _rated_of(Portfolio([loaded], bands).open_threats, bands)
+
+
+def _rated_of(open_threats: Sequence[ModelThreat], bands: RiskBands) -> _Rated:
     """Open threats by inherent and residual band, and the sums and highest of both
-    (from the threats and mitigations alone)."""
-    portfolio = Portfolio([loaded], bands)
-    open_threats = portfolio.open_threats
-    residual = {b.name: 0 for b in bands.bands}
+    (from the ratings of one model's open threats: its threats and mitigations alone)."""
+    by_band = {b.name: 0 for b in bands.bands}
+    residual = dict(by_band)
     for rated in open_threats:
+        by_band[rated.band.name] += 1
         if rated.residual_band is not None:
             residual[rated.residual_band.name] += 1
     return (
-        tuple(portfolio.summary(loaded).by_band.items()),
+        tuple(by_band.items()),
         tuple(residual.items()),
         sum(r.threat.risk for r in open_threats),
         max((r.threat.risk for r in open_threats), default=0),
