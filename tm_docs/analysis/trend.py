@@ -111,16 +111,19 @@ class PointParts:
         ) == (self.rules, self.settings.chart, self.settings.bands):
             self._analysed = {m.model.id: m for m in report.models}
 
-    def point(self, loaded: LoadedModel, data: Mapping[str, Any]) -> RiskPoint:
-        """`risk_point` of a loaded model; `data` is what it was validated from."""
+    def point(self, loaded: LoadedModel, data: Mapping[str, Any] | None) -> RiskPoint:
+        """`risk_point` of a loaded model; `data` is what it was validated from (None:
+        not read, nothing is remembered of this point)."""
         model, rules, outcomes = loaded.model, self.rules, self.outcomes
         analysed = self._analysed.get(model.id)
         if analysed is not None and analysed.model is not model:
             analysed = None  # another version of that model: worked out here
         # repr tells apart what YAML reads (text, numbers, booleans, dates, order).
-        texts = {key: repr(data.get(key)) for key in _READ}
+        texts = {key: repr(data.get(key)) for key in _READ} if data is not None else {}
 
         def part(name: str, keys: tuple[str, ...], compute: Callable[[], Any]) -> Any:
+            if data is None:
+                return compute()
             key = hashlib.sha256(
                 "\0".join((name, *(texts[k] for k in keys))).encode("utf-8", "backslashreplace")
             ).digest()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +74,7 @@ class VersionAnalyser(Generic[T]):
         root: Path,
         revisions: Iterable[Revision],
         fingerprint: str,
-        analyse: Callable[[LoadedModel, Mapping[str, Any]], T],
+        analyse: Callable[[LoadedModel, Mapping[str, Any] | None], T],
         loaded: Mapping[str, LoadedModel] | None = None,
     ) -> dict[str, T | Unloadable]:
         """Object id -> result, for the versions of `revisions` that have content.
@@ -85,7 +86,9 @@ class VersionAnalyser(Generic[T]):
         every result new).
         `loaded`: the models the caller has loaded, by `LoadedModel.digest` (the hash of
         the file's bytes): a version with the same bytes is that model, given to
-        `analyse` as it is (not validated again), so that the caller can recognise it.
+        `analyse` as it is (not validated again), so that the caller can recognise it;
+        its data is read only when another version of the same path is analysed here
+        (which may share parts of it), else `analyse` gets None for the data.
 
         GitError when git cannot read the objects (the caller says the trend is unknown).
         """
@@ -114,6 +117,7 @@ class VersionAnalyser(Generic[T]):
             same: dict[bytes, T] = {}  # results by the versions' data (see `_analysed`)
             paths: dict[str, Path] = {}
             reader = VersionReader()
+            others = Counter(wanted[blob].path for blob in missing)
             contents = zip(missing, read_blobs(root, missing), strict=True)
             # Newest first: each model's versions come together, oldest first, and the
             # newest is most often the file the caller loaded; the reader rereads only
@@ -121,7 +125,10 @@ class VersionAnalyser(Generic[T]):
             for blob, data in reversed(list(contents)):
                 revision = wanted[blob]
                 known = (loaded or {}).get(hashlib.sha256(data).hexdigest()) if data else None
-                result = self._analysed(data, revision, analyse, same, paths, reader, known)
+                if known is not None and others[revision.path] == 1:
+                    result: T | Unloadable = analyse(known, None)  # no other version to help
+                else:
+                    result = self._analysed(data, revision, analyse, same, paths, reader, known)
                 key = keys[blob]
                 found[blob] = self._memory[key] = result
                 if known is not None and not isinstance(result, Unloadable):
@@ -143,7 +150,7 @@ class VersionAnalyser(Generic[T]):
         self,
         data: bytes | None,
         revision: Revision,
-        analyse: Callable[[LoadedModel, Mapping[str, Any]], T],
+        analyse: Callable[[LoadedModel, Mapping[str, Any] | None], T],
         same: dict[bytes, T],
         paths: dict[str, Path],
         reader: VersionReader,
