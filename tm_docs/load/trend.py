@@ -3,7 +3,9 @@
 The commits that changed a model file, with the object id of each version,
 come from the history read once (`History.revisions`).  The versions that have
 not been analysed yet are read in one `git cat-file --batch` run and loaded by
-the same YAML reader and validation as the working tree.  What the
+the same YAML reading (key by key where only some keys changed: `VersionReader`)
+and validation as the working tree; a version with the bytes of a file the caller
+has loaded is that loaded model, not read or validated again.  What the
 caller computes from a version is kept by its object id (and what the result
 depends on, the caller's `fingerprint`): in memory, so a `mkdocs serve` rebuild
 analyses only new versions, and optionally in the project's cache folder.  The cache folder is
