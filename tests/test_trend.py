@@ -231,7 +231,8 @@ def test_each_version_is_analysed_once_in_memory_and_on_disk(repo: GitRepo) -> N
     pipeline = Pipeline(_settings(repo.root, cache_dir=cache))
     first = _trends(pipeline)
     stats = pipeline._versions.stats
-    assert (stats.analysed, stats.from_memory, stats.from_disk) == (5, 0, 0)
+    # Two of the five versions are the files just loaded: the report's analysis serves.
+    assert (stats.analysed, stats.from_build, stats.from_memory, stats.from_disk) == (3, 2, 0, 0)
     assert _trends(pipeline) == first
     assert (pipeline._versions.stats.analysed, pipeline._versions.stats.from_memory) == (0, 5)
 
@@ -257,7 +258,8 @@ def test_each_version_is_analysed_once_in_memory_and_on_disk(repo: GitRepo) -> N
         entry.write_text(json.dumps(data))
     planted = Pipeline(_settings(repo.root, cache_dir=cache))
     assert _trends(planted) == first
-    assert (planted._versions.stats.from_disk, planted._versions.stats.analysed) == (0, 5)
+    stats = planted._versions.stats
+    assert (stats.from_disk, stats.analysed, stats.from_build) == (0, 3, 2)
 
     for entry in sorted((cache / "trend").glob("*.json")):
         data = signed.get(entry.stem)
@@ -269,7 +271,8 @@ def test_each_version_is_analysed_once_in_memory_and_on_disk(repo: GitRepo) -> N
         signed.put(entry.stem, data)
     odd = Pipeline(_settings(repo.root, cache_dir=cache))
     assert _trends(odd) == first
-    assert (odd._versions.stats.rejected, odd._versions.stats.analysed) == (5, 5)
+    stats = odd._versions.stats
+    assert (stats.rejected, stats.analysed, stats.from_build) == (5, 3, 2)
 
 
 def test_other_rules_or_bands_make_every_version_new(repo: GitRepo) -> None:
@@ -279,7 +282,7 @@ def test_other_rules_or_bands_make_every_version_new(repo: GitRepo) -> None:
     _trends(pipeline)
     pipeline.configure(_settings(repo.root, bands=RiskBands(medium=4, high=8, critical=20)))
     orders = _trends(pipeline).models["orders"]
-    assert pipeline._versions.stats.analysed == 5
+    assert (pipeline._versions.stats.analysed, pipeline._versions.stats.from_build) == (3, 2)
     first = orders.points[0].risk
     assert first is not None and first.by_residual_band["high"] == 1  # 16 is high now
 
@@ -438,11 +441,20 @@ def test_a_site_without_history_says_the_trend_is_unknown_in_one_warning(tmp_pat
 def test_a_rebuild_analyses_only_new_versions(repo: GitRepo) -> None:
     pipeline = Pipeline(_settings(repo.root, diagrams=False))
     first = pipeline.build()
-    assert "risk trend: 5 model versions analysed, 0 from the cache" in first.notes
-    assert "risk trend: 0 model versions analysed, 5 from the cache" in pipeline.build().notes
+    trend_notes = [n for n in first.notes if n.startswith("risk trend:")]
+    assert trend_notes == [
+        "risk trend: 3 model versions analysed, 2 from the build's own analysis, 0 from the cache"
+    ]
+    assert (
+        "risk trend: 0 model versions analysed, 0 from the build's own analysis, 5 from the cache"
+        in pipeline.build().notes
+    )
     repo.commit("More", "2026-03-05T00:00:00Z", {"models/other.yaml": OTHER + "# seen\n"})
     again = pipeline.build()
-    assert "risk trend: 1 model versions analysed, 5 from the cache" in again.notes
+    assert (
+        "risk trend: 0 model versions analysed, 1 from the build's own analysis, 5 from the cache"
+        in again.notes
+    )
     assert again.trends is not None and len(again.trends.site) == 6
 
 
@@ -636,3 +648,45 @@ def test_a_build_asks_git_for_history_once_also_when_it_cannot_be_read(
     asked = calls.read_text().splitlines()
     assert sum(line.startswith("-C") and " log " in f" {line} " for line in asked) == 1
     assert sum(" cat-file --batch" in line for line in asked) == 1
+
+
+def test_a_cold_build_analyses_the_loaded_files_once_and_agrees_with_the_cli(
+    tmp_path: Path,
+) -> None:
+    """A version whose file is the one a cold build has just loaded and analysed takes
+    its point from that analysis: the log counts it apart, as not analysed again, and
+    every point, those included, is what `tm-docs trend` prints."""
+    checkout = (EXAMPLES / "checkout.yaml").read_text(encoding="utf-8")
+    rated = "    impact: 5\n    likelihood: 4\n"
+    lowered = checkout.replace(rated, rated.replace("4", "2"), 1)
+    repo = GitRepo(tmp_path / "repo")
+    steps = [
+        {"models/shop.yaml": lowered, "models/orders.yaml": ORDERS_V1},
+        {"models/orders.yaml": ORDERS_V2},
+        {"models/shop.yaml": checkout, "models/orders.yaml": BROKEN},
+        {"models/orders.yaml": ORDERS_V4},
+        {"models/shop.yaml": checkout + "# seen again\n"},  # the same data as before
+    ]
+    for day, files in enumerate(steps, 1):
+        repo.commit(f"Step {day}", f"2026-01-{day:02d}T10:00:00Z", files)
+    settings = _settings(repo.root, diagrams=False, cache_dir=repo.root / ".tm-docs-cache")
+    site = Pipeline(settings).build()
+    assert site.trends is not None and site.trends.unknown is None
+    # Seven versions: the two files on disk are the build's, five are read from git.
+    assert (
+        "risk trend: 5 model versions analysed, 2 from the build's own analysis, "
+        "0 from the cache" in site.notes
+    )
+    assert "work: 2 of 2 model file(s) loaded, 2 analysed" in str(site.work)
+    result = tm_docs(repo.root, "trend", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    shown = [site.trends.models[m.model.id] for m in site.report.models]
+    built = json.loads(trend_report.as_json(site.trends, shown, settings.bands))
+    assert json.loads(result.stdout) == built
+    # The points taken from the build's analysis are those of the file at HEAD.
+    shop = next(m for m in built["models"] if m["id"] == "checkout")["points"]
+    assert [p["risk"]["inherent_sum"] - shop[0]["risk"]["inherent_sum"] for p in shop] == [
+        0,
+        10,
+        10,
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 from pathlib import Path
 
 import pytest
@@ -168,3 +169,140 @@ def test_a_tag_depends_on_the_text_and_its_quoting() -> None:
             "e": None,
             "g": dt.date(2026, 1, 2),
         }
+
+
+# Texts whose cutting at top-level keys could go wrong: constructs that carry on over a
+# key's line, comments and blank lines at a slice's end, anchors in two slices, budgets.
+_CUT = [
+    'a: "x\nb: y"\n',
+    "a: 'x\nb: y'\n",
+    "a: [1,\nb: 2]\n",
+    "a: {x: 1,\nb: 2}\n",
+    'a: "x\\\n  y"\nb: 1\n',
+    "a: |+\n  x\n\n\n# c\n\nb: 1\n",
+    "a: |+\n  x\n\n# c\n",
+    "a: |\n  x\n\n  \n# c\n#d\n\nb: 1\n# e\n",
+    "a: >-\n  x\n\n  y\n# c\nb: 2\n",
+    "a: plain\n  more\n# c\nb: 1\n",
+    "a:\n- 1\n# c\n- 2\nb: 3\n",
+    "a:\n# c\n  - 1\nb: 2\n",
+    "a: 1 # c\nb: 2 # d\n",
+    "# lead\n\nid: x\n",
+    "  # indented lead\nid: x\n",
+    "  a: 1\n  b: 2\n",
+    "a: &x 1\nb: &x 2\n",
+    "a: &x 1\nb: *x\n",
+    "a: &x [1]\nb: [*x, *x]\n",
+    "a: 'R & D'\nb: R&D\n",
+    "a: 1\na: 2\n",
+    "a: 1\nb: {c: 1, c: 2}\n",
+    "a: 1\r\nb: 2\r\n",
+    "a: 1\rb: 2\r",
+    "a: 1\n---\nb: 2\n",
+    "a: 1\n...\n",
+    "%YAML 1.1\n---\na: 1\n",
+    "yes: 1\nno: 2\nnull: 3\nTrue: 4\n",
+    "a: 1\n b: 2\n",
+    "a: 1\nb\n",
+    "- x\na: 1\n",
+    "a: x\n\tb: 2\n",
+    "a:\tx\nb: 1\n",
+    "a: !!python/object:os.system x\nb: 1\n",
+    "a: !!binary aGk=\nb: 1\n",
+    "a: 1:2:3:4:5:6:7:8:9:10:11:12:13:14:15:16:17:18\nb: 1\n",
+    "<<: {a: 1}\nb: 2\n",
+    "a: {<<: {x: 1}, y: 2}\nb: 1\n",
+    "a: 2026-13-01\nb: 2026-01-01\n",
+    "a: [" + "[" * 70 + "]" * 70 + "]\nb: 1\n",
+    "a:\nb:\n",
+    "a: 1\n# only a comment after\n",
+    "# only comments\n",
+    "",
+    "a: 1\nb: 2",
+    "a: 1\n\n\n",
+]
+_VERSIONS = [
+    *(p.read_bytes().decode("utf-8", "replace") for p in _READINGS),
+    *_INLINE,
+    *_CUT,
+]
+
+
+def _reading(document: yaml_source.Document) -> tuple[str, list[object]]:
+    return repr(document.data), list(document.problems)
+
+
+@pytest.mark.parametrize("text", _VERSIONS, ids=range(len(_VERSIONS)))
+def test_a_reading_by_slices_makes_the_same_data_and_problems(text: str) -> None:
+    """`VersionReader` reads a document key by key when it can: the data, the problems
+    and the positions must be those of the whole reading, also after other versions."""
+    whole = parse_document(text, "f.yaml")
+    reader = yaml_source.VersionReader()
+    for earlier in ("a: 1\nb: 2\n", text, text):  # the slices of the version before serve
+        parse_document(earlier, "f.yaml", reader)
+        sliced = parse_document(text, "f.yaml", reader)
+        assert _reading(sliced) == _reading(whole)
+        if whole.problems:
+            continue
+        for path in [(), *list(whole.source.values)[:20]]:
+            assert sliced.source.locate(path) == whole.source.locate(path)
+
+
+def test_the_reading_by_slices_reads_again_only_the_keys_that_changed() -> None:
+    base = (_TESTS.parent / "models" / "checkout.yaml").read_text(encoding="utf-8")
+    renamed = base.replace("title: Checkout\n", "title: Checkout (renamed)\n", 1)
+    assert renamed != base
+    reader = yaml_source.VersionReader()
+    first = parse_document(base, "f.yaml", reader)
+    assert reader.sliced == 1 and reader.slices_read == len(first.data)
+    again = parse_document(renamed + "# reviewed\n", "f.yaml", reader)
+    assert (reader.sliced, reader.slices_read) == (2, len(first.data) + 1)
+    assert again.data == {**first.data, "title": "Checkout (renamed)"}
+    # A text it does not cut (a line break YAML reads that '\n' does not) is read whole.
+    crlf = parse_document(base.replace("\n", "\r\n"), "f.yaml", reader)
+    assert reader.sliced == 2 and crlf.data == first.data
+
+
+@pytest.mark.parametrize("limit", ["MAX_NODES", "MAX_EXPANDED_CHARS"])
+def test_the_budgets_hold_for_the_whole_of_a_document_read_by_slices(
+    monkeypatch: pytest.MonkeyPatch, limit: str
+) -> None:
+    """Each slice within the budget, the document over it: the whole reading's problem."""
+    text = "a: [xxxx, yyyy]\nb: [zzzz, wwww]\n"  # 7 values, 16 characters of text
+    monkeypatch.setattr(yaml_source, limit, 5 if limit == "MAX_NODES" else 12)
+    whole = parse_document(text, "f.yaml")
+    assert whole.data is None and "expands to more than" in whole.problems[0].message
+    reader = yaml_source.VersionReader()
+    assert _reading(parse_document(text, "f.yaml", reader)) == _reading(whole)
+    assert reader.sliced == 0
+
+
+def test_edited_versions_read_by_slices_equal_the_whole_reading() -> None:
+    """Many edits of the example models and of odd documents (lines deleted, repeated,
+    unindented, or odd ones inserted), each read after the one before (as a model's
+    versions are), by slices and whole."""
+    rng = random.Random(15)
+    pieces = ['"', "'", "[", "{", "# c", "- x", "---", "  ", "x: &a 1", "y: *a", "z: |+", "\t"]
+    pieces += ["k: 1", "k:", "  - 1", "  q: 2", "? k", "a: 'x", "b: y'", "<<: {m: 1}", ""]
+    reader = yaml_source.VersionReader()
+    examples = sorted((_TESTS.parent / "models").glob("*.yaml"))
+    for source in [*(p.read_text(encoding="utf-8") for p in examples), *_CUT]:
+        lines = source.split("\n")
+        for _ in range(12 if len(lines) > 100 else 3):
+            edited = list(lines)
+            for _ in range(rng.randint(1, 3)):
+                at = rng.randrange(len(edited))
+                action = rng.random()
+                if action < 0.3:
+                    del edited[at]
+                elif action < 0.5:
+                    edited.insert(at, edited[at])
+                elif action < 0.9:
+                    edited.insert(at, rng.choice(pieces))
+                else:
+                    edited[at] = edited[at].strip()
+                edited = edited or [""]
+            text = "\n".join(edited)
+            whole = parse_document(text, "f.yaml")
+            assert _reading(parse_document(text, "f.yaml", reader)) == _reading(whole), text
+    assert reader.sliced > 20  # most edits of the examples are read by slices

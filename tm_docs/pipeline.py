@@ -314,13 +314,17 @@ class Pipeline:
             for m in chosen:
                 path = history.relative(m.loaded.path)
                 revisions[m.model.id] = history.revisions(path) if path is not None else []
-            parts = PointParts(settings, report.rules)  # shared by this trend's versions
+            # Shared by this trend's versions; a version that is a file the build loaded
+            # takes the parts of its point from the build's analysis.
+            parts = PointParts(settings, report.rules, report)
+            loaded = {m.loaded.digest: m.loaded for m in report.models if m.loaded.digest}
             try:
                 results = self._versions.results(
                     history.root,
                     [r for found in revisions.values() for r in found],
                     fingerprint(settings, report.rules, __version__),
                     parts.point,
+                    loaded,
                 )
             except GitError as exc:
                 reason = (
@@ -355,6 +359,7 @@ class Pipeline:
                 stats = self._versions.stats
                 notes = [
                     f"risk trend: {stats.analysed} model versions analysed, "
+                    f"{stats.from_build} from the build's own analysis, "
                     f"{stats.from_memory + stats.from_disk} from the cache"
                 ]
                 # The site counts every model's state at `since`, so its trend comes first.

@@ -24,13 +24,14 @@ from typing import Any
 from ..load.history import Commit, History, Revision
 from ..load.models import LoadedModel
 from ..model import Stride, ThreatModel
-from .portfolio import Portfolio
-from .risk import RiskBands
+from .portfolio import ModelThreat, Portfolio
+from .report import ModelReport, Report
+from .risk import RiskBands, is_open
 from .rules import RuleSet
 from .settings import Settings
 from .staleness import end_of_day
-from .stride import coverage
-from .suggest import RuleOutcomes, Triage, suggestions
+from .stride import Coverage, coverage
+from .suggest import RuleOutcomes, Suggestion, Triage, suggestions
 from .topology import Topology
 
 
@@ -84,23 +85,45 @@ _READ = tuple(dict.fromkeys((*_RATED_FROM, *_COVERED_FROM, *_SUGGESTED_FROM)))
 class PointParts:
     """The points of many versions of models (a trend), each part of a point remembered
     by the data it is computed from, so that what a commit left unchanged is not
-    analysed again."""
+    analysed again.
+
+    `report`: the analysis of the models the caller loaded (used when it was made with
+    `rules` and the bands and chart of `settings`).  A version that is one of those models
+    (the same object: the version's file has the loaded file's bytes) takes its ratings,
+    coverage and suggested threats from that analysis instead of working them out again,
+    and so does every later version with the same data under the keys each part is
+    computed from."""
 
     settings: Settings
     rules: RuleSet
+    report: Report | None = None
     outcomes: RuleOutcomes = field(init=False)
     _parts: dict[bytes, Any] = field(default_factory=dict, init=False, repr=False)
+    _analysed: dict[str, ModelReport] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.outcomes = RuleOutcomes(self.rules.rules)
+        report = self.report
+        if report is not None and (
+            report.rules,
+            report.settings.chart,
+            report.portfolio.bands,
+        ) == (self.rules, self.settings.chart, self.settings.bands):
+            self._analysed = {m.model.id: m for m in report.models}
 
-    def point(self, loaded: LoadedModel, data: Mapping[str, Any]) -> RiskPoint:
-        """`risk_point` of a loaded model; `data` is what it was validated from."""
+    def point(self, loaded: LoadedModel, data: Mapping[str, Any] | None) -> RiskPoint:
+        """`risk_point` of a loaded model; `data` is what it was validated from (None:
+        not read, nothing is remembered of this point)."""
         model, rules, outcomes = loaded.model, self.rules, self.outcomes
+        analysed = self._analysed.get(model.id)
+        if analysed is not None and analysed.model is not model:
+            analysed = None  # another version of that model: worked out here
         # repr tells apart what YAML reads (text, numbers, booleans, dates, order).
-        texts = {key: repr(data.get(key)) for key in _READ}
+        texts = {key: repr(data.get(key)) for key in _READ} if data is not None else {}
 
         def part(name: str, keys: tuple[str, ...], compute: Callable[[], Any]) -> Any:
+            if data is None:
+                return compute()
             key = hashlib.sha256(
                 "\0".join((name, *(texts[k] for k in keys))).encode("utf-8", "backslashreplace")
             ).digest()
@@ -109,11 +132,28 @@ class PointParts:
                 found = self._parts[key] = compute()
             return found
 
+        def rated() -> _Rated:
+            if analysed is not None and self.report is not None:
+                portfolio = self.report.portfolio
+                threats = [portfolio.rated(model, t) for t in model.threats if is_open(t)]
+                return _rated_of(threats, self.settings.bands)
+            return _rated(loaded, self.settings.bands)
+
+        def covered() -> tuple[int, int]:
+            if analysed is not None:
+                return _covered_of(analysed.coverage)
+            return _covered(model, self.settings.chart)
+
+        def untriaged() -> int:
+            if analysed is not None:
+                return _untriaged_of(analysed.suggestions)
+            return _untriaged(model, rules, outcomes)
+
         return _point(
             model,
-            part("rated", _RATED_FROM, lambda: _rated(loaded, self.settings.bands)),
-            part("covered", _COVERED_FROM, lambda: _covered(model, self.settings.chart)),
-            part("untriaged", _SUGGESTED_FROM, lambda: _untriaged(model, rules, outcomes)),
+            part("rated", _RATED_FROM, rated),
+            part("covered", _COVERED_FROM, covered),
+            part("untriaged", _SUGGESTED_FROM, untriaged),
         )
 
 
@@ -121,16 +161,20 @@ _Rated = tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...], int, in
 
 
 def _rated(loaded: LoadedModel, bands: RiskBands) -> _Rated:
+    return _rated_of(Portfolio([loaded], bands).open_threats, bands)
+
+
+def _rated_of(open_threats: Sequence[ModelThreat], bands: RiskBands) -> _Rated:
     """Open threats by inherent and residual band, and the sums and highest of both
-    (from the threats and mitigations alone)."""
-    portfolio = Portfolio([loaded], bands)
-    open_threats = portfolio.open_threats
-    residual = {b.name: 0 for b in bands.bands}
+    (from the ratings of one model's open threats: its threats and mitigations alone)."""
+    by_band = {b.name: 0 for b in bands.bands}
+    residual = dict(by_band)
     for rated in open_threats:
+        by_band[rated.band.name] += 1
         if rated.residual_band is not None:
             residual[rated.residual_band.name] += 1
     return (
-        tuple(portfolio.summary(loaded).by_band.items()),
+        tuple(by_band.items()),
         tuple(residual.items()),
         sum(r.threat.risk for r in open_threats),
         max((r.threat.risk for r in open_threats), default=0),
@@ -140,13 +184,20 @@ def _rated(loaded: LoadedModel, bands: RiskBands) -> _Rated:
 
 
 def _covered(model: ThreatModel, chart: Mapping[str, Sequence[Stride]]) -> tuple[int, int]:
+    return _covered_of(coverage(model, chart))
+
+
+def _covered_of(found: Coverage) -> tuple[int, int]:
     """STRIDE coverage in percent, and the applicable cells nobody analysed."""
-    found = coverage(model, chart)
     return found.percent, len(found.gaps)
 
 
 def _untriaged(model: ThreatModel, rules: RuleSet, outcomes: RuleOutcomes | None) -> int:
-    found = suggestions(model, rules.rules, Topology(model), outcomes)
+    return _untriaged_of(suggestions(model, rules.rules, Topology(model), outcomes))
+
+
+def _untriaged_of(found: Sequence[Suggestion]) -> int:
+    """The suggested threats neither accepted nor dismissed."""
     return sum(s.triage is Triage.UNTRIAGED for s in found)
 
 

@@ -3,7 +3,9 @@
 The commits that changed a model file, with the object id of each version,
 come from the history read once (`History.revisions`).  The versions that have
 not been analysed yet are read in one `git cat-file --batch` run and loaded by
-the same YAML reader and validation as the working tree.  What the
+the same YAML reading (key by key where only some keys changed: `VersionReader`)
+and validation as the working tree; a version with the bytes of a file the caller
+has loaded is that loaded model, not read or validated again.  What the
 caller computes from a version is kept by its object id (and what the result
 depends on, the caller's `fingerprint`): in memory, so a `mkdocs serve` rebuild
 analyses only new versions, and optionally in the project's cache folder.  The cache folder is
@@ -16,6 +18,7 @@ computed again otherwise.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +29,7 @@ from .history import Revision
 from .models import LoadedModel, validate_document
 from .revisions import read_blobs
 from .signed import SignedCache, open_signed_cache
-from .yaml_source import decode_document
+from .yaml_source import VersionReader, decode_document
 
 T = TypeVar("T")
 
@@ -44,7 +47,8 @@ class Unloadable:
 
 @dataclass
 class Stats:
-    analysed: int = 0
+    analysed: int = 0  # versions read, validated and analysed here
+    from_build: int = 0  # versions that are a model file the caller loaded (`loaded`)
     from_memory: int = 0
     from_disk: int = 0
     rejected: int = 0  # cache entries that failed the check and were computed again
@@ -76,7 +80,8 @@ class VersionAnalyser(Generic[T]):
         root: Path,
         revisions: Iterable[Revision],
         fingerprint: str,
-        analyse: Callable[[LoadedModel, Mapping[str, Any]], T],
+        analyse: Callable[[LoadedModel, Mapping[str, Any] | None], T],
+        loaded: Mapping[str, LoadedModel] | None = None,
     ) -> dict[str, T | Unloadable]:
         """Object id -> result, for the versions of `revisions` that have content.
 
@@ -85,6 +90,11 @@ class VersionAnalyser(Generic[T]):
         same data share one result);
         `fingerprint` names everything else the result depends on (a new one makes
         every result new).
+        `loaded`: the models the caller has loaded, by `LoadedModel.digest` (the hash of
+        the file's bytes): a version with the same bytes is that model, given to
+        `analyse` as it is (not validated again), so that the caller can recognise it;
+        its data is read only when another version of the same path is analysed here
+        (which may share parts of it), else `analyse` gets None for the data.
 
         GitError when git cannot read the objects (the caller says the trend is unknown).
         """
@@ -112,12 +122,25 @@ class VersionAnalyser(Generic[T]):
         if missing:
             same: dict[bytes, T] = {}  # results by the versions' data (see `_analysed`)
             paths: dict[str, Path] = {}
-            for blob, data in zip(missing, read_blobs(root, missing), strict=True):
+            reader = VersionReader()
+            others = Counter(wanted[blob].path for blob in missing)
+            contents = zip(missing, read_blobs(root, missing), strict=True)
+            # Newest first: each model's versions come together, oldest first, and the
+            # newest is most often the file the caller loaded; the reader rereads only
+            # what changed from the version before, and `analyse` may reuse parts of it.
+            for blob, data in reversed(list(contents)):
                 revision = wanted[blob]
-                result = self._analysed(data, revision, analyse, same, paths)
+                known = (loaded or {}).get(hashlib.sha256(data).hexdigest()) if data else None
+                if known is not None and others[revision.path] == 1:
+                    result: T | Unloadable = analyse(known, None)  # no other version to help
+                else:
+                    result = self._analysed(data, revision, analyse, same, paths, reader, known)
                 key = keys[blob]
                 found[blob] = self._memory[key] = result
-                self.stats.analysed += 1
+                if known is not None and not isinstance(result, Unloadable):
+                    self.stats.from_build += 1
+                else:
+                    self.stats.analysed += 1
                 self._to_disk(key, result)
         return found
 
@@ -133,18 +156,21 @@ class VersionAnalyser(Generic[T]):
         self,
         data: bytes | None,
         revision: Revision,
-        analyse: Callable[[LoadedModel, Mapping[str, Any]], T],
+        analyse: Callable[[LoadedModel, Mapping[str, Any] | None], T],
         same: dict[bytes, T],
         paths: dict[str, Path],
+        reader: VersionReader,
+        known: LoadedModel | None = None,
     ) -> T | Unloadable:
         """The result of one version.  Versions with the same data (say, one that changed
         only a comment) share one result, which `analyse` computes from the model alone.
         A version that does not load is a gap that names its first problem, exactly as
-        `tm-docs check` would."""
+        `tm-docs check` would.  `known`: the model the caller loaded from these very
+        bytes, which is not validated again."""
         display = f"{revision.commit.short}:{revision.path}"
         if data is None:
             return Unloadable("git does not have this version of the file")
-        document = decode_document(data, display)
+        document = decode_document(data, display, reader)
         digest = None
         if not document.problems and isinstance(document.data, dict):
             # repr tells apart what YAML reads (text, numbers, booleans, dates, order).
@@ -152,6 +178,9 @@ class VersionAnalyser(Generic[T]):
             digest = key.digest()
             if digest in same:
                 return same[digest]
+            if known is not None:
+                result = same[digest] = analyse(known, document.data)
+                return result
         model, problems, source = validate_document(document, display)
         if model is None:
             first = next((p for p in problems if p.is_error), None)

@@ -131,8 +131,9 @@ def read_document(path: Path, display: str) -> Document:
     return decode_document(raw, display)
 
 
-def decode_document(raw: bytes, display: str) -> Document:
-    """Parse the bytes of a model file: size cap, strict UTF-8, then YAML."""
+def decode_document(raw: bytes, display: str, reader: VersionReader | None = None) -> Document:
+    """Parse the bytes of a model file: size cap, strict UTF-8, then YAML (`reader`: the
+    reader of many versions of model files that this one is read by)."""
     if len(raw) > MAX_FILE_BYTES:
         return _failed(_too_big(display, len(raw)))
     try:
@@ -148,7 +149,7 @@ def decode_document(raw: bytes, display: str) -> Document:
                 f"the file is not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save it as UTF-8",
             )
         )
-    return parse_document(text, display)
+    return parse_document(text, display, reader)
 
 
 def _too_big(display: str, size: int) -> Problem:
@@ -179,8 +180,9 @@ def _character_name(char: str) -> str:
     return f"U+{ord(char):04X}" + (f" ({names[char]})" if char in names else "")
 
 
-def parse_document(text: str, display: str) -> Document:
-    """Parse YAML text (one document) into plain data; positions are found when asked."""
+def parse_document(text: str, display: str, reader: VersionReader | None = None) -> Document:
+    """Parse YAML text (one document) into plain data; positions are found when asked.
+    With `reader`, the text is read key by key when it can be (`VersionReader`)."""
     bad = _UNPRINTABLE.search(text)
     if bad is not None:
         line, column = _position(text, bad.start())
@@ -193,6 +195,10 @@ def parse_document(text: str, display: str) -> Document:
                 "YAML file; remove it (tabs and line breaks are fine)",
             )
         )
+    if reader is not None:
+        data = reader.read(text, display)
+        if data is not None:
+            return Document(data, _LazySourceMap(text, display), [])
     try:
         nodes = list(yaml.compose_all(text, Loader=_LOADER))
     except yaml.MarkedYAMLError as exc:
@@ -469,3 +475,145 @@ class _Builder:
                 )
             sources.append(self._mapping(candidate, path, depth + 1))
         return sources
+
+
+# A line that starts in the first column, of a block mapping at the top level: a comment,
+# an item of a list written in that column under the key above, or a key written plainly
+# (letters, digits and '_', then ': ' or the line's end).  Any other such line (`---`,
+# `...`, a directive, a quoted or complex key, a tab, text) and the text is read whole.
+_FIRST_COLUMN = re.compile(
+    r"^(?:(#)|(-(?: |$))|([A-Za-z_][A-Za-z0-9_]*):(?: |$)|(?=[^ \n]))", re.MULTILINE
+)
+# Line breaks that YAML reads and the cutting at "\n" would not see.
+_OTHER_BREAKS = re.compile("[\r\x85\u2028\u2029]")
+# What may be an anchor's name (`&name`; more than the anchors, never fewer: an anchor
+# follows a space, a line's start or a flow indicator).  YAML allows each name once per
+# document, so slices that could define the same one are not read apart.
+_ANCHOR = re.compile(r"(?<![A-Za-z0-9])&([^\s\[\]{},]*)")
+
+
+class _Slice(NamedTuple):
+    value: Any
+    nodes: int  # as `_Builder` counts them, the slice's own mapping included
+    characters: int
+
+
+class VersionReader:
+    """Reads many versions of model files (the risk trend), each into the same plain data
+    `parse_document` makes of it, reading again only the top-level keys whose text
+    differs from the version read before it (in a model's history, most commits change a
+    few keys: the title, a threat's rating).
+
+    A document whose top level is a block mapping with plainly written keys in the first
+    column is cut at those keys' lines; each slice (its key's line to the next key's,
+    without the comment lines that end it) is a document of one key that YAML reads as
+    it reads that part of the whole: a slice starts at a line's start outside any value,
+    and every construct that could carry on over the next key's line (a quoted text, a
+    flow collection) is unfinished at the slice's end, which is an error read alone.  A
+    plain or block text ends at a line in the first column either way.  So each slice is
+    read alone, with the same checks in the same order as the whole (`_Builder.plain`),
+    the node and text budgets are checked on the sums, and no two slices may name the
+    same anchor (an alias of another slice's anchor is an error read alone).  Anything else, and any
+    problem (the first problem of the whole is what a gap names), and the text is read
+    whole by `parse_document`, which finds that problem as always.  The reader keeps the
+    slices of the last version only.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[str, _Slice] = {}
+        self.sliced = 0  # documents read by slices (for tests and benchmarks)
+        self.slices_read = 0  # slices that were not the last version's
+
+    def read(self, text: str, display: str) -> dict[str, Any] | None:
+        """The data of `text` read by slices, or None: read it whole."""
+        cut = _slices(text)
+        if cut is None:
+            return None
+        known = self._last
+        found: dict[str, _Slice] = {}
+        data: dict[str, Any] = {}
+        nodes = 1  # the top-level mapping
+        characters = 0
+        anchors: set[str] = set()
+        for key, part in cut:
+            if "&" in part:
+                names = set(_ANCHOR.findall(part))
+                if not anchors.isdisjoint(names):
+                    return None
+                anchors |= names
+            piece = known.get(part) or found.get(part)
+            if piece is None:
+                piece = _read_slice(key, part, display)
+                if piece is None:
+                    return None
+                self.slices_read += 1
+            found[part] = piece
+            data[key] = piece.value
+            nodes += piece.nodes - 1
+            characters += piece.characters
+        if nodes > MAX_NODES or characters > MAX_EXPANDED_CHARS:
+            return None  # read whole, to stop where the whole stops
+        self._last = found
+        self.sliced += 1
+        return data
+
+
+def _slices(text: str) -> list[tuple[str, str]] | None:
+    """The keys of a top-level block mapping with the text of each (see `VersionReader`),
+    in order, or None when the text is not one that is read by slices."""
+    if _OTHER_BREAKS.search(text) is not None:
+        return None
+    cut: list[tuple[str, str]] = []
+    keys: set[str] = set()
+    key: str | None = None
+    start = 0
+    comments: int | None = None  # where the first-column comments ending a slice start
+    for match in _FIRST_COLUMN.finditer(text):
+        at = match.start()
+        name = match.group(3)
+        if name is not None:
+            if key is None:
+                if not _only_comments(text[:at]):
+                    return None
+            else:
+                end = at if comments is None or not _only_comments(text[comments:at]) else comments
+                cut.append((key, text[start:end]))
+            if name in keys:
+                return None  # a duplicate key: the whole reading says so
+            keys.add(name)
+            key, start, comments = name, at, None
+        elif match.group(1) is not None:
+            if comments is None:
+                comments = at
+        elif match.group(2) is not None and key is not None:
+            comments = None
+        else:
+            return None
+    if key is None:
+        return None
+    end = len(text)
+    if comments is not None and _only_comments(text[comments:]):
+        end = comments
+    cut.append((key, text[start:end]))
+    return cut
+
+
+def _only_comments(text: str) -> bool:
+    """Whether every line of `text` is empty, spaces, or a comment in the first column."""
+    return all(not line.strip(" ") or line.startswith("#") for line in text.split("\n"))
+
+
+def _read_slice(key: str, text: str, display: str) -> _Slice | None:
+    """One slice read alone, or None when it does not read as a mapping of its one key
+    without any problem."""
+    builder = _Builder(display, positions=False)
+    try:
+        nodes = list(yaml.compose_all(text, Loader=_LOADER))
+        if len(nodes) != 1:
+            return None
+        data = builder.plain(nodes[0], 0)
+    except Exception:  # any error: the whole reading finds it and says what it is
+        return None
+    if builder.problems or not isinstance(data, dict) or len(data) != 1 or key not in data:
+        return None
+    return _Slice(data[key], builder.nodes, builder.characters)
