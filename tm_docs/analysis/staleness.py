@@ -255,8 +255,8 @@ def staleness(
     if memo is None:
         return _verdict(history, point, review_time, patterns, since, max_age_days, too_old)
     review_sha = point.commit.sha if point.commit is not None else None
-    key = (history.root, history.head, point.names, review_time, review_sha, point.notes)
-    key += (tuple(patterns), since, max_age_days, too_old)
+    key: tuple[object, ...] = (history.root, history.head, point.names, review_time, review_sha)
+    key += (point.notes, tuple(patterns), since, max_age_days, too_old)
     verdict = memo.verdict(key)
     if verdict is None:
         verdict = _verdict(history, point, review_time, patterns, since, max_age_days, too_old)
