@@ -39,7 +39,7 @@ from ..model import (
 )
 from ..progress import Progress, no_progress
 from .escape import inline_html, markdown_html, plain, safe_url
-from .exports import backlog_csv, backlog_json, controls_csv, controls_json
+from .exports import BacklogTexts, backlog_csv, backlog_json, controls_csv, controls_json
 from .trend_chart import MAX_ROWS, model_chart, newest_first, site_chart
 from .views import SHORT_LIST, SUMMARY_ROWS, SiteView, backlog_anchor, legend, owner_slug
 
@@ -233,6 +233,8 @@ class PageMemo:
     _shown: dict[str, tuple[Any, GeneratedFile, str | None]] = field(default_factory=dict)
     # By model id: what its page key was made of, and the key (hashed once while equal).
     _keys: dict[str, tuple[tuple[Any, ...], str]] = field(default_factory=dict)
+    # The backlog exports' rows, by backlog item (an unchanged model's items are the same).
+    backlog_texts: BacklogTexts = field(default_factory=BacklogTexts)
 
 
 def _same(earlier: Any, now: Any) -> bool:
@@ -674,8 +676,8 @@ def render_site(
     backlog = (base, portfolio.bands, site.backlog)
     controls = (base, report.controls)
     makers: list[tuple[Any, Callable[[], str]]] = [
-        (backlog, lambda: backlog_csv(portfolio)),
-        (backlog, lambda: backlog_json(portfolio)),
+        (backlog, lambda: backlog_csv(portfolio, memo.backlog_texts if memo else None)),
+        (backlog, lambda: backlog_json(portfolio, memo.backlog_texts if memo else None)),
         (controls, lambda: controls_csv(report.controls)),
         (controls, lambda: controls_json(report.controls)),
     ]
