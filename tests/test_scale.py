@@ -303,3 +303,43 @@ def test_serve_rebuilds_with_models_being_edited_equal_fresh_builds(tmp_path: Pa
     assert len(committed.decided) == len(portfolio.model_ids)
     assert sorted(committed.rendered) == sorted([*portfolio.model_ids[:3], saved])
     assert committed.summarised == ()
+
+
+def test_serve_rebuilds_store_the_pages_a_new_process_finds(tmp_path: Path) -> None:
+    """A serving pipeline with a cache folder hashes only the new view objects of a
+    rebuild (the unchanged models' are the same objects): the entries it stores are the
+    ones a new process looks for, so that process renders no page.  (Each edit is
+    committed: a model being edited is reviewed "now", which a new process says anew.)"""
+    portfolio = make_portfolio(tmp_path / "site", 6, commits=10)
+    settings = Settings(
+        root=portfolio.root,
+        models_dir=portfolio.root / "models",
+        owner_pages_from=2,
+        cache_dir=portfolio.root / ".tm-docs-cache",
+    )
+    serving = Pipeline(settings)
+    serving.build()
+    for n, model_id in enumerate(portfolio.model_ids[1:4]):
+        edit_model(portfolio, model_id, f"edit {n}")
+        subprocess.run(["git", "add", "models"], cwd=portfolio.root, check=True)
+        subprocess.run(
+            [
+                "git",
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@example.invalid",
+                "commit",
+                "-qm",
+                "e",
+            ],
+            cwd=portfolio.root,
+            check=True,
+        )
+        again = serving.build()
+        assert again.work.site_rendered, model_id
+        new = Pipeline(settings).build()
+        assert (new.work.rendered, new.work.site_rendered) == ((), ()), model_id
+        assert [(f.path, f.content) for f in new.files] == [
+            (f.path, f.content) for f in again.files
+        ]

@@ -235,6 +235,8 @@ class PageMemo:
     _keys: dict[str, tuple[tuple[Any, ...], str]] = field(default_factory=dict)
     # The backlog exports' rows, by backlog item (an unchanged model's items are the same).
     backlog_texts: BacklogTexts = field(default_factory=BacklogTexts)
+    # The content keys that last hashed view data (what they hashed is reused).
+    content_keys: ContentKeys | None = None
 
 
 def _same(earlier: Any, now: Any) -> bool:
@@ -572,6 +574,10 @@ def render_site(
     def _stored_key(*parts: Any) -> str:
         if not known:
             known.append(_known_parts(report))
+            if memo is not None and memo.content_keys is not None:
+                known[0].reuse(memo.content_keys)
+            if memo is not None:
+                memo.content_keys = known[0]
         return content_key(*parts, keys=known[0])
 
     # What a page that shows every model (or any of them) is made of.
