@@ -298,3 +298,29 @@ def test_a_new_build_after_an_edit_renders_only_the_site_pages_that_show_it(
 
 def _html(site: Path) -> dict[str, bytes]:
     return {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*.html")}
+
+
+def test_content_keys_reused_from_an_earlier_build_give_the_same_keys() -> None:
+    """Hashes of dataclasses an earlier build's keys met are reused, and keys come out as
+    a fresh process makes them; an object named by `known` stands for itself."""
+    from dataclasses import dataclass
+
+    from tm_docs.load.signed import ContentKeys, content_key
+
+    @dataclass(frozen=True)
+    class Row:
+        name: str
+        cells: tuple[object, ...]
+
+    named = object()
+    rows = [Row("a", (1, named)), Row("b", (Row("c", ()),))]
+    first = ContentKeys({id(named): "the named one"})
+    key = content_key(rows, keys=first)
+    again = ContentKeys({id(named): "the named one"})
+    again.reuse(first)
+    assert content_key(rows, keys=again) == key
+    assert content_key(rows, keys=ContentKeys({id(named): "the named one"})) == key
+    assert content_key([*rows, Row("d", ())], keys=again) == content_key(
+        [*rows, Row("d", ())], keys=ContentKeys({id(named): "the named one"})
+    )
+    assert content_key(rows, keys=ContentKeys({id(named): "another"})) != key

@@ -85,3 +85,61 @@ def test_residual_risk_counts_done_mitigations(write_model) -> None:
     assert rated["T-high"].residual_band.name == "medium"
     assert (rated["T-mid"].threat.risk, rated["T-mid"].residual) == (6, 6)
     assert rated["T-closed"].residual == 0 and rated["T-closed"].residual_band is None
+
+
+HOSTILE_BACKLOG = """\
+components:
+  - {id: api, title: API, kind: process}
+threats:
+  - id: T-1
+    title: "=HYPERLINK(\\"http://x.invalid\\") \\u202egnp.exe"
+    categories: [spoofing]
+    targets: [api]
+    impact: 5
+    likelihood: 4
+  - {id: T-2, title: "say \\"hi\\", then leave 😀", categories: [tampering], targets: [api],
+     impact: 2, likelihood: 2}
+mitigations:
+  - {id: M-1, title: "+1, \\"quoted\\" ë", owner: "@team", status: proposed,
+     threats: [T-1, T-2], ticket: "#42"}
+  - {id: M-2, title: "-minus", owner: team-z, status: planned, threats: [T-2], sprint: "=1+1"}
+"""
+
+
+def test_backlog_exports_of_a_rebuild_reuse_rows_and_equal_a_fresh_export(write_model) -> None:
+    """The serve memo's exports: an unchanged model's rows are not written again, and the
+    bytes equal the exports made row by row (hostile cells too), after an edit that moves
+    the other model's ranks."""
+    from tm_docs.analysis.portfolio import PortfolioMemo
+    from tm_docs.load.models import LoadMemo
+    from tm_docs.render.exports import BacklogTexts, backlog_csv, backlog_json
+
+    paths = [
+        write_model(BACKLOG_MODEL, name="a.yaml", model_id="a"),
+        write_model(HOSTILE_BACKLOG, name="b.yaml", model_id="b"),
+    ]
+    loads, parts, texts = LoadMemo(), PortfolioMemo(), BacklogTexts()
+
+    def portfolios() -> tuple[Portfolio, Portfolio]:
+        result = load_models(paths, memo=loads)
+        assert result.ok, [str(p) for p in result.problems]
+        return Portfolio(result.models, RiskBands(), parts), Portfolio(result.models)
+
+    def exports(portfolio: Portfolio, fresh: Portfolio) -> int:
+        assert backlog_csv(portfolio, texts) == backlog_csv(fresh)
+        written = texts.written
+        assert backlog_json(portfolio, texts) == backlog_json(fresh)
+        assert texts.written == written
+        return written
+
+    served, fresh = portfolios()
+    assert exports(served, fresh) == len(served.backlog) == 10
+    assert exports(*portfolios()) == 0 and parts.made == []  # made when first asked for
+    # The hostile model's top threat drops: its rows are written again, the other
+    # model's rows are reused with their new ranks.
+    paths[1].write_text(paths[1].read_text().replace("likelihood: 4", "likelihood: 1"))
+    served, fresh = portfolios()
+    assert served.backlog[0].model.id == "a"
+    assert parts.made == ["b"]
+    assert exports(served, fresh) == 2
+    assert "'=1+1" in backlog_csv(served, texts) and "\\u202e" in backlog_json(served, texts)

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,8 @@ import yaml
 
 from benchmarks.portfolio_repo import Portfolio, edit_model, make_portfolio, model_text
 from tm_docs.analysis.settings import Settings
-from tm_docs.pipeline import Pipeline, build_site
+from tm_docs.analysis.staleness import Staleness
+from tm_docs.pipeline import Pipeline, Work, build_site
 from tm_docs.render.progress import terminal_progress
 
 from .sites import build
@@ -190,6 +192,9 @@ def test_mkdocs_serve_redoes_only_the_edited_model(tmp_path: Path) -> None:
     work = [line.split("work: ", 1)[1].strip() for line in log if "work: " in line]
     assert work[0].startswith("3 of 3 model file(s) loaded, 3 analysed, 3 model page(s)"), work
     assert "1 of 3 model file(s) loaded, 1 analysed, 1 model page(s) rendered" in work[-1], work
+    # The other models' staleness verdicts and portfolio parts are reused (the edited
+    # model, being edited, is reviewed now: no verdict to work out).
+    assert "0 staleness verdict(s) and 1 portfolio part(s) worked out" in work[-1], work
 
 
 class _Terminal(io.StringIO):
@@ -231,3 +236,110 @@ def test_long_work_shows_progress_on_a_terminal_and_nothing_in_ci(
     assert proc.returncode == 0, proc.stderr
     assert "\r" not in proc.stderr and "loading models" not in proc.stderr
     assert proc.stderr.splitlines()[0].startswith("wrote ")
+
+
+def _day(verdict: Staleness) -> Staleness:
+    """The verdict with its review time cut to the day (what the pages show)."""
+    review = verdict.review_time
+    day = review and review.replace(hour=0, minute=0, second=0, microsecond=0)
+    return replace(verdict, review_time=day)
+
+
+def test_serve_rebuilds_with_models_being_edited_equal_fresh_builds(tmp_path: Path) -> None:
+    """Several models with uncommitted changes (being reviewed now), then one more saved,
+    then nothing saved, then a commit: each rebuild of the serving pipeline equals a fresh
+    build, and a rebuild with nothing saved renders no page and decides nothing again."""
+    portfolio = make_portfolio(tmp_path / "site", 6, commits=30)
+    settings = Settings(
+        root=portfolio.root,
+        models_dir=portfolio.root / "models",
+        owner_pages_from=2,
+        max_age_days=3650,
+    )
+    serving = Pipeline(settings)
+    serving.build()
+    for model_id in portfolio.model_ids[:3]:
+        edit_model(portfolio, model_id, f"edited {model_id}")
+
+    def rebuild() -> Work:
+        again = serving.build()
+        fresh = build_site(settings)
+        assert [f.path for f in again.files] == [f.path for f in fresh.files]
+        by_path = {f.path: f.content for f in fresh.files}
+        assert [f.path for f in again.files if f.content != by_path[f.path]] == []
+        # A model being edited is reviewed at the first build that saw it so: the same day.
+        assert {k: _day(v) for k, v in again.staleness.items()} == {
+            k: _day(v) for k, v in fresh.staleness.items()
+        }
+        return again.work
+
+    edited = rebuild()  # three models being edited
+    assert sorted(edited.analysed) == sorted(portfolio.model_ids[:3])
+    assert edited.decided == () and sorted(edited.summarised) == sorted(portfolio.model_ids[:3])
+    time.sleep(1.1)  # a later clock: the models being edited keep their review point
+    saved = portfolio.model_ids[4]
+    edit_model(portfolio, saved, "saved while others are edited")
+    one = rebuild()
+    assert one.analysed == (saved,) == one.rendered == one.summarised
+    assert one.decided == ()  # its review point is now, the others' verdicts are reused
+    time.sleep(1.1)
+    nothing = rebuild()
+    assert (nothing.loaded, nothing.analysed, nothing.rendered, nothing.site_rendered) == (
+        (),
+        (),
+        (),
+        (),
+    )
+    assert nothing.decided == nothing.summarised == ()
+    # A commit moves HEAD: every verdict is decided again, the committed models' pages
+    # say they are reviewed by that commit.
+    subprocess.run(["git", "add", "models"], cwd=portfolio.root, check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "m"],
+        cwd=portfolio.root,
+        check=True,
+    )
+    committed = rebuild()
+    assert len(committed.decided) == len(portfolio.model_ids)
+    assert sorted(committed.rendered) == sorted([*portfolio.model_ids[:3], saved])
+    assert committed.summarised == ()
+
+
+def test_serve_rebuilds_store_the_pages_a_new_process_finds(tmp_path: Path) -> None:
+    """A serving pipeline with a cache folder hashes only the new view objects of a
+    rebuild (the unchanged models' are the same objects): the entries it stores are the
+    ones a new process looks for, so that process renders no page.  (Each edit is
+    committed: a model being edited is reviewed "now", which a new process says anew.)"""
+    portfolio = make_portfolio(tmp_path / "site", 6, commits=10)
+    settings = Settings(
+        root=portfolio.root,
+        models_dir=portfolio.root / "models",
+        owner_pages_from=2,
+        cache_dir=portfolio.root / ".tm-docs-cache",
+    )
+    serving = Pipeline(settings)
+    serving.build()
+    for n, model_id in enumerate(portfolio.model_ids[1:4]):
+        edit_model(portfolio, model_id, f"edit {n}")
+        subprocess.run(["git", "add", "models"], cwd=portfolio.root, check=True)
+        subprocess.run(
+            [
+                "git",
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@example.invalid",
+                "commit",
+                "-qm",
+                "e",
+            ],
+            cwd=portfolio.root,
+            check=True,
+        )
+        again = serving.build()
+        assert again.work.site_rendered, model_id
+        new = Pipeline(settings).build()
+        assert (new.work.rendered, new.work.site_rendered) == ((), ()), model_id
+        assert [(f.path, f.content) for f in new.files] == [
+            (f.path, f.content) for f in again.files
+        ]

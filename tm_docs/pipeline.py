@@ -27,7 +27,13 @@ from . import __version__
 from .analysis.diff import ReviewResult, compare
 from .analysis.report import AnalysisMemo, Report, analyse
 from .analysis.settings import Settings
-from .analysis.staleness import Staleness, most_behind_first, review_point, staleness
+from .analysis.staleness import (
+    Staleness,
+    StalenessMemo,
+    most_behind_first,
+    review_point,
+    staleness,
+)
 from .analysis.trend import (
     PointParts,
     Result,
@@ -94,13 +100,17 @@ class Work:
     models: int = 0
     site_rendered: tuple[str, ...] = ()  # paths of the site-wide and owners' pages rendered
     site_pages: int = 0
+    decided: tuple[str, ...] = ()  # model ids whose staleness verdict was worked out
+    summarised: tuple[str, ...] = ()  # model ids whose part of the portfolio was made
 
     def __str__(self) -> str:
         n = self.models
         return (
             f"work: {len(self.loaded)} of {n} model file(s) loaded, {len(self.analysed)} "
             f"analysed, {len(self.rendered)} model page(s) rendered, "
-            f"{len(self.site_rendered)} of {self.site_pages} site page(s) rendered, the rest reused"
+            f"{len(self.site_rendered)} of {self.site_pages} site page(s) rendered, "
+            f"{len(self.decided)} staleness verdict(s) and {len(self.summarised)} portfolio "
+            "part(s) worked out, the rest reused"
         )
 
 
@@ -189,6 +199,7 @@ class Pipeline:
         # Work done once: each model's loading, analysis, drawing and page, by content.
         self._loads = LoadMemo()
         self._analyses = AnalysisMemo()
+        self._verdicts = StalenessMemo()
         self._rules = RuleMemo()
         self._pages = PageMemo()
         self._drawings = DrawingMemo()
@@ -267,7 +278,13 @@ class Pipeline:
         if isinstance(history, Unavailable):
             warnings.append(f"stale models cannot be found: {history.reason}")
         verdicts = {
-            m.model.id: staleness(m, history, max_age_days=self.settings.max_age_days, since=since)
+            m.model.id: staleness(
+                m,
+                history,
+                max_age_days=self.settings.max_age_days,
+                since=since,
+                memo=self._verdicts,
+            )
             for m in models
         }
         return verdicts, warnings
@@ -338,7 +355,7 @@ class Pipeline:
                 reviews = {
                     m.model.id: verdict.review_time
                     if (verdict := (verdicts or {}).get(m.model.id)) is not None
-                    else review_point(m.loaded, history, now=now).time
+                    else review_point(m.loaded, history, now=now, memo=self._verdicts).time
                     for m in chosen
                 }
                 by_blob: dict[str, Result] = {
@@ -474,8 +491,10 @@ class Pipeline:
         # History is read once per build, also when it cannot be read: staleness and the
         # trend share the one `git log` pass (the trend reads only the versions' contents).
         history = self.history(models_only=not settings.staleness)
+        self._verdicts.start()  # keeps what this build's verdicts and trend ask for
         verdicts, stale_warnings = self.staleness(result.models, history=history)
         trends, trend_notes, trend_warnings = self.trends(report, verdicts, history=history)
+        self._verdicts.finish()
         shown = {m.model.id: m.display_path for m in result.models}
         svgs, icons, notes = self._finish_diagrams(layouts, drawn, shown)
         notes += trend_notes
@@ -531,6 +550,8 @@ class Pipeline:
             models=len(result.models),
             site_rendered=tuple(self._pages.site_rendered),
             site_pages=self._pages.site_pages,
+            decided=tuple(self._verdicts.decided) if settings.staleness else (),
+            summarised=tuple(self._analyses.portfolio.made),
         )
         notes.append(str(work))
         return SiteBuild(

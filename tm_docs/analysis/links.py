@@ -31,8 +31,23 @@ class Links:
     def _mitigations(self) -> dict[str, Mitigation]:
         return {m.id: m for m in self.model.mitigations}
 
+    @cached_property
+    def _by_threat(self) -> dict[str, list[str]]:
+        """Threat id -> its mitigations' ids, in the order of the pairs."""
+        index: dict[str, list[str]] = {}
+        for t, m in self._pairs:
+            index.setdefault(t, []).append(m)
+        return index
+
+    @cached_property
+    def _by_mitigation(self) -> dict[str, list[str]]:
+        index: dict[str, list[str]] = {}
+        for t, m in self._pairs:
+            index.setdefault(m, []).append(t)
+        return index
+
     def mitigations_of(self, threat: Threat) -> list[Mitigation]:
-        return [self._mitigations[m] for t, m in self._pairs if t == threat.id]
+        return [self._mitigations[m] for m in self._by_threat.get(threat.id, ())]
 
     def threats_of(self, mitigation: Mitigation) -> list[Threat]:
-        return [self._threats[t] for t, m in self._pairs if m == mitigation.id]
+        return [self._threats[t] for t in self._by_mitigation.get(mitigation.id, ())]

@@ -74,42 +74,21 @@ class ModelSummary:
         return self.loaded.model
 
 
-@dataclass(frozen=True)
-class Portfolio:
-    models: Sequence[LoadedModel]
-    bands: RiskBands = field(default_factory=RiskBands)
+class ModelPart:
+    """What the portfolio knows of one model alone: its links, topology, rated threats,
+    summary and backlog items (in the model's order).  Made of the loaded model and the
+    risk bands only, so a `PortfolioMemo` gives it again while both are the same."""
 
-    def model(self, model_id: str) -> ThreatModel:
-        return next(m.model for m in self.models if m.model.id == model_id)
-
-    def links(self, model: ThreatModel) -> Links:
-        return self._links[model.id]
-
-    def topology(self, model: ThreatModel) -> Topology:
-        return self._topologies[model.id]
-
-    @cached_property
-    def _links(self) -> dict[str, Links]:
-        return {m.model.id: Links(m.model) for m in self.models}
-
-    @cached_property
-    def _topologies(self) -> dict[str, Topology]:
-        return {m.model.id: Topology(m.model) for m in self.models}
-
-    def rated(self, model: ThreatModel, threat: Threat) -> ModelThreat:
-        """The threat with its band and residual risk, computed once per threat."""
-        return self._ratings[(model.id, threat.id)]
-
-    @cached_property
-    def _ratings(self) -> dict[tuple[str, str], ModelThreat]:
-        return {
-            (m.model.id, t.id): self._rate(m.model, t) for m in self.models for t in m.model.threats
-        }
+    def __init__(self, loaded: LoadedModel, bands: RiskBands) -> None:
+        self.loaded = loaded
+        self.bands = bands
+        model = loaded.model
+        self.links = Links(model)
+        self.topology = Topology(model)
+        self.ratings = {t.id: self._rate(model, t) for t in model.threats}
 
     def _rate(self, model: ThreatModel, threat: Threat) -> ModelThreat:
-        done = sum(
-            m.status is MitigationStatus.DONE for m in self.links(model).mitigations_of(threat)
-        )
+        done = sum(m.status is MitigationStatus.DONE for m in self.links.mitigations_of(threat))
         residual = residual_risk(threat, done)
         return ModelThreat(
             model,
@@ -120,9 +99,101 @@ class Portfolio:
         )
 
     @cached_property
+    def summary(self) -> ModelSummary:
+        model = self.loaded.model
+        # The model's open threats in the order of `Portfolio.open_threats`.
+        open_threats = sorted(
+            (r for r in self.ratings.values() if is_open(r.threat)),
+            key=lambda r: (-r.threat.risk, r.threat.id),
+        )
+        by_band = Counter(r.band.name for r in open_threats)
+        by_status = Counter(t.status for t in model.threats)
+        return ModelSummary(
+            loaded=self.loaded,
+            by_band={b.name: by_band.get(b.name, 0) for b in self.bands.bands},
+            by_status={s: by_status[s] for s in ThreatStatus if by_status[s]},
+            highest_open=open_threats[0] if open_threats else None,
+        )
+
+    @cached_property
+    def backlog(self) -> tuple[BacklogItem, ...]:
+        """The model's mitigations not yet done, in the model's order."""
+        model = self.loaded.model
+        items = []
+        for mitigation in model.mitigations:
+            if mitigation.status is MitigationStatus.DONE:
+                continue
+            threats = sorted(
+                (self.ratings[t.id] for t in self.links.threats_of(mitigation) if is_open(t)),
+                key=lambda r: (-r.residual, r.threat.id),
+            )
+            risk = threats[0].residual if threats else 0
+            items.append(
+                BacklogItem(
+                    model=model,
+                    mitigation=mitigation,
+                    threats=tuple(threats),
+                    risk=risk,
+                    band=self.bands.band(risk) if risk else None,
+                )
+            )
+        return tuple(items)
+
+
+@dataclass
+class PortfolioMemo:
+    """Each model's `ModelPart`, kept across `mkdocs serve` rebuilds (in the analysis
+    memo) while the loaded model is the same object (the load memo gives an unchanged
+    file's model again: the same content and path) and the bands are equal.  Only the
+    parts of the last portfolio are kept; `made` names the models whose part it made."""
+
+    _parts: dict[str, ModelPart] = field(default_factory=dict)
+    made: list[str] = field(default_factory=list)
+
+    def parts(self, models: Sequence[LoadedModel], bands: RiskBands) -> dict[str, ModelPart]:
+        self.made = []
+        parts: dict[str, ModelPart] = {}
+        for loaded in models:
+            model_id = loaded.model.id
+            earlier = self._parts.get(model_id)
+            if earlier is None or earlier.loaded is not loaded or earlier.bands != bands:
+                earlier = ModelPart(loaded, bands)
+                self.made.append(model_id)
+            parts[model_id] = earlier
+        self._parts = parts
+        return parts
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    models: Sequence[LoadedModel]
+    bands: RiskBands = field(default_factory=RiskBands)
+    # Each model's part, kept across serve rebuilds (None: every part made here).
+    memo: PortfolioMemo | None = field(default=None, compare=False, repr=False)
+
+    def model(self, model_id: str) -> ThreatModel:
+        return next(m.model for m in self.models if m.model.id == model_id)
+
+    def links(self, model: ThreatModel) -> Links:
+        return self._parts[model.id].links
+
+    def topology(self, model: ThreatModel) -> Topology:
+        return self._parts[model.id].topology
+
+    @cached_property
+    def _parts(self) -> dict[str, ModelPart]:
+        if self.memo is not None:
+            return self.memo.parts(self.models, self.bands)
+        return {m.model.id: ModelPart(m, self.bands) for m in self.models}
+
+    def rated(self, model: ThreatModel, threat: Threat) -> ModelThreat:
+        """The threat with its band and residual risk, computed once per threat."""
+        return self._parts[model.id].ratings[threat.id]
+
+    @cached_property
     def all_threats(self) -> list[ModelThreat]:
         """Every threat of every model, highest risk first."""
-        rated = self._ratings.values()
+        rated = [r for part in self._parts.values() for r in part.ratings.values()]
         return sorted(rated, key=lambda r: (-r.threat.risk, r.model.id, r.threat.id))
 
     @cached_property
@@ -130,16 +201,10 @@ class Portfolio:
         return [r for r in self.all_threats if is_open(r.threat)]
 
     def summary(self, loaded: LoadedModel) -> ModelSummary:
-        model = loaded.model
-        open_threats = [r for r in self.open_threats if r.model.id == model.id]
-        by_band = Counter(r.band.name for r in open_threats)
-        by_status = Counter(t.status for t in model.threats)
-        return ModelSummary(
-            loaded=loaded,
-            by_band={b.name: by_band.get(b.name, 0) for b in self.bands.bands},
-            by_status={s: by_status[s] for s in ThreatStatus if by_status[s]},
-            highest_open=open_threats[0] if open_threats else None,
-        )
+        part = self._parts.get(loaded.model.id)
+        if part is None or part.loaded is not loaded:  # not one of this portfolio's models
+            part = ModelPart(loaded, self.bands)
+        return part.summary
 
     @cached_property
     def summaries(self) -> list[ModelSummary]:
@@ -160,30 +225,7 @@ class Portfolio:
         Ties go to the mitigation addressing more residual risk in total, then to
         work already in progress, then by model and mitigation id.
         """
-        items = []
-        for loaded in self.models:
-            model = loaded.model
-            for mitigation in model.mitigations:
-                if mitigation.status is MitigationStatus.DONE:
-                    continue
-                threats = sorted(
-                    (
-                        self.rated(model, t)
-                        for t in self.links(model).threats_of(mitigation)
-                        if is_open(t)
-                    ),
-                    key=lambda r: (-r.residual, r.threat.id),
-                )
-                risk = threats[0].residual if threats else 0
-                items.append(
-                    BacklogItem(
-                        model=model,
-                        mitigation=mitigation,
-                        threats=tuple(threats),
-                        risk=risk,
-                        band=self.bands.band(risk) if risk else None,
-                    )
-                )
+        items = [item for part in self._parts.values() for item in part.backlog]
         return sorted(
             items,
             key=lambda i: (

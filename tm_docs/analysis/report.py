@@ -11,7 +11,7 @@ from ..model import MitigationStatus, ThreatModel
 from ..problems import Problem
 from ..progress import Progress, no_progress
 from .controls import Framework, control_frameworks
-from .portfolio import ModelThreat, Portfolio
+from .portfolio import ModelThreat, Portfolio, PortfolioMemo
 from .rules import Rule, RuleSet
 from .settings import Policy, Settings
 from .stride import Coverage, coverage
@@ -171,12 +171,13 @@ class Report:
 @dataclass
 class AnalysisMemo:
     """Each model's analysis by the model file's content and the rules and chart it was
-    made with, kept across `mkdocs serve` rebuilds.  `analysed` names the models the
-    last `analyse` worked out afresh."""
+    made with, kept across `mkdocs serve` rebuilds, and each model's part of the portfolio.
+    `analysed` names the models the last `analyse` worked out afresh."""
 
     _base: str = ""
     _reports: dict[tuple[str, str], ModelReport] = field(default_factory=dict)
     analysed: list[str] = field(default_factory=list)
+    portfolio: PortfolioMemo = field(default_factory=PortfolioMemo)
 
 
 def analyse(
@@ -193,7 +194,7 @@ def analyse(
     with `memo`, an unchanged model (same file content) keeps its earlier one.
     `outcomes`: rule outcomes remembered by element (the risk trend's many versions).
     """
-    portfolio = Portfolio(models, settings.bands)
+    portfolio = Portfolio(models, settings.bands, memo.portfolio if memo is not None else None)
     if memo is None:
         memo = AnalysisMemo()  # nothing to reuse, so no key to compare (its repr is costly)
     else:

@@ -132,12 +132,64 @@ class ReviewPoint:
     outside: bool = False  # the model file is outside the repository
 
 
+@dataclass
+class StalenessMemo:
+    """What `mkdocs serve` rebuilds (one `Pipeline`) keep of the staleness verdicts.
+
+    - The moment a model was first seen with uncommitted changes, by the repository, HEAD
+      and the model file's names: a model being edited is "reviewed now", and that moment
+      stays the same while HEAD and the UTC day do, so that a rebuild in which nothing was
+      saved gives the same review point (and pages) again.
+    - Each verdict of a committed review point, by everything it is decided from (the
+      repository and HEAD, the review point, the watched paths, `since`, the maximum age
+      and whether the review point is older than that): never by a time stamp of a file.
+
+    Only what the last build asked for is kept.  `decided` names the models whose verdict
+    the last build worked out afresh."""
+
+    _reviewing: dict[tuple[object, ...], dt.datetime] = field(default_factory=dict)
+    _verdicts: dict[tuple[object, ...], Staleness] = field(default_factory=dict)
+    _used_reviewing: dict[tuple[object, ...], dt.datetime] = field(default_factory=dict)
+    _used_verdicts: dict[tuple[object, ...], Staleness] = field(default_factory=dict)
+    decided: list[str] = field(default_factory=list)
+
+    def start(self) -> None:
+        """Begin a build: what it asks for is what the next one can reuse."""
+        self._used_reviewing, self._used_verdicts, self.decided = {}, {}, []
+
+    def finish(self) -> None:
+        self._reviewing, self._used_reviewing = self._used_reviewing, {}
+        self._verdicts, self._used_verdicts = self._used_verdicts, {}
+
+    def reviewing_since(self, key: tuple[object, ...], now: dt.datetime) -> dt.datetime:
+        earlier = self._used_reviewing.get(key) or self._reviewing.get(key)
+        since = earlier if earlier is not None and earlier.date() == now.date() else now
+        self._used_reviewing[key] = since
+        return since
+
+    def verdict(self, key: tuple[object, ...]) -> Staleness | None:
+        earlier = self._used_verdicts.get(key) or self._verdicts.get(key)
+        if earlier is not None:
+            self._used_verdicts[key] = earlier
+        return earlier
+
+    def remember(self, key: tuple[object, ...], model_id: str, verdict: Staleness) -> None:
+        self._used_verdicts[key] = verdict
+        self.decided.append(model_id)
+
+
 def review_point(
-    loaded: LoadedModel, history: History | Unavailable, *, now: dt.datetime | None = None
+    loaded: LoadedModel,
+    history: History | Unavailable,
+    *,
+    now: dt.datetime | None = None,
+    memo: StalenessMemo | None = None,
 ) -> ReviewPoint:
     """The review point of one model: the one place it is decided, for the staleness
     verdict and for the risk trend alone (which reads only the model files' history:
-    this needs no more than that)."""
+    this needs no more than that).  A model file with uncommitted changes is being
+    reviewed now; with `memo`, "now" is the first build of the day (and HEAD) that saw it
+    so (see `StalenessMemo`)."""
     now = now or dt.datetime.now(dt.timezone.utc)
     if isinstance(history, Unavailable):
         return ReviewPoint(_marker_time(loaded.model, now))
@@ -146,6 +198,8 @@ def review_point(
         return ReviewPoint(_marker_time(loaded.model, now), outside=True)
     last, names = history.last_change(path)
     if any(name in history.dirty for name in names):
+        if memo is not None:
+            now = memo.reviewing_since((history.root, history.head, tuple(names)), now)
         return ReviewPoint(now, names=tuple(names), uncommitted=True)
     review_time, review_commit = (last.time, last) if last else (None, None)
     marker = loaded.model.review
@@ -173,29 +227,54 @@ def staleness(
     max_age_days: int | None = None,
     since: dt.datetime | None = None,
     now: dt.datetime | None = None,
+    memo: StalenessMemo | None = None,
 ) -> Staleness:
     """The staleness verdict of one model, with its review point.
 
     The review point is the one fact every face shows as "last review": without
-    history it is the review marker's day, when there is one.
+    history it is the review marker's day, when there is one.  With `memo` (kept across
+    `mkdocs serve` rebuilds), a verdict decided from the same inputs before is given again.
     """
     if isinstance(history, History) and history.scope is not None:
         raise ValueError("staleness needs the whole history, not one folder's")
     now = now or dt.datetime.now(dt.timezone.utc)
-    point = review_point(loaded, history, now=now)
+    point = review_point(loaded, history, now=now, memo=memo)
     if isinstance(history, Unavailable):
         return Staleness(State.UNKNOWN, history.reason, point.time)
     if point.outside:
         return Staleness(State.UNKNOWN, "the model file is outside the git repository", point.time)
     if point.uncommitted:
         return Staleness(
-            State.FRESH, "the model file has uncommitted changes: being reviewed now", now
+            State.FRESH, "the model file has uncommitted changes: being reviewed now", point.time
         )
-    review_time, review_commit, names, notes = point.time, point.commit, point.names, point.notes
+    review_time = point.time
     if review_time is None:
         return Staleness(State.UNKNOWN, "the model file has not been committed yet")
-    model = loaded.model
-    patterns = watched(model)
+    patterns = watched(loaded.model)
+    too_old = max_age_days is not None and now - review_time > dt.timedelta(days=max_age_days)
+    if memo is None:
+        return _verdict(history, point, review_time, patterns, since, max_age_days, too_old)
+    review_sha = point.commit.sha if point.commit is not None else None
+    key: tuple[object, ...] = (history.root, history.head, point.names, review_time, review_sha)
+    key += (point.notes, tuple(patterns), since, max_age_days, too_old)
+    verdict = memo.verdict(key)
+    if verdict is None:
+        verdict = _verdict(history, point, review_time, patterns, since, max_age_days, too_old)
+        memo.remember(key, loaded.model.id, verdict)
+    return verdict
+
+
+def _verdict(
+    history: History,
+    point: ReviewPoint,
+    review_time: dt.datetime,
+    patterns: list[str],
+    since: dt.datetime | None,
+    max_age_days: int | None,
+    too_old: bool,
+) -> Staleness:
+    """The verdict of a model reviewed at the committed `point` of the whole `history`."""
+    review_commit, names, notes = point.commit, point.names, point.notes
     review_index = history.index_of(review_commit.sha) if review_commit is not None else None
     by_commit: dict[int, list[str]] = {}
     for path in _matching_paths(history, patterns):
@@ -219,7 +298,6 @@ def staleness(
         ArchitectureChange(history.commits[i], tuple(sorted(files)))
         for i, files in sorted(by_commit.items())
     ]
-    too_old = max_age_days is not None and now - review_time > dt.timedelta(days=max_age_days)
     suffix = "".join(f"; {note}" for note in notes)
     if changes:
         count = len(changes)

@@ -126,6 +126,16 @@ class ContentKeys:
     def __init__(self, known: Mapping[int, str] | None = None, *, remember: bool = True) -> None:
         self.known = dict(known or {})
         self._walked: dict[int, tuple[Any, bytes]] | None = {} if remember else None
+        self._met: dict[int, tuple[Any, bytes]] = {}  # walked or reused by these keys
+
+    def reuse(self, earlier: ContentKeys) -> None:
+        """Take the hashes of the dataclasses the `earlier` keys of this process met (a
+        `mkdocs serve` rebuild: the unchanged models' view objects are the same objects).
+        A dataclass's hash is of its content: the objects it names by `known` stand for
+        theirs, and the same object is named the same in every build (a loaded model by
+        its file's hash).  Only what the earlier keys met is kept, with its objects."""
+        if self._walked is not None and earlier._walked is not None:
+            self._walked = {**earlier._met, **self._walked}
 
 
 _NO_KEYS = ContentKeys(remember=False)
@@ -145,6 +155,7 @@ def _feed(digest: Any, value: Any, keys: ContentKeys) -> None:
             inner = hashlib.sha256()
             _feed_fields(inner, value, keys)
             seen = walked[id(value)] = (value, inner.digest())
+        keys._met[id(value)] = seen
         digest.update(b"<#" + seen[1] + b">")
     elif isinstance(value, Mapping):
         digest.update(b"{")

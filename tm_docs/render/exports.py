@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..analysis.controls import Framework
@@ -57,20 +59,97 @@ def _row(rank: int, item: BacklogItem) -> dict[str, Any]:
     }
 
 
-def backlog_csv(portfolio: Portfolio) -> str:
+@dataclass
+class BacklogTexts:
+    """The text of each backlog item's row after its rank, in the CSV and the JSON export,
+    kept across `mkdocs serve` rebuilds (by the page memo) for the item it was written of:
+    an unchanged model's part of the portfolio gives the very same items again, so an
+    export after an edit writes again only the rows of the edited model, and the ranks
+    (which an edit elsewhere moves) apart.  Only the last export's items are kept."""
+
+    _csv: dict[int, tuple[BacklogItem, str]] = field(default_factory=dict)
+    _json: dict[int, tuple[BacklogItem, str]] = field(default_factory=dict)
+    written: int = 0  # rows the last export wrote afresh
+
+    def csv_rests(self, items: list[BacklogItem]) -> list[str]:
+        self._csv, texts = self._rests(self._csv, items, _csv_rest)
+        return texts
+
+    def json_rests(self, items: list[BacklogItem]) -> list[str]:
+        self._json, texts = self._rests(self._json, items, _json_rest)
+        return texts
+
+    def _rests(
+        self,
+        earlier: dict[int, tuple[BacklogItem, str]],
+        items: list[BacklogItem],
+        make: Callable[[BacklogItem], str],
+    ) -> tuple[dict[int, tuple[BacklogItem, str]], list[str]]:
+        kept: dict[int, tuple[BacklogItem, str]] = {}
+        self.written = 0
+        for item in items:
+            found = earlier.get(id(item))
+            if found is None or found[0] is not item:  # an id is only unique while alive
+                found = (item, make(item))
+                self.written += 1
+            kept[id(item)] = found
+        return kept, [kept[id(item)][1] for item in items]
+
+
+def _rest(item: BacklogItem) -> dict[str, Any]:
+    row = _row(0, item)
+    del row["rank"]
+    return row
+
+
+def _csv_rest(item: BacklogItem) -> str:
+    """The item's CSV line after the rank cell: a rank is a positive integer, which is
+    never quoted, so a line is the rank, a comma and this."""
+    out = io.StringIO()
+    row = _rest(item)
+    row["threats"] = " ".join(t["id"] for t in row["threats"])
+    csv.writer(out, lineterminator="\r\n").writerow([_cell(row[c]) for c in CSV_COLUMNS[1:]])
+    return out.getvalue()
+
+
+def _json_rest(item: BacklogItem) -> str:
+    """The item's entries after the rank, as `dumps` writes them in `backlog_json` (an
+    item is two levels in: each line four more spaces in than at the top of a document;
+    a JSON string never holds a line break)."""
+    lines = dumps(_rest(item)).split("\n")  # "{", the entries, "}"
+    return "\n".join(f"    {line}" for line in lines[1:])
+
+
+def backlog_csv(portfolio: Portfolio, texts: BacklogTexts | None = None) -> str:
+    """The backlog as CSV; with `texts`, rows written before for the same items are reused."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
+    if texts is not None:
+        rests = texts.csv_rests(portfolio.backlog)
+        return out.getvalue() + "".join(f"{n},{rest}" for n, rest in enumerate(rests, start=1))
     for row in backlog_rows(portfolio):
         row = {**row, "threats": " ".join(t["id"] for t in row["threats"])}
         writer.writerow([_cell(row[c]) for c in CSV_COLUMNS])
     return out.getvalue()
 
 
-def backlog_json(portfolio: Portfolio) -> str:
+def backlog_json(portfolio: Portfolio, texts: BacklogTexts | None = None) -> str:
+    """The backlog as JSON; with `texts`, rows written before for the same items are reused."""
     bands = [{"name": b.name, "min": b.low, "max": b.high} for b in portfolio.bands.bands]
-    document = {"bands": bands, "items": backlog_rows(portfolio)}
-    return dumps(document) + "\n"
+    if texts is None or not portfolio.backlog:
+        document = {"bands": bands, "items": backlog_rows(portfolio)}
+        return dumps(document) + "\n"
+    head = dumps({"bands": bands, "items": []})
+    assert head.endswith(_NO_ITEMS), head
+    rests = texts.json_rests(portfolio.backlog)
+    items = ",\n".join(
+        f'    {{\n      "rank": {rank},\n{rest}' for rank, rest in enumerate(rests, start=1)
+    )
+    return f"{head[: -len(_NO_ITEMS)]}[\n{items}\n  ]\n}}\n"
+
+
+_NO_ITEMS = "[]\n}"
 
 
 CONTROL_CSV_COLUMNS = (

@@ -39,7 +39,7 @@ from ..model import (
 )
 from ..progress import Progress, no_progress
 from .escape import inline_html, markdown_html, plain, safe_url
-from .exports import backlog_csv, backlog_json, controls_csv, controls_json
+from .exports import BacklogTexts, backlog_csv, backlog_json, controls_csv, controls_json
 from .trend_chart import MAX_ROWS, model_chart, newest_first, site_chart
 from .views import SHORT_LIST, SUMMARY_ROWS, SiteView, backlog_anchor, legend, owner_slug
 
@@ -233,6 +233,10 @@ class PageMemo:
     _shown: dict[str, tuple[Any, GeneratedFile, str | None]] = field(default_factory=dict)
     # By model id: what its page key was made of, and the key (hashed once while equal).
     _keys: dict[str, tuple[tuple[Any, ...], str]] = field(default_factory=dict)
+    # The backlog exports' rows, by backlog item (an unchanged model's items are the same).
+    backlog_texts: BacklogTexts = field(default_factory=BacklogTexts)
+    # The content keys that last hashed view data (what they hashed is reused).
+    content_keys: ContentKeys | None = None
 
 
 def _same(earlier: Any, now: Any) -> bool:
@@ -570,6 +574,10 @@ def render_site(
     def _stored_key(*parts: Any) -> str:
         if not known:
             known.append(_known_parts(report))
+            if memo is not None and memo.content_keys is not None:
+                known[0].reuse(memo.content_keys)
+            if memo is not None:
+                memo.content_keys = known[0]
         return content_key(*parts, keys=known[0])
 
     # What a page that shows every model (or any of them) is made of.
@@ -674,8 +682,8 @@ def render_site(
     backlog = (base, portfolio.bands, site.backlog)
     controls = (base, report.controls)
     makers: list[tuple[Any, Callable[[], str]]] = [
-        (backlog, lambda: backlog_csv(portfolio)),
-        (backlog, lambda: backlog_json(portfolio)),
+        (backlog, lambda: backlog_csv(portfolio, memo.backlog_texts if memo else None)),
+        (backlog, lambda: backlog_json(portfolio, memo.backlog_texts if memo else None)),
         (controls, lambda: controls_csv(report.controls)),
         (controls, lambda: controls_json(report.controls)),
     ]
