@@ -21,8 +21,19 @@ MODELS = 3
 # files MkDocs held as text in memory, and which of the libraries a warm build must not
 # load were imported.
 HOOK = """
-import json, sys
+import gc, json, sys
 _files = None
+_models_alive = None
+
+def on_nav(nav, config, files):
+    # Before MkDocs reads the pages: how many loaded threat models are still alive.
+    global _models_alive
+    gc.collect()
+    _models_alive = sum(
+        type(o).__module__ == "tm_docs.model" and type(o).__name__ == "ThreatModel"
+        for o in gc.get_objects()
+    )
+    return nav
 
 def on_env(env, config, files):
     global _files
@@ -35,6 +46,7 @@ def on_post_build(config):
         "generated": len(generated),
         "in_memory": sorted(f.src_uri for f in generated if f.abs_src_path is None),
         "modules": sorted(m for m in ("nh3",) if m in sys.modules),
+        "models_alive": _models_alive,
     }
     with open(config.config_file_path + ".report.json", "w", encoding="utf-8") as out:
         json.dump(report, out)
@@ -76,6 +88,31 @@ def test_a_build_gives_mkdocs_its_files_on_disk_and_a_warm_one_loads_no_converte
     assert warm_report["in_memory"] == []
     assert warm_report["modules"] == []
     assert _site_bytes(portfolio.root / "site") == first
+    # No hand-written page lists the models: the report and the loaded models were
+    # dropped at on_files, before MkDocs read and converted the pages.
+    assert cold_report["models_alive"] == 0
+    assert warm_report["models_alive"] == 0
+
+
+def test_a_page_that_lists_the_models_keeps_the_report_until_the_pages_are_read(
+    tmp_path: Path,
+) -> None:
+    portfolio = make_portfolio(tmp_path / "site", MODELS, commits=5)
+    config = yaml.safe_load(portfolio.config.read_text(encoding="utf-8"))
+    (portfolio.root / "report_hook.py").write_text(HOOK, encoding="utf-8")
+    config["hooks"] = ["report_hook.py"]
+    portfolio.config.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    index = portfolio.root / "docs" / "index.md"
+    index.write_text("# Threat models\n\n<!-- tm-docs: models -->\n", encoding="utf-8")
+
+    result = build(portfolio.config)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(Path(str(portfolio.config) + ".report.json").read_text("utf-8"))
+    assert report["models_alive"] == MODELS
+    html = (portfolio.root / "site" / "index.html").read_text(encoding="utf-8")
+    assert "tm-docs: models" not in html
+    for model_id in portfolio.model_ids:
+        assert f'href="threat-models/{model_id}/"' in html
 
 
 def test_a_private_file_backs_a_text_only_when_mkdocs_reads_the_same_text_back(
