@@ -131,7 +131,10 @@ def test_every_kind_of_value_changed_reaches_every_page(tmp_path: Path, group: s
     every build and so would re-render the pages that show it anyway)."""
     repo = GitRepo(tmp_path / "repo")
     root = repo.root
-    shutil.copytree(EXAMPLE / "models", root / "models")
+    # The shop's three models hold every kind of value but the dismissed suggestions, which
+    # only tm-docs' own model has (and which, at 1,300 lines, would double each build).
+    models = None if group == "triage" else shutil.ignore_patterns("tm-docs.yaml")
+    shutil.copytree(EXAMPLE / "models", root / "models", ignore=models)
     shutil.copytree(EXAMPLE / "example", root / "example")
     repo.commit("Example models and system", "2026-06-01T10:00:00Z")
     seen = _seen(_settings(root, None))
