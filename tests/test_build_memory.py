@@ -133,3 +133,36 @@ def test_a_private_file_backs_a_text_only_when_mkdocs_reads_the_same_text_back(
     assert sources.backing("threat-models/b/index.md", "# B\r\nline\n", read_as_text=True) is None
     assert sources.backing("threat-models/c/index.md", "\ufeff# C\n", read_as_text=True) is None
     assert sources.backing("../outside.md", "# D\n", read_as_text=True) is None
+
+
+MARKER_HOOK = """
+from mkdocs.plugins import event_priority
+
+@event_priority(100)  # before tm-docs' own hook
+def on_page_markdown(markdown, page, config, files):
+    if page.file.src_uri.startswith("notes"):
+        return markdown + "\\n<!-- tm-docs: models -->\\n"
+    return markdown
+"""
+
+
+def test_a_marker_another_plugin_adds_is_named_in_one_safe_log_line(tmp_path: Path) -> None:
+    """The report is dropped when no page's source holds the model list's marker; a marker
+    put there later (by another plugin) is left in the page with a warning that names the
+    page, whose file name a pull request chose, without its control characters."""
+    portfolio = make_portfolio(tmp_path / "site", MODELS, commits=5)
+    config = yaml.safe_load(portfolio.config.read_text(encoding="utf-8"))
+    (portfolio.root / "marker_hook.py").write_text(MARKER_HOOK, encoding="utf-8")
+    config["hooks"] = ["marker_hook.py"]
+    portfolio.config.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    name = "notes\x1b[2J\x1b]0;owned\x07.md"
+    (portfolio.root / "docs" / name).write_text("# Notes\n", encoding="utf-8")
+
+    result = build(portfolio.config)
+    assert result.returncode == 0, result.stderr
+    warning = [line for line in result.stderr.splitlines() if "marker is not in" in line]
+    assert warning == [
+        "WARNING -  tm_docs: notes\\x1b[2J\\x1b]0;owned\\x07.md: the model list's marker "
+        "is not in the page's file"
+    ], result.stderr
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr

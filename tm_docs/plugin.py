@@ -265,7 +265,7 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
         elif MODEL_LIST_MARKER in markdown:
             if self._site.report is None:
                 # Put there after on_files (by another plugin), not in the page's source.
-                log.warning(f"{path}: the model list's marker is not in the page's file")
+                log.warning(f"{one_line(path)}: the model list's marker is not in the page's file")
                 return markdown
             listed = model_list(
                 self._site.report, self._site.layout, path, self._settings.template_dirs
