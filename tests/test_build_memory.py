@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.portfolio_repo import make_portfolio
+from benchmarks.portfolio_repo import Portfolio, make_portfolio
 from tm_docs.render.dirty import DirtySources
 
 from .sites import build
@@ -62,14 +62,20 @@ def _site_bytes(site: Path) -> dict[str, bytes]:
     }
 
 
+def _site_with_hook(tmp_path: Path, name: str, hook: str) -> Portfolio:
+    """A generated portfolio whose `mkdocs.yml` names `hook` as a MkDocs hook."""
+    portfolio = make_portfolio(tmp_path / "site", MODELS, commits=5)
+    config = yaml.safe_load(portfolio.config.read_text(encoding="utf-8"))
+    (portfolio.root / name).write_text(hook, encoding="utf-8")
+    config["hooks"] = [name]
+    portfolio.config.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return portfolio
+
+
 def test_a_build_gives_mkdocs_its_files_on_disk_and_a_warm_one_loads_no_converter(
     tmp_path: Path,
 ) -> None:
-    portfolio = make_portfolio(tmp_path / "site", MODELS, commits=5)
-    config = yaml.safe_load(portfolio.config.read_text(encoding="utf-8"))
-    (portfolio.root / "report_hook.py").write_text(HOOK, encoding="utf-8")
-    config["hooks"] = ["report_hook.py"]
-    portfolio.config.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    portfolio = _site_with_hook(tmp_path, "report_hook.py", HOOK)
     report_file = Path(str(portfolio.config) + ".report.json")
 
     cold = build(portfolio.config)
@@ -97,11 +103,7 @@ def test_a_build_gives_mkdocs_its_files_on_disk_and_a_warm_one_loads_no_converte
 def test_a_page_that_lists_the_models_keeps_the_report_until_the_pages_are_read(
     tmp_path: Path,
 ) -> None:
-    portfolio = make_portfolio(tmp_path / "site", MODELS, commits=5)
-    config = yaml.safe_load(portfolio.config.read_text(encoding="utf-8"))
-    (portfolio.root / "report_hook.py").write_text(HOOK, encoding="utf-8")
-    config["hooks"] = ["report_hook.py"]
-    portfolio.config.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    portfolio = _site_with_hook(tmp_path, "report_hook.py", HOOK)
     index = portfolio.root / "docs" / "index.md"
     index.write_text("# Threat models\n\n<!-- tm-docs: models -->\n", encoding="utf-8")
 
@@ -150,11 +152,7 @@ def test_a_marker_another_plugin_adds_is_named_in_one_safe_log_line(tmp_path: Pa
     """The report is dropped when no page's source holds the model list's marker; a marker
     put there later (by another plugin) is left in the page with a warning that names the
     page, whose file name a pull request chose, without its control characters."""
-    portfolio = make_portfolio(tmp_path / "site", MODELS, commits=5)
-    config = yaml.safe_load(portfolio.config.read_text(encoding="utf-8"))
-    (portfolio.root / "marker_hook.py").write_text(MARKER_HOOK, encoding="utf-8")
-    config["hooks"] = ["marker_hook.py"]
-    portfolio.config.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    portfolio = _site_with_hook(tmp_path, "marker_hook.py", MARKER_HOOK)
     name = "notes\x1b[2J\x1b]0;owned\x07.md"
     (portfolio.root / "docs" / name).write_text("# Notes\n", encoding="utf-8")
 
