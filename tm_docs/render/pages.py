@@ -569,16 +569,17 @@ def render_site(
     if memo is not None and memo.disk is not None and None not in keys:
         index_key = content_key("site index", base, keys, trends.site, trends.unknown)
     stored_keys = _stored_index(memo, index_key)
-    known: list[ContentKeys] = []
+    known: ContentKeys | None = None  # made when a first page's data is hashed
 
     def _stored_key(*parts: Any) -> str:
-        if not known:
-            known.append(_known_parts(report))
-            if memo is not None and memo.content_keys is not None:
-                known[0].reuse(memo.content_keys)
+        nonlocal known
+        if known is None:
+            known = _known_parts(report)
             if memo is not None:
-                memo.content_keys = known[0]
-        return content_key(*parts, keys=known[0])
+                if memo.content_keys is not None:
+                    known.reuse(memo.content_keys)
+                memo.content_keys = known
+        return content_key(*parts, keys=known)
 
     # What a page that shows every model (or any of them) is made of.
     everything = None if None in keys else ("site", keys, trends.site, trends.unknown)
