@@ -130,12 +130,46 @@ def markdown_html(text: str) -> Markup:
     return Markup(_rendered(text))
 
 
+# A line of plain prose: an ASCII letter first, no space last, and nothing between that
+# Markdown or HTML reads as syntax (no emphasis, code, link, entity, tag, table cell,
+# escape or line break can start; a letter starts no block).  Most descriptions and
+# titles are such lines; Python-Markdown and the sanitizer leave them as they are.
+_PROSE_LINE = re.compile(r"[A-Za-z](?:[A-Za-z0-9 .,;:?()/'\"-]*[A-Za-z0-9.,;:?()/'\"-])?")
+
+
+def _prose_html(text: str) -> str | None:
+    """What the converter and the sanitizer make of plain prose (paragraphs of such lines
+    between empty lines), without running them; None for any other text."""
+    paragraphs: list[str] = []
+    lines: list[str] = []
+    for line in text.split("\n"):
+        if not line:
+            if lines:
+                paragraphs.append("<p>" + "\n".join(lines) + "</p>")
+                lines = []
+        elif _PROSE_LINE.fullmatch(line) is not None:
+            lines.append(line)
+        else:
+            return None
+    if lines:
+        paragraphs.append("<p>" + "\n".join(lines) + "</p>")
+    return "\n".join(paragraphs)
+
+
 @lru_cache(maxsize=8192)
 def _rendered(text: str) -> str:
     # A text repeated across pages or elements is rendered once; one converter,
     # reset between texts, is reused (building one costs more than most texts).
     if not text.strip():
         return ""
+    prose = _prose_html(text)
+    if prose is not None:
+        return prose  # what the converter would make of it (tests/test_hostile_inputs.py)
+    return _converted(text)
+
+
+def _converted(text: str) -> str:
+    """The converter's and the sanitizer's HTML of a Markdown field."""
     try:
         html = _converter().reset().convert(text)
     except RecursionError:
@@ -183,8 +217,16 @@ def inline_html(text: str) -> Markup:
 def _inline(text: str) -> str:
     if not text.strip():
         return ""
+    line = " ".join(text.split())
+    if _PROSE_LINE.fullmatch(line) is not None:
+        return str(plain(line))  # what the converter would leave of it, escaped
+    return _inline_converted(text, line)
+
+
+def _inline_converted(text: str, line: str) -> str:
+    """The converter's inline HTML of a one-line field, its text escaped."""
     try:
-        html = _converter().reset().convert(" ".join(text.split()))
+        html = _converter().reset().convert(line)
     except RecursionError:
         return str(plain(text))
     cleaned = _clean(
