@@ -452,6 +452,47 @@ def test_the_example_and_generated_models_text_renders_as_the_converter_renders_
         assert escape.inline_html(text) == escape._inline_converted(text, line), repr(text)
 
 
+class _Shown:
+    def __str__(self) -> str:
+        return "<b>'shown' & {told}</b>"
+
+
+@given(
+    values=st.lists(
+        st.one_of(
+            st.text(max_size=20),
+            st.text(max_size=20).map(lambda t: __import__("markupsafe").Markup(t)),
+            st.integers(),
+            st.floats(allow_nan=False),
+            st.booleans(),
+            st.none(),
+            st.just(_Shown()),
+        ),
+        max_size=8,
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_a_page_writes_each_value_as_escape_of_plain_would(values: list[Any]) -> None:
+    """The site's templates write a value with one call (`plain_html`) in place of Jinja's
+    `escape(finalize(value))`: the same text, in a page, a macro, a block set and a loop."""
+    from jinja2 import Environment
+    from markupsafe import escape
+
+    from tm_docs.render.escape import plain, plain_html
+    from tm_docs.render.pages import environment
+
+    source = (
+        "{% macro m(v) %}[{{ v }}]{% endmacro %}{% set s %}{{ values[0] if values }}{% endset %}"
+        "{% for v in values %}{{ v }}|{{ m(v) }}|{{ v ~ '-' }}{% endfor %}{{ s }}"
+    )
+    stock = Environment(autoescape=True, finalize=plain)
+    site = environment().from_string(source)
+    assert "plain_html" in environment().compile(source, raw=True)
+    assert site.render(values=values) == stock.from_string(source).render(values=values)
+    for value in values:
+        assert plain_html(value) == escape(plain(value))
+
+
 @pytest.mark.parametrize("value", ["../../escaped", "/../x", "a/../../b", "x\ny", "."])
 def test_the_path_option_cannot_take_the_pages_outside_the_site(tmp_path: Path, value: str) -> None:
     config = make_site(tmp_path, plugin={"path": value}, git=False)
