@@ -402,6 +402,97 @@ def test_markdown_of_a_model_is_budgeted_where_it_passes_the_limit() -> None:
     assert problem.line == 5 + 12 and f"more than {MAX_MARKDOWN_PER_MODEL:,}" in problem.message
 
 
+# Prose, and the characters around it that Markdown or HTML read as syntax somewhere.
+_PROSE_OR_NOT = st.text(
+    alphabet=st.sampled_from(list("aZ09 .,;:?()/'\"-\n*_`[]<>&#|!\\~{}=+\t\r\u00a0é")), max_size=40
+)
+
+
+@given(text=_PROSE_OR_NOT, start=st.sampled_from(["", "A", "Ab ", "1. ", "- ", "    "]))
+@settings(max_examples=800, deadline=None)
+def test_plain_prose_renders_as_the_converter_and_sanitizer_render_it(
+    text: str, start: str
+) -> None:
+    """Descriptions and titles of plain prose skip Python-Markdown and the sanitizer: the
+    HTML must be the very text those make, for any text the shortcut takes."""
+    from tm_docs.render import escape
+
+    text = start + text
+    if text.strip():
+        assert escape.markdown_html(text) == escape._converted(text), repr(text)
+        line = " ".join(text.split())
+        assert escape.inline_html(text) == escape._inline_converted(text, line), repr(text)
+
+
+def test_the_example_and_generated_models_text_renders_as_the_converter_renders_it(
+    tmp_path: Path,
+) -> None:
+    """Every string of the example models and of a generated portfolio, as a description
+    and as a title, the way the converter renders it; most of them take the shortcut."""
+    import yaml
+
+    from benchmarks.portfolio_repo import model_text
+    from tm_docs.render import escape
+
+    def strings(value: Any) -> list[str]:
+        if isinstance(value, dict):
+            return [s for v in value.values() for s in strings(v)]
+        if isinstance(value, list):
+            return [s for v in value for s in strings(v)]
+        return [value] if isinstance(value, str) and value.strip() else []
+
+    texts = [path.read_text(encoding="utf-8") for path in sorted(EXAMPLE_MODELS.glob("*.yaml"))]
+    texts += [model_text(index, 1) for index in range(4)]
+    found = [s for text in texts for s in strings(yaml.safe_load(text))]
+    prose = [s for s in found if escape._prose_html(s) is not None]
+    assert len(prose) > len(found) / 2  # the shortcut is taken for most of them
+    for text in found:
+        assert escape.markdown_html(text) == escape._converted(text), repr(text)
+        line = " ".join(text.split())
+        assert escape.inline_html(text) == escape._inline_converted(text, line), repr(text)
+
+
+class _Shown:
+    def __str__(self) -> str:
+        return "<b>'shown' & {told}</b>"
+
+
+@given(
+    values=st.lists(
+        st.one_of(
+            st.text(max_size=20),
+            st.text(max_size=20).map(lambda t: __import__("markupsafe").Markup(t)),
+            st.integers(),
+            st.floats(allow_nan=False),
+            st.booleans(),
+            st.none(),
+            st.just(_Shown()),
+        ),
+        max_size=8,
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_a_page_writes_each_value_as_escape_of_plain_would(values: list[Any]) -> None:
+    """The site's templates write a value with one call (`plain_html`) in place of Jinja's
+    `escape(finalize(value))`: the same text, in a page, a macro, a block set and a loop."""
+    from jinja2 import Environment
+    from markupsafe import escape
+
+    from tm_docs.render.escape import plain, plain_html
+    from tm_docs.render.pages import environment
+
+    source = (
+        "{% macro m(v) %}[{{ v }}]{% endmacro %}{% set s %}{{ values[0] if values }}{% endset %}"
+        "{% for v in values %}{{ v }}|{{ m(v) }}|{{ v ~ '-' }}{% endfor %}{{ s }}"
+    )
+    stock = Environment(autoescape=True, finalize=plain)
+    site = environment().from_string(source)
+    assert "plain_html" in environment().compile(source, raw=True)
+    assert site.render(values=values) == stock.from_string(source).render(values=values)
+    for value in values:
+        assert plain_html(value) == escape(plain(value))
+
+
 @pytest.mark.parametrize("value", ["../../escaped", "/../x", "a/../../b", "x\ny", "."])
 def test_the_path_option_cannot_take_the_pages_outside_the_site(tmp_path: Path, value: str) -> None:
     config = make_site(tmp_path, plugin={"path": value}, git=False)

@@ -18,7 +18,7 @@ from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from .terminal import one_line
 
@@ -59,7 +59,21 @@ def plain(value: Any) -> Any:
     """
     if value is None or isinstance(value, Markup | bool | int | float):
         return value
-    text = str(value)
+    return Markup(_plain_text(str(value)))
+
+
+def plain_html(value: Any) -> str:
+    """`escape(plain(value))`, the text autoescape writes for a value, in one call: what
+    a template's `{{ value }}` becomes (`pages._CodeGenerator`).  Strings and Markup, nearly
+    every value of a page, take no detour through Markup objects."""
+    if value.__class__ is str:
+        return _plain_text(value)
+    if value.__class__ is Markup:
+        return value  # escape(Markup) is the same text
+    return escape(plain(value))
+
+
+def _plain_text(text: str) -> str:
     if _NEEDS_ESCAPE.search(text) is not None:
         text = text.translate(_TRANSLATE)
     stripped = text.lstrip(" ")
@@ -67,7 +81,7 @@ def plain(value: Any) -> Any:
     if match is not None:
         start = len(text) - len(text.lstrip(" ")) + match.end() - 1
         text = text[:start] + f"&#{ord(text[start])};" + text[start + 1 :]
-    return Markup(text)
+    return text
 
 
 # Kept as they are in text for Markdown outside the site: harmless anywhere in a line.
@@ -130,12 +144,46 @@ def markdown_html(text: str) -> Markup:
     return Markup(_rendered(text))
 
 
+# A line of plain prose: an ASCII letter first, no space last, and nothing between that
+# Markdown or HTML reads as syntax (no emphasis, code, link, entity, tag, table cell,
+# escape or line break can start; a letter starts no block).  Most descriptions and
+# titles are such lines; Python-Markdown and the sanitizer leave them as they are.
+_PROSE_LINE = re.compile(r"[A-Za-z](?:[A-Za-z0-9 .,;:?()/'\"-]*[A-Za-z0-9.,;:?()/'\"-])?")
+
+
+def _prose_html(text: str) -> str | None:
+    """What the converter and the sanitizer make of plain prose (paragraphs of such lines
+    between empty lines), without running them; None for any other text."""
+    paragraphs: list[str] = []
+    lines: list[str] = []
+    for line in text.split("\n"):
+        if not line:
+            if lines:
+                paragraphs.append("<p>" + "\n".join(lines) + "</p>")
+                lines = []
+        elif _PROSE_LINE.fullmatch(line) is not None:
+            lines.append(line)
+        else:
+            return None
+    if lines:
+        paragraphs.append("<p>" + "\n".join(lines) + "</p>")
+    return "\n".join(paragraphs)
+
+
 @lru_cache(maxsize=8192)
 def _rendered(text: str) -> str:
     # A text repeated across pages or elements is rendered once; one converter,
     # reset between texts, is reused (building one costs more than most texts).
     if not text.strip():
         return ""
+    prose = _prose_html(text)
+    if prose is not None:
+        return prose  # what the converter would make of it (tests/test_hostile_inputs.py)
+    return _converted(text)
+
+
+def _converted(text: str) -> str:
+    """The converter's and the sanitizer's HTML of a Markdown field."""
     try:
         html = _converter().reset().convert(text)
     except RecursionError:
@@ -183,8 +231,16 @@ def inline_html(text: str) -> Markup:
 def _inline(text: str) -> str:
     if not text.strip():
         return ""
+    line = " ".join(text.split())
+    if _PROSE_LINE.fullmatch(line) is not None:
+        return str(plain(line))  # what the converter would leave of it, escaped
+    return _inline_converted(text, line)
+
+
+def _inline_converted(text: str, line: str) -> str:
+    """The converter's inline HTML of a one-line field, its text escaped."""
     try:
-        html = _converter().reset().convert(" ".join(text.split()))
+        html = _converter().reset().convert(line)
     except RecursionError:
         return str(plain(text))
     cleaned = _clean(
