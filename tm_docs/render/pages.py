@@ -516,6 +516,11 @@ def render_site(
             report.settings, report.rules.rules, layout, site.split, templates, code_digest()
         )
 
+    # The model pages' keys share their dataclasses' hashes: every model's trend holds the
+    # commit that added it, and the first commit of a portfolio, which added every file,
+    # holds a path and a blob for each of them; walked once per build, not once a model.
+    page_parts = ContentKeys()
+
     def page_key(loaded: LoadedModel) -> str | None:
         if memo is None or not loaded.digest:
             return None
@@ -531,7 +536,7 @@ def render_site(
         # Hashing a long trend costs more than comparing it with the last build's.
         earlier = memo._keys.get(model_id)
         key = earlier[1] if earlier is not None and _same(earlier[0], parts) else None
-        keys_made[model_id] = (parts, key or content_key(*parts))
+        keys_made[model_id] = (parts, key or content_key(*parts, keys=page_parts))
         return keys_made[model_id][1]
 
     def page(
