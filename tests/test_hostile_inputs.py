@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from markupsafe import Markup
 
 from tm_docs.analysis.conditions import OPERATORS, compile_when
 from tm_docs.analysis.facts import FACT_VALUES, FACTS
@@ -452,7 +453,9 @@ def test_the_example_and_generated_models_text_renders_as_the_converter_renders_
         assert escape.inline_html(text) == escape._inline_converted(text, line), repr(text)
 
 
-class _Shown:
+class _HtmlInItsText:
+    """A value that is neither text nor Markup, whose text holds HTML and braces."""
+
     def __str__(self) -> str:
         return "<b>'shown' & {told}</b>"
 
@@ -461,12 +464,12 @@ class _Shown:
     values=st.lists(
         st.one_of(
             st.text(max_size=20),
-            st.text(max_size=20).map(lambda t: __import__("markupsafe").Markup(t)),
+            st.builds(Markup, st.text(max_size=20)),
             st.integers(),
             st.floats(allow_nan=False),
             st.booleans(),
             st.none(),
-            st.just(_Shown()),
+            st.just(_HtmlInItsText()),
         ),
         max_size=8,
     )
