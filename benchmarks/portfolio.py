@@ -98,8 +98,14 @@ class Counter:
         return len(self.file.read_text().splitlines())
 
 
-def run(args: list[str], cwd: Path, counter: Counter) -> Run:
-    """A child process, its wall time, its peak memory (wait4's maxrss) and dot calls."""
+class BenchmarkError(Exception):
+    """A build or command of the benchmark failed: its numbers would mean nothing."""
+
+
+def run(args: list[str], cwd: Path, counter: Counter, allowed: tuple[int, ...] = (0,)) -> Run:
+    """A child process, its wall time, its peak memory (wait4's maxrss) and dot calls.
+
+    An exit code outside `allowed` stops the benchmark (`BenchmarkError`)."""
     before = counter.calls()
     with tempfile.TemporaryFile() as out:
         start = time.perf_counter()
@@ -107,9 +113,14 @@ def run(args: list[str], cwd: Path, counter: Counter) -> Run:
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode not in (0, 1) or (proc.returncode and "mkdocs" in args):
+        if proc.returncode not in allowed:
+            # A failed build is not a fast one: stop, with the end of what it said.
             out.seek(0)
-            sys.stderr.write(out.read().decode("utf-8", "replace")[-3000:])
+            said = out.read().decode("utf-8", "replace")[-3000:]
+            raise BenchmarkError(
+                f"{' '.join(Path(a).name for a in args[:4])} in {cwd.name} exited with "
+                f"{proc.returncode}:\n{said}"
+            )
     cpu = usage.ru_utime + usage.ru_stime
     return Run(seconds, cpu, usage.ru_maxrss / 1024, counter.calls() - before, proc.returncode)
 
@@ -303,9 +314,13 @@ def measure(
 
     bar.set_description(f"{size} models: navigation.prune")
     write_config(portfolio.root, tm_docs=True, prune=True)
+    mkdocs_build(portfolio.root, counter)  # a new configuration: the first build is not warm
     pruned = mkdocs_build(portfolio.root, counter)
     result["prune"] = {
         "warm_s": pruned.seconds,
+        "warm_cpu_s": pruned.cpu,
+        # Against the warm builds without it: the same pages, one config option apart.
+        "cpu_ratio": pruned.cpu / samples["warm"].median("cpu"),
         "site_html_bytes": site_bytes(portfolio.root / "site"),
     }
     write_config(portfolio.root, tm_docs=True)
@@ -313,7 +328,8 @@ def measure(
 
     bar.set_description(f"{size} models: tm-docs check / generate")
     tm_docs = [str(Path(sys.executable).parent / "tm-docs")]
-    check = [run([*tm_docs, "check"], portfolio.root, counter) for _ in range(rounds)]
+    # `check` exits 1 when the models fail its policy (a result, not a failure of the run).
+    check = [run([*tm_docs, "check"], portfolio.root, counter, (0, 1)) for _ in range(rounds)]
     out = folder / "generated"
     generate = []
     for _ in range(rounds):
@@ -335,6 +351,24 @@ def measure(
             measure_serve(size, serve_rounds, portfolio.root, plain, edited, counter, bar)
         )
     return result
+
+
+def commit() -> str:
+    """The tm-docs commit measured (and whether its working tree had changes)."""
+    here = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True, text=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return f"{sha or 'unknown'}{' with uncommitted changes' if changed else ''}"
 
 
 def machine() -> str:
@@ -371,36 +405,47 @@ def serve_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _peaks(r: dict[str, Any]) -> str:
+    return " / ".join(
+        f"{r[kind]['tm_docs_peak_mib']:.0f}:{r[kind]['plain_peak_mib']:.0f}"
+        for kind in ("cold", "warm", "edit")
+    )
+
+
 def table(results: list[dict[str, Any]]) -> str:
     lines = [
         "| models | pages | cold vs plain (CPU) | warm vs plain (CPU) "
         "| one model edited vs plain (CPU) "
-        "| peak memory, warm (tm-docs / plain) | Graphviz calls (cold / warm / edit) |",
+        "| peak MiB, cold / warm / edited (tm-docs:plain) | Graphviz calls (cold / warm / edit) |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
             f"| {r['models']} | {r['pages']} "
             f"| {_ratios(r['cold'])} | {_ratios(r['warm'])} | {_ratios(r['edit'])} "
-            f"| {r['warm']['tm_docs_peak_mib']:.0f} / {r['warm']['plain_peak_mib']:.0f} MiB "
+            f"| {_peaks(r)} "
             f"| {r['cold']['dot_calls']} / {r['warm']['dot_calls']} / {r['edit']['dot_calls']} |"
         )
     lines += [
         "",
         "| models | check | generate | diagram bytes (with icon files) | without icons "
-        "| ratio | site HTML | with navigation.prune |",
+        "| ratio | site HTML | with navigation.prune (warm build, CPU vs without) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         d = r["diagrams"]
+        pruned = r["prune"]
         lines.append(
-            f"| {r['models']} | {r['check']['s']:.1f} s, {r['check']['peak_mib']:.0f} MiB "
+            f"| {r['models']} | {r['check']['s']:.1f} s, {r['check']['peak_mib']:.0f} MiB, "
+            f"{r['check']['dot_calls']} dot "
             f"| {r['generate']['s']:.1f} s, {r['generate']['peak_mib']:.0f} MiB, "
             f"{r['generate']['dot_calls']} dot "
             f"| {d['bytes'] / 1e6:.2f} MB ({d['icon_bytes'] / 1e3:.0f} kB icons) "
             f"| {d['without_icons'] / 1e6:.2f} MB | {d['bytes'] / d['without_icons']:.2f}x "
             f"| {r['site_html_bytes'] / 1e6:.0f} MB "
-            f"| {r['prune']['site_html_bytes'] / 1e6:.0f} MB, {r['prune']['warm_s']:.1f} s |"
+            f"| {pruned['site_html_bytes'] / 1e6:.0f} MB "
+            f"({pruned['site_html_bytes'] / r['site_html_bytes'] - 1:+.0%}), "
+            f"{pruned['warm_s']:.1f} s ({pruned['cpu_ratio']:.2f}x) |"
         )
     lines += ["", "| models | site-wide pages, HTML kB |", "|---|---|"]
     for r in results:
@@ -408,6 +453,53 @@ def table(results: list[dict[str, Any]]) -> str:
         lines.append(f"| {r['models']} | {sizes} |")
     if any("serve" in r for r in results):
         lines += ["", serve_table(results)]
+    lines += ["", goals_table(results)]
+    return "\n".join(lines)
+
+
+# The goals of the benchmark (issue 14), each as a limit on one measured number.
+GOALS: tuple[tuple[str, str, float], ...] = (
+    ("cold build, CPU vs plain", "cold", 1.30),
+    ("warm build, CPU vs plain", "warm", 1.10),
+    ("one model edited, CPU vs plain", "edit", 1.15),
+    ("peak memory, warm, vs plain", "peak", 1.15),
+    ("diagram bytes vs without icons", "diagrams", 1.20),
+)
+
+
+def goal_values(r: dict[str, Any]) -> dict[str, float]:
+    """The measured number each goal limits, for one portfolio."""
+    d = r["diagrams"]
+    return {
+        "cold": r["cold"]["cpu_ratio"],
+        "warm": r["warm"]["cpu_ratio"],
+        "edit": r["edit"]["cpu_ratio"],
+        "peak": r["warm"]["tm_docs_peak_mib"] / r["warm"]["plain_peak_mib"],
+        "diagrams": d["bytes"] / d["without_icons"],
+    }
+
+
+def goals_table(results: list[dict[str, Any]]) -> str:
+    """Each goal against each portfolio's number: met or missed."""
+    sizes = [r["models"] for r in results]
+    lines = [
+        "| goal | " + " | ".join(f"{n} models" for n in sizes) + " |",
+        "|---|" + "---|" * len(sizes),
+    ]
+    values = [goal_values(r) for r in results]
+    for label, key, limit in GOALS:
+        cells = [f"{v[key]:.2f}x {'met' if v[key] <= limit else 'missed'}" for v in values]
+        lines.append(f"| {label} ≤ {limit:.2f}x | " + " | ".join(cells) + " |")
+    if any("serve_dirty" in r for r in results):
+        cells = []
+        for r in results:
+            served = r.get("serve_dirty")
+            seconds = served["tm_docs_s"] if served else None
+            cells.append(
+                "—" if seconds is None else f"{seconds:.1f} s {'met' if seconds < 2 else 'missed'}"
+            )
+        label = "`mkdocs serve --dirty`, saved to served < 2 s (the goal is for 150 models)"
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -444,9 +536,12 @@ def main() -> None:
             for size in args.models:
                 if quiet:
                     print(f"measuring {size} models ...", file=sys.stderr, flush=True)
-                results.append(
-                    measure(size, args.rounds, args.serve_rounds, work, bar, args.serve_only)
-                )
+                try:
+                    results.append(
+                        measure(size, args.rounds, args.serve_rounds, work, bar, args.serve_only)
+                    )
+                except BenchmarkError as error:
+                    sys.exit(f"benchmark stopped at {size} models: {error}")
                 bar.update()
                 if args.json:  # after each portfolio, so a long run keeps what it measured
                     args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
@@ -456,6 +551,7 @@ def main() -> None:
         else:
             shutil.rmtree(work, ignore_errors=True)
     print(f"Machine: {machine()}")
+    print(f"tm-docs: {commit()}; load average at the end: {os.getloadavg()[0]:.1f}")
     if args.serve_only:
         print(f"Serve only, after one warm build; median of {args.serve_rounds} edit(s).")
     else:

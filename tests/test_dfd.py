@@ -363,6 +363,22 @@ def test_dfd_command_writes_svg_and_png(tmp_path: Path, suffix: str, magic: byte
     assert list(tmp_path.iterdir()) == [out]  # nothing else written
 
 
+def test_dfd_command_writes_an_svg_that_stands_alone(tmp_path: Path) -> None:
+    # Unlike the site's diagrams (which share icon files), a diagram of `tm-docs dfd`
+    # is sent around on its own: every icon is inside it, nothing refers outside.
+    out = tmp_path / "checkout.svg"
+    result = CliRunner().invoke(
+        main, ["dfd", str(EXAMPLE_MODELS / "checkout.yaml"), "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    svg = out.read_text(encoding="utf-8")
+    images = re.findall(r'<image\b[^>]*\bxlink:href="([^"]*)"', svg)
+    assert images and all(href.startswith("data:image/png;base64,") for href in images)
+    uses = re.findall(r'<use\b[^>]*\bxlink:href="([^"]*)"', svg)
+    assert uses and all(href.startswith("#tm-icon-") for href in uses)
+    assert re.findall(r'\b(?:xlink:)?href="(?!data:|#)', svg) == []
+
+
 def test_dfd_command_rejects_other_formats(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         main, ["dfd", str(EXAMPLE_MODELS / "checkout.yaml"), "-o", str(tmp_path / "x.gif")]

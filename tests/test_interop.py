@@ -339,6 +339,36 @@ def test_cli_imports_many_files_into_a_folder_and_names_the_one_that_fails(
     assert refused.exit_code == 2 and "--output FOLDER" in refused.output
 
 
+def test_cli_imports_many_otm_files_quietly_in_a_pipe(tmp_path: Path) -> None:
+    # The repository's own models as OTM files (no samples needed), and one that is not JSON.
+    sources = []
+    for name in ("checkout", "identity", "notifications"):
+        source = tmp_path / f"{name}.otm.json"
+        source.write_text(export_text(REPO / "models" / f"{name}.yaml", "json"), encoding="utf-8")
+        sources.append(source)
+    broken = tmp_path / "broken.otm.json"
+    broken.write_text("[1, 2", encoding="utf-8")
+    sources.insert(1, broken)
+    out = tmp_path / "models"
+    result = CliRunner().invoke(main, ["import", "otm", *map(str, sources), "-o", str(out)])
+    assert result.exit_code == 1
+    assert "1 of 4 files could not be imported" in result.output
+    assert "broken.otm.json:1:" in result.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "checkout.otm.yaml",
+        "identity.otm.yaml",
+        "notifications.otm.yaml",
+    ]
+    loaded = load_models([out])
+    assert loaded.ok and sorted(m.model.id for m in loaded.models) == [
+        "checkout",
+        "identity",
+        "notifications",
+    ]
+    # CliRunner's output is not a terminal: no progress bar, one message a line.
+    assert "\r" not in result.output and "importing files" not in result.output
+
+
 @needs_samples
 def test_two_sources_with_one_model_id_do_not_both_land_in_the_folder(tmp_path: Path) -> None:
     first, second = tmp_path / "a.json", tmp_path / "b.json"
