@@ -154,9 +154,7 @@ _PROSE_LINE = re.compile(r"[A-Za-z](?:[A-Za-z0-9 .,;:?()/'\"-]*[A-Za-z0-9.,;:?()
 # The same with words in bold: `**word**` (letters and digits) at the start of the line or
 # after a space, and before a space, the line's end or a punctuation mark.
 _BOLD = r"\*\*[A-Za-z0-9]+\*\*(?=[ .,;:?]|$)"
-_BOLD_LINE = re.compile(
-    rf"(?:[A-Za-z]|{_BOLD})(?:[A-Za-z0-9 .,;:?()/'\"-]|(?<= ){_BOLD})*(?<! )"
-)
+_BOLD_LINE = re.compile(rf"(?:[A-Za-z]|{_BOLD})(?:[A-Za-z0-9 .,;:?()/'\"-]|(?<= ){_BOLD})*(?<! )")
 _BOLD_WORD = re.compile(r"\*\*([A-Za-z0-9]+)\*\*")
 
 
