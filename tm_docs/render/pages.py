@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import operator
 import posixpath
 import re
 from collections.abc import Callable, Sequence
@@ -200,7 +201,57 @@ def _environment(template_dirs: tuple[str, ...]) -> Environment:
     env.globals["max_rows"] = MAX_ROWS
     env.globals["short_list"] = SHORT_LIST
     env.globals["summary_rows"] = SUMMARY_ROWS
+    env.globals["remember"] = _unchanged  # render_site gives each call a `Fragments`
     return env
+
+
+class Fragments:
+    """The fragments of one `render_site` call's pure macros, each made once per distinct
+    arguments: a threat's risk badges and a status badge are written thousands of times for
+    a few distinct values, on its model page and again on the site-wide pages.
+
+    A template declares a macro pure with `{% set name = remember(name) %}`: its text then
+    depends on its arguments alone, which must be hashable (not the page's links, nor
+    anything else of the context).  `remember(name, "a.b", "c")` keys a one-argument macro
+    by those attributes of its argument, the only ones it reads.  Keys hold each value's
+    type too (3 and 3.0, or a str and Markup of the same text, are written differently).
+    Made anew for each `render_site` call, so nothing is kept across builds; outside
+    `render_site` (an environment global) `remember` gives the macro back unchanged."""
+
+    def __init__(self) -> None:
+        self._made: dict[Any, Any] = {}
+
+    def __call__(self, macro: Any, *reads: str) -> Any:
+        return _Remembered(self._made, macro, reads)
+
+
+class _Remembered:
+    __slots__ = ("_macro", "_made", "_name", "_reads")
+
+    def __init__(self, made: dict[Any, Any], macro: Any, reads: tuple[str, ...]) -> None:
+        self._made = made
+        self._macro = macro
+        self._reads = tuple(operator.attrgetter(read) for read in reads)
+        # The macro's code, the same object for every page's import of one compiled template.
+        code = getattr(getattr(macro, "_func", macro), "__code__", macro)
+        self._name = (code, reads)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs or (self._reads and len(args) != 1):
+            return self._macro(*args, **kwargs)
+        values = [read(args[0]) for read in self._reads] if self._reads else args
+        key = (self._name, *[(value.__class__, value) for value in values])
+        try:
+            return self._made[key]
+        except KeyError:
+            made = self._made[key] = self._macro(*args)
+            return made
+        except TypeError:  # an argument that cannot be hashed: made each time
+            return self._macro(*args)
+
+
+def _unchanged(macro: Any, *reads: str) -> Any:
+    return macro
 
 
 class _Linker:
@@ -500,6 +551,7 @@ def render_site(
         if trend.points
     }
     env = environment(template_dirs)
+    fragments = Fragments()  # this call's pure macros' fragments (nothing kept across calls)
     site = SiteView(report)
     files: list[GeneratedFile] = []
     kept: dict[str, GeneratedFile] = {}
@@ -581,6 +633,7 @@ def render_site(
             diagrams=diagrams or {},
             staleness=staleness or {},
             trends=trends,
+            remember=fragments,
             **context,
         )
         files.append(GeneratedFile(path, text, title, in_nav))
