@@ -86,3 +86,61 @@ def test_the_site_macros_are_remembered_and_the_pages_are_the_same(
     assert made  # the site's templates remember their pure macros
     monkeypatch.setattr(pages, "Fragments", lambda: pages._unchanged)
     assert [(f.path, f.content) for f in render_site(report)] == remembered
+
+
+def test_the_site_templates_call_functions_as_jinja_does() -> None:
+    """The site's context skips Jinja's look for `pass_context` on macros, plain functions,
+    methods and built-ins: a callable that takes the context, the environment or the
+    evaluation context still gets it, in a loop too, and one that raises StopIteration
+    still gives an undefined value."""
+    from jinja2 import Environment, pass_context, pass_environment, pass_eval_context
+
+    from tm_docs.render.escape import plain
+
+    @pass_context
+    def with_context(context: Any, value: Any) -> str:
+        return f"{context['who']}:{value}"
+
+    @pass_environment
+    def with_environment(env: Any, value: Any) -> str:
+        return f"{env.autoescape}:{value}"
+
+    @pass_eval_context
+    def with_eval_context(eval_ctx: Any, value: Any) -> str:
+        return f"{eval_ctx.autoescape}:{value}"
+
+    class Taking:
+        @pass_context
+        def __call__(self, context: Any, value: Any) -> str:
+            return f"object {context['who']}:{value}"
+
+        @pass_context
+        def method(self, context: Any, value: Any) -> str:
+            return f"method {context['who']}:{value}"
+
+        def plain(self, value: Any) -> str:
+            return f"plain <{value}>"
+
+    def stops() -> None:
+        raise StopIteration
+
+    source = (
+        "{% macro m(v) %}({{ with_context(v) }}){% endmacro %}"
+        "{{ with_context(1) }} {{ with_environment(2) }} {{ with_eval_context(3) }} "
+        "{{ taking(4) }} {{ taking.method(5) }} {{ taking.plain(6) }} {{ m(7) }} "
+        "{{ stops() is undefined }} {{ 'a,b'.split(',') | join('+') }} {{ len([1, 2]) }}"
+        "{% for i in [8, 9] %}{% set who = 'loop' %} {{ with_context(i) }} {{ m(i) }}{% endfor %}"
+    )
+    names = {
+        "with_context": with_context,
+        "with_environment": with_environment,
+        "with_eval_context": with_eval_context,
+        "taking": Taking(),
+        "stops": stops,
+        "len": len,
+        "who": "page",
+    }
+    stock = Environment(autoescape=True, finalize=plain).from_string(source).render(names)
+    site = environment().from_string(source).render(names)
+    assert site == stock
+    assert "loop:8" in site and "object page:4" in site and "method page:5" in site
