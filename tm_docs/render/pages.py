@@ -469,14 +469,6 @@ def _front_matter(title: str, tags: Sequence[str], hide: Sequence[str] = ()) -> 
     return Markup(f"---\n{dumped}---\n\n")
 
 
-def _element_titles(model: ThreatModel) -> dict[str, tuple[str, str]]:
-    """Element id -> (anchor kind, title) for everything a threat can target."""
-    titles = {c.id: ("component", c.title) for c in model.components}
-    titles.update({f.id: ("flow", f.title or f.id) for f in model.flows})
-    titles.update({a.id: ("asset", a.title) for a in model.assets})
-    return titles
-
-
 def _threats_by_category(model: ThreatModel) -> list[tuple[Stride, list[Threat]]]:
     grouped = []
     for category in Stride:
@@ -792,7 +784,7 @@ def render_site(
             model=model,
             links=portfolio.links(model),
             topology=portfolio.topology(model),
-            elements=_element_titles(model),
+            elements=site.element_titles(model),
             threats_by_category=_threats_by_category(model),
             analysis=report.of(model),
             rated={t.id: portfolio.rated(model, t) for t in model.threats},

@@ -477,6 +477,22 @@ class SiteView:
     def _ranks(self) -> dict[tuple[str, str], int]:
         return {(i.model.id, i.mitigation.id): n for n, i in enumerate(self.backlog, 1)}
 
+    @cached_property
+    def _titles(self) -> dict[str, tuple[ThreatModel, dict[str, tuple[str, str]]]]:
+        return {}
+
+    def element_titles(self, model: ThreatModel) -> dict[str, tuple[str, str]]:
+        """Element id -> (anchor kind, title) for everything a threat of `model` can target
+        (ids are unique across a model's elements); made once a model, for its page and for
+        the site-wide rows of its threats."""
+        made = self._titles.get(model.id)
+        if made is None or made[0] is not model:
+            titles = {c.id: ("component", c.title) for c in model.components}
+            titles.update({f.id: ("flow", f.title or f.id) for f in model.flows})
+            titles.update({a.id: ("asset", a.title) for a in model.assets})
+            made = self._titles[model.id] = (model, titles)
+        return made[1]
+
     def rank(self, item: BacklogItem) -> int:
         """An item's place in the whole backlog, which an owner's page keeps."""
         return self._ranks[(item.model.id, item.mitigation.id)]
