@@ -136,15 +136,15 @@ class ModelView:
         ]
         return _sorted(rows)
 
-    @property
+    @cached_property
     def open_threats(self) -> list[ThreatRow]:
         return [r for r in self.threats if not r.closed]
 
-    @property
+    @cached_property
     def closed_threats(self) -> list[ThreatRow]:
         return [r for r in self.threats if r.closed]
 
-    @property
+    @cached_property
     def open_by_residual_band(self) -> list[tuple[Band, int]]:
         bands = self.portfolio.bands.bands
         counts = {b.name: 0 for b in bands}
@@ -153,7 +153,7 @@ class ModelView:
                 counts[row.rated.residual_band.name] += 1
         return [(b, counts[b.name]) for b in reversed(bands)]
 
-    @property
+    @cached_property
     def highest(self) -> ThreatRow | None:
         return self.open_threats[0] if self.open_threats else None
 
