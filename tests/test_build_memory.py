@@ -6,6 +6,7 @@ hook of the test site reports what MkDocs holds."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import yaml
@@ -77,6 +78,14 @@ def test_a_build_gives_mkdocs_its_files_on_disk_and_a_warm_one_loads_no_converte
 ) -> None:
     portfolio = _site_with_hook(tmp_path, "report_hook.py", HOOK)
     report_file = Path(str(portfolio.config) + ".report.json")
+    # The generated descriptions are prose, lists and bold words, which skip the converter
+    # and the sanitizer; a link does not.
+    path = portfolio.model_file(portfolio.model_ids[0])
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["description"] = "See [the runbook](https://example.com/runbook) first."
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    git = ["git", "-C", str(portfolio.root), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "commit", "-qam", "A link"], check=True)
 
     cold = build(portfolio.config)
     assert cold.returncode == 0, cold.stderr

@@ -425,6 +425,65 @@ def test_plain_prose_renders_as_the_converter_and_sanitizer_render_it(
         assert escape.inline_html(text) == escape._inline_converted(text, line), repr(text)
 
 
+# Lines of prose with words in bold, and lines near them (stray stars, spaces, other list
+# markers); paragraphs and lists of such lines.
+_CLEAN_LINE = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "Ab", "x9", "**b**", "**B1**"]),
+        st.sampled_from([" ", " ", ". ", ", ", ": ", "? "]),
+    ),
+    min_size=1,
+    max_size=5,
+).map(lambda parts: "".join(w + p for w, p in parts).rstrip())
+_NOISY_LINE = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "Ab", "**b**", "** b**", "**b **", "***", "**", "*", "1."]),
+        st.sampled_from([" ", ". ", "(", ")", "**", "-", "'", "", "  "]),
+    ),
+    min_size=1,
+    max_size=5,
+).map(lambda parts: "".join(w + p for w, p in parts))
+_BLOCK_LINE = st.tuples(
+    st.sampled_from(["", "", "- ", "- ", "-  ", "* ", " ", "1. "]),
+    st.one_of(_CLEAN_LINE, _CLEAN_LINE, _CLEAN_LINE, _NOISY_LINE),
+).map("".join)
+
+
+@given(
+    blocks=st.lists(
+        st.lists(_BLOCK_LINE, min_size=1, max_size=4).map("\n".join), min_size=1, max_size=4
+    ),
+    between=st.sampled_from(["\n\n", "\n", "\n\n\n"]),
+    end=st.sampled_from(["", "\n", "\n\n"]),
+)
+@settings(max_examples=1500, deadline=None)
+def test_prose_paragraphs_and_lists_with_bold_words_render_as_the_converter_renders_them(
+    blocks: list[str], between: str, end: str
+) -> None:
+    """Paragraphs and one-line-item lists of prose with `**bold**` words skip the converter
+    too: for every such text the shortcut takes, its HTML is the converter's."""
+    from tm_docs.render import escape
+
+    text = between.join(blocks) + end
+    if text.strip():
+        assert escape.markdown_html(text) == escape._converted(text), repr(text)
+
+
+def test_the_shortcut_takes_paragraphs_and_lists_with_bold_words() -> None:
+    """The shape of most descriptions that are Markdown at all: it must not need the converter."""
+    from tm_docs.render import escape
+
+    text = "Two lines,\nof **plain** prose.\n\n- the **token** is kept.\n- **Keys** rotate\n\nEnd."
+    html = escape._prose_html(text)
+    assert html == escape._converted(text)
+    assert html == (
+        "<p>Two lines,\nof <strong>plain</strong> prose.</p>\n<ul>\n<li>the <strong>token"
+        "</strong> is kept.</li>\n<li><strong>Keys</strong> rotate</li>\n</ul>\n<p>End.</p>"
+    )
+    for other in ("- a\n\n- b", "A\n- b", "- a\nb", "a **b c**", "a*b*", "a **b**c"):
+        assert escape._prose_html(other) is None, other
+
+
 def test_the_example_and_generated_models_text_renders_as_the_converter_renders_it(
     tmp_path: Path,
 ) -> None:

@@ -151,23 +151,52 @@ def markdown_html(text: str) -> Markup:
 _PROSE_LINE = re.compile(r"[A-Za-z](?:[A-Za-z0-9 .,;:?()/'\"-]*[A-Za-z0-9.,;:?()/'\"-])?")
 
 
+# The same with words in bold: `**word**` (letters and digits) at the start of the line or
+# after a space, and before a space, the line's end or a punctuation mark.
+_BOLD = r"\*\*[A-Za-z0-9]+\*\*(?=[ .,;:?]|$)"
+_BOLD_LINE = re.compile(rf"(?:[A-Za-z]|{_BOLD})(?:[A-Za-z0-9 .,;:?()/'\"-]|(?<= ){_BOLD})*(?<! )")
+_BOLD_WORD = re.compile(r"\*\*([A-Za-z0-9]+)\*\*")
+
+
+def _prose_line(line: str) -> str | None:
+    """The HTML of a line of plain prose, with its bold words; None for any other line."""
+    if _PROSE_LINE.fullmatch(line) is not None:
+        return line
+    if "*" in line and _BOLD_LINE.fullmatch(line) is not None:
+        return _BOLD_WORD.sub(r"<strong>\1</strong>", line)
+    return None
+
+
 def _prose_html(text: str) -> str | None:
-    """What the converter and the sanitizer make of plain prose (paragraphs of such lines
-    between empty lines), without running them; None for any other text."""
-    paragraphs: list[str] = []
+    """What the converter and the sanitizer make of plain prose, without running them:
+    paragraphs of prose lines, and lists of one-line items (`- ` and a prose line), between
+    empty lines, with words in bold; None for any other text (a list right after another
+    list is a loose list, with paragraphs in its items: left to the converter)."""
+    blocks: list[str] = []
     lines: list[str] = []
-    for line in text.split("\n"):
+    items = False  # whether `lines` are a list's items
+    after_list = False  # whether the last block was a list
+    for line in [*text.split("\n"), ""]:
         if not line:
             if lines:
-                paragraphs.append("<p>" + "\n".join(lines) + "</p>")
+                if items:
+                    if after_list:
+                        return None
+                    blocks.append("<ul>\n<li>" + "</li>\n<li>".join(lines) + "</li>\n</ul>")
+                else:
+                    blocks.append("<p>" + "\n".join(lines) + "</p>")
+                after_list = items
                 lines = []
-        elif _PROSE_LINE.fullmatch(line) is not None:
-            lines.append(line)
-        else:
+            continue
+        item = line.startswith("- ")
+        if lines and item != items:
+            return None  # a list and a paragraph without an empty line between them
+        html = _prose_line(line[2:] if item else line)
+        if html is None:
             return None
-    if lines:
-        paragraphs.append("<p>" + "\n".join(lines) + "</p>")
-    return "\n".join(paragraphs)
+        items = item
+        lines.append(html)
+    return "\n".join(blocks)
 
 
 @lru_cache(maxsize=8192)

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import hashlib
 import math
+import operator
 import posixpath
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
+from types import BuiltinFunctionType, BuiltinMethodType, FunctionType, MethodType
 from typing import Any
 
 import yaml
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.nodes import Expr
+from jinja2.runtime import Context, Macro
+from jinja2.utils import _PassArg, internalcode
 from markupsafe import Markup, escape
 
 from .. import __version__
@@ -165,8 +169,38 @@ class _CodeGenerator(CodeGenerator):
             super()._output_child_pre(node, frame, finalize)
 
 
+class _Context(Context):
+    """Jinja's context, but a call of a macro, a remembered macro, a plain function or
+    method, or a built-in skips Jinja's look for `pass_context` and its kin, which none of
+    them can carry (a plain function is checked for it); any other callable takes Jinja's
+    way.  A page calls some 120,000 of them."""
+
+    @internalcode
+    def call(__self, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        kind = __obj.__class__
+        if kind is FunctionType:
+            plain = "jinja_pass_arg" not in __obj.__dict__
+        elif kind is MethodType:
+            function = __obj.__func__
+            plain = function.__class__ is FunctionType and "jinja_pass_arg" not in function.__dict__
+        else:
+            plain = kind in _CALLED_PLAINLY
+        if not plain:
+            return super().call(__obj, *args, **kwargs)
+        if kwargs:
+            kwargs.pop("_block_vars", None)
+            kwargs.pop("_loop_vars", None)
+        try:
+            return __obj(*args, **kwargs)
+        except StopIteration:
+            return __self.environment.undefined(
+                "value was undefined because a callable raised a StopIteration exception"
+            )
+
+
 class _Environment(Environment):
     code_generator_class = _CodeGenerator
+    context_class = _Context
     plain_html = staticmethod(plain_html)
 
 
@@ -200,7 +234,65 @@ def _environment(template_dirs: tuple[str, ...]) -> Environment:
     env.globals["max_rows"] = MAX_ROWS
     env.globals["short_list"] = SHORT_LIST
     env.globals["summary_rows"] = SUMMARY_ROWS
+    env.globals["remember"] = _unchanged  # render_site gives each call a `Fragments`
     return env
+
+
+class Fragments:
+    """The fragments of one `render_site` call's pure macros, each made once per distinct
+    arguments: a threat's risk badges and a status badge are written thousands of times for
+    a few distinct values, on its model page and again on the site-wide pages.
+
+    A template declares a macro pure with `{% set name = remember(name) %}`: its text then
+    depends on its arguments alone, which must be hashable (not the page's links, nor
+    anything else of the context).  `remember(name, "a.b", "c")` keys a one-argument macro
+    by those attributes of its argument, the only ones it reads.  Keys hold each value's
+    type too (3 and 3.0, or a str and Markup of the same text, are written differently).
+    Made anew for each `render_site` call, so nothing is kept across builds; outside
+    `render_site` (an environment global) `remember` gives the macro back unchanged."""
+
+    def __init__(self) -> None:
+        self._made: dict[Any, Any] = {}
+
+    def __call__(self, macro: Any, *reads: str) -> Any:
+        return _Remembered(self._made, macro, reads)
+
+
+class _Remembered:
+    __slots__ = ("_macro", "_made", "_name", "_reads")
+
+    def __init__(self, made: dict[Any, Any], macro: Any, reads: tuple[str, ...]) -> None:
+        self._made = made
+        self._macro = macro
+        self._reads = tuple(operator.attrgetter(read) for read in reads)
+        # The macro's code, the same object for every page's import of one compiled template.
+        code = getattr(getattr(macro, "_func", macro), "__code__", macro)
+        self._name = (code, reads)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs or (self._reads and len(args) != 1):
+            return self._macro(*args, **kwargs)
+        values = [read(args[0]) for read in self._reads] if self._reads else args
+        key = (self._name, *[(value.__class__, value) for value in values])
+        try:
+            return self._made[key]
+        except KeyError:
+            made = self._made[key] = self._macro(*args)
+            return made
+        except TypeError:  # an argument that cannot be hashed: made each time
+            return self._macro(*args)
+
+
+def _unchanged(macro: Any, *reads: str) -> Any:
+    return macro
+
+
+# Callables that never take a context (checked, in case a newer Jinja's Macro would).
+_CALLED_PLAINLY = frozenset(
+    kind
+    for kind in (Macro, _Remembered, BuiltinFunctionType, BuiltinMethodType)
+    if _PassArg.from_obj(kind.__call__) is None
+)
 
 
 class _Linker:
@@ -377,14 +469,6 @@ def _front_matter(title: str, tags: Sequence[str], hide: Sequence[str] = ()) -> 
     return Markup(f"---\n{dumped}---\n\n")
 
 
-def _element_titles(model: ThreatModel) -> dict[str, tuple[str, str]]:
-    """Element id -> (anchor kind, title) for everything a threat can target."""
-    titles = {c.id: ("component", c.title) for c in model.components}
-    titles.update({f.id: ("flow", f.title or f.id) for f in model.flows})
-    titles.update({a.id: ("asset", a.title) for a in model.assets})
-    return titles
-
-
 def _threats_by_category(model: ThreatModel) -> list[tuple[Stride, list[Threat]]]:
     grouped = []
     for category in Stride:
@@ -500,6 +584,7 @@ def render_site(
         if trend.points
     }
     env = environment(template_dirs)
+    fragments = Fragments()  # this call's pure macros' fragments (nothing kept across calls)
     site = SiteView(report)
     files: list[GeneratedFile] = []
     kept: dict[str, GeneratedFile] = {}
@@ -581,6 +666,7 @@ def render_site(
             diagrams=diagrams or {},
             staleness=staleness or {},
             trends=trends,
+            remember=fragments,
             **context,
         )
         files.append(GeneratedFile(path, text, title, in_nav))
@@ -698,7 +784,7 @@ def render_site(
             model=model,
             links=portfolio.links(model),
             topology=portfolio.topology(model),
-            elements=_element_titles(model),
+            elements=site.element_titles(model),
             threats_by_category=_threats_by_category(model),
             analysis=report.of(model),
             rated={t.id: portfolio.rated(model, t) for t in model.threats},

@@ -136,15 +136,15 @@ class ModelView:
         ]
         return _sorted(rows)
 
-    @property
+    @cached_property
     def open_threats(self) -> list[ThreatRow]:
         return [r for r in self.threats if not r.closed]
 
-    @property
+    @cached_property
     def closed_threats(self) -> list[ThreatRow]:
         return [r for r in self.threats if r.closed]
 
-    @property
+    @cached_property
     def open_by_residual_band(self) -> list[tuple[Band, int]]:
         bands = self.portfolio.bands.bands
         counts = {b.name: 0 for b in bands}
@@ -153,7 +153,7 @@ class ModelView:
                 counts[row.rated.residual_band.name] += 1
         return [(b, counts[b.name]) for b in reversed(bands)]
 
-    @property
+    @cached_property
     def highest(self) -> ThreatRow | None:
         return self.open_threats[0] if self.open_threats else None
 
@@ -476,6 +476,22 @@ class SiteView:
     @cached_property
     def _ranks(self) -> dict[tuple[str, str], int]:
         return {(i.model.id, i.mitigation.id): n for n, i in enumerate(self.backlog, 1)}
+
+    @cached_property
+    def _titles(self) -> dict[str, tuple[ThreatModel, dict[str, tuple[str, str]]]]:
+        return {}
+
+    def element_titles(self, model: ThreatModel) -> dict[str, tuple[str, str]]:
+        """Element id -> (anchor kind, title) for everything a threat of `model` can target
+        (ids are unique across a model's elements); made once a model, for its page and for
+        the site-wide rows of its threats."""
+        made = self._titles.get(model.id)
+        if made is None or made[0] is not model:
+            titles = {c.id: ("component", c.title) for c in model.components}
+            titles.update({f.id: ("flow", f.title or f.id) for f in model.flows})
+            titles.update({a.id: ("asset", a.title) for a in model.assets})
+            made = self._titles[model.id] = (model, titles)
+        return made[1]
 
     def rank(self, item: BacklogItem) -> int:
         """An item's place in the whole backlog, which an owner's page keeps."""
