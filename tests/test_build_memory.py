@@ -25,15 +25,19 @@ HOOK = """
 import gc, json, sys
 _files = None
 _models_alive = None
+_globs_kept = None
 
 def on_nav(nav, config, files):
-    # Before MkDocs reads the pages: how many loaded threat models are still alive.
-    global _models_alive
+    # Before MkDocs reads the pages: how many loaded threat models are still alive, and
+    # how many compiled watch globs the glob cache keeps.
+    global _models_alive, _globs_kept
     gc.collect()
     _models_alive = sum(
         type(o).__module__ == "tm_docs.model" and type(o).__name__ == "ThreatModel"
         for o in gc.get_objects()
     )
+    from tm_docs.analysis.globs import compile_glob
+    _globs_kept = compile_glob.cache_info().currsize
     return nav
 
 def on_env(env, config, files):
@@ -48,6 +52,7 @@ def on_post_build(config):
         "in_memory": sorted(f.src_uri for f in generated if f.abs_src_path is None),
         "modules": sorted(m for m in ("nh3",) if m in sys.modules),
         "models_alive": _models_alive,
+        "globs_kept": _globs_kept,
     }
     with open(config.config_file_path + ".report.json", "w", encoding="utf-8") as out:
         json.dump(report, out)
@@ -107,6 +112,9 @@ def test_a_build_gives_mkdocs_its_files_on_disk_and_a_warm_one_loads_no_converte
     # dropped at on_files, before MkDocs read and converted the pages.
     assert cold_report["models_alive"] == 0
     assert warm_report["models_alive"] == 0
+    # Nor the watch globs compiled for the staleness check (kept only by `mkdocs serve`).
+    assert cold_report["globs_kept"] == 0
+    assert warm_report["globs_kept"] == 0
 
 
 def test_a_page_that_lists_the_models_keeps_the_report_until_the_pages_are_read(

@@ -17,6 +17,7 @@ from mkdocs.structure.nav import Navigation, Section
 from mkdocs.structure.pages import Page
 from mkdocs.utils import is_markdown_file
 
+from .analysis.globs import forget_globs
 from .analysis.report import Report
 from .analysis.settings import Settings
 from .config import ConfigError, TmDocsConfig, to_settings
@@ -167,6 +168,7 @@ class TmDocsPlugin(BasePlugin[TmDocsConfig]):
         self._site = _Shown.of(site, report=keep)
         if not self._serving:
             self._pipeline = None
+            forget_globs()  # the compiled watch globs, kept for a next staleness check
         return files
 
     def _generated(

@@ -32,26 +32,42 @@ def clean(pattern: str) -> str:
 
 @dataclass(frozen=True)
 class Glob:
+    """A compiled glob: token i is the kind `kinds[i]` and, for a literal, the character
+    `chars[i]` (two flat strings, not an object per character: a build holds hundreds)."""
+
     pattern: str
-    tokens: tuple[tuple[int, str], ...]
+    kinds: bytes
+    chars: str
     plain: bool  # no wildcards: the path itself or anything below it
+
+    @property
+    def tokens(self) -> tuple[tuple[int, str], ...]:
+        """The tokens as (kind, literal character or "") pairs."""
+        if self.plain:
+            return tuple((_LITERAL, char) for char in self.pattern)
+        return tuple(
+            (kind, char if kind == _LITERAL else "")
+            for kind, char in zip(self.kinds, self.chars, strict=True)
+        )
 
     def literal_prefix(self) -> str:
         """The part before the first wildcard: every matching path starts with it."""
-        prefix = []
-        for kind, char in self.tokens:
+        if self.plain:
+            return self.pattern
+        end = 0
+        for kind in self.kinds:
             if kind != _LITERAL:
                 break
-            prefix.append(char)
-        return "".join(prefix)
+            end += 1
+        return self.chars[:end]
 
     def match(self, path: str) -> bool:
         if len(path) > MAX_PATH:
             return False
         if self.plain:
             return path == self.pattern or path.startswith(self.pattern + "/")
-        tokens = self.tokens
-        end = len(tokens)
+        kinds, chars = self.kinds, self.chars
+        end = len(kinds)
         # A state is the index of the next token to match; a `**/` that has read part
         # of its text is the state -(index + 1): it may only be left after a '/'.
         states = self._closure({0})
@@ -62,9 +78,9 @@ class Glob:
                 index = -state - 1 if inside else state
                 if index == end:
                     continue
-                kind, literal = tokens[index]
+                kind = kinds[index]
                 if kind == _LITERAL:
-                    if char == literal:
+                    if char == chars[index]:
                         moved.add(index + 1)
                 elif kind == _ONE:
                     if char != "/":
@@ -87,9 +103,10 @@ class Glob:
         """The states reachable without reading a character (wildcards matching nothing)."""
         result = set(states)
         todo = [s for s in states if s >= 0]
+        kinds = self.kinds
         while todo:
             state = todo.pop()
-            if state < len(self.tokens) and self.tokens[state][0] in (_STAR, _ANY, _FOLDERS):
+            if state < len(kinds) and kinds[state] in (_STAR, _ANY, _FOLDERS):
                 if state + 1 not in result:
                     result.add(state + 1)
                     todo.append(state + 1)
@@ -98,27 +115,34 @@ class Glob:
 
 @lru_cache(maxsize=4096)
 def compile_glob(pattern: str) -> Glob:
+    """The compiled glob; cached, for `mkdocs serve` rebuilds (a `mkdocs build` clears
+    the cache when its analysis is done: `forget_globs`)."""
     cleaned = clean(pattern)
-    tokens: list[tuple[int, str]] = []
+    kinds = bytearray()
+    chars: list[str] = []
     i = 0
     while i < len(cleaned):
         if cleaned.startswith("**/", i):
-            tokens.append((_FOLDERS, ""))
-            i += 3
+            kind, i = _FOLDERS, i + 3
         elif cleaned.startswith("**", i):
-            tokens.append((_ANY, ""))
-            i += 2
+            kind, i = _ANY, i + 2
         elif cleaned[i] == "*":
-            tokens.append((_STAR, ""))
-            i += 1
+            kind, i = _STAR, i + 1
         elif cleaned[i] == "?":
-            tokens.append((_ONE, ""))
-            i += 1
+            kind, i = _ONE, i + 1
         else:
-            tokens.append((_LITERAL, cleaned[i]))
-            i += 1
-    plain = all(kind == _LITERAL for kind, _ in tokens)
-    return Glob(cleaned, tuple(tokens), plain)
+            kind, i = _LITERAL, i + 1
+        kinds.append(kind)
+        chars.append(cleaned[i - 1] if kind == _LITERAL else "\0")
+    plain = all(kind == _LITERAL for kind in kinds)
+    if plain:  # matched as a string: no tokens kept
+        return Glob(cleaned, b"", "", True)
+    return Glob(cleaned, bytes(kinds), "".join(chars), False)
+
+
+def forget_globs() -> None:
+    """Drop the compiled globs (a build that will not match again needs none)."""
+    compile_glob.cache_clear()
 
 
 def matches_any(path: str, patterns: Sequence[str]) -> bool:
