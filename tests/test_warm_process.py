@@ -1,8 +1,9 @@
-"""A new build process reuses each unchanged model's loading and drawing from the cache folder.
+"""A new build process reuses each unchanged model's loading, analysis and drawing from the
+cache folder.
 
-Validated models and their DOT sources are signed entries of the project's cache
-folder (`models/`, `dfd-drawn/`).  The folder is untrusted: an entry that fails its
-signature is computed afresh, and whatever the cache holds, the site is the one a
+Validated models, their analyses and their DOT sources are signed entries of the project's
+cache folder (`models/`, `analyses/`, `dfd-drawn/`).  The folder is untrusted: an entry that
+fails its signature is computed afresh, and whatever the cache holds, the site is the one a
 cold build makes.
 """
 
@@ -18,8 +19,10 @@ import pytest
 
 from benchmarks.portfolio_repo import edit_model, make_portfolio
 from tm_docs.analysis.settings import Settings
+from tm_docs.analysis.stored import ANALYSIS_CACHE, MAX_ANALYSIS_ENTRY_BYTES
 from tm_docs.dfd.drawings import DRAWING_CACHE
 from tm_docs.load.models import MODEL_CACHE
+from tm_docs.load.signed import SignedCache, open_signed_cache
 from tm_docs.pipeline import BuildError, Pipeline, SiteBuild
 
 from .sites import build
@@ -69,10 +72,15 @@ def test_a_new_process_loads_and_draws_nothing_and_builds_the_same_site(
 ) -> None:
     root, cold = project
     warm = _build(root)
-    assert warm.work.loaded == () and warm.work.drawn == ()
+    assert warm.work.loaded == warm.work.analysed == warm.work.drawn == ()
     assert _contents(warm) == _contents(cold)  # pages, SVG, icons, CSV and JSON
-    assert _contents(warm) == _contents(_build(root, cache=False))
-    assert len(_entries(root, MODEL_CACHE)) == len(_entries(root, DRAWING_CACHE)) == MODELS
+    fresh = _build(root, cache=False)
+    assert _contents(warm) == _contents(fresh)
+    for kind in (MODEL_CACHE, ANALYSIS_CACHE, DRAWING_CACHE):
+        assert len(_entries(root, kind)) == MODELS, kind
+    # The analyses read back are the ones made afresh, object for object.
+    assert warm.report.models == fresh.report.models
+    assert warm.report.findings() == fresh.report.findings()
 
 
 def test_warnings_from_cached_models_are_the_same_with_their_positions(
@@ -80,7 +88,7 @@ def test_warnings_from_cached_models_are_the_same_with_their_positions(
 ) -> None:
     root, cold = project
     warm = _build(root)
-    assert warm.work.loaded == ()
+    assert warm.work.loaded == warm.work.analysed == ()
     stale = [w for w in warm.warnings if "no-such-rule@nowhere" in w]
     assert len(stale) == 1
     # The position is read from the file when the message asks for it, not 1:1.
@@ -100,6 +108,9 @@ def _forge(entry: Path, *, key: bytes | None = None) -> None:
         model = json.loads(value["model"])
         model["title"] = FORGED
         value["model"] = json.dumps(model)
+    elif "coverage" in value:
+        value["coverage"][0][2] = FORGED  # the first row's element title
+        value["suggestions"] = []  # and no suggested threats
     else:
         value["source"] = value["source"].replace("{", f'{{ "{FORGED}";', 1)
     changed = json.dumps(value, separators=(",", ":")).encode()
@@ -111,7 +122,7 @@ def _forge(entry: Path, *, key: bytes | None = None) -> None:
     entry.write_bytes(mac + b"\n" + changed)
 
 
-@pytest.mark.parametrize("kind", [MODEL_CACHE, DRAWING_CACHE])
+@pytest.mark.parametrize("kind", [MODEL_CACHE, ANALYSIS_CACHE, DRAWING_CACHE])
 @pytest.mark.parametrize("key", [None, b"k" * 32], ids=["changed bytes", "another key"])
 def test_a_forged_entry_is_not_used_and_is_made_again(
     project: tuple[Path, SiteBuild], kind: str, key: bytes | None
@@ -121,13 +132,70 @@ def test_a_forged_entry_is_not_used_and_is_made_again(
     for entry in entries:
         _forge(entry, key=key)
     warm = _build(root)
-    redone = warm.work.loaded if kind == MODEL_CACHE else warm.work.drawn
+    redone = {
+        MODEL_CACHE: warm.work.loaded,
+        ANALYSIS_CACHE: warm.work.analysed,
+        DRAWING_CACHE: warm.work.drawn,
+    }[kind]
     assert len(redone) == MODELS
     assert _contents(warm) == _contents(cold)
     assert not any(FORGED in str(content) for content in _contents(warm).values())
     # Made again and signed anew: the next build uses them.
     again = _build(root)
-    assert again.work.loaded == () and again.work.drawn == ()
+    assert again.work.loaded == again.work.analysed == again.work.drawn == ()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "a rule that is not there",
+        "another rule at its place",
+        "a threat the model does not have",
+        "an element the model does not have",
+        "a STRIDE category that does not exist",
+        "a triage state that does not exist",
+        "a warning without its position",
+        "another format",
+        "not an analysis",
+    ],
+)
+def test_a_signed_analysis_that_does_not_fit_the_model_is_made_again(
+    project: tuple[Path, SiteBuild], change: str
+) -> None:
+    """Signed with the user's own key (as a bug, or an older tm-docs, might have written
+    it), an entry is still read with care: what does not fit its model is not used."""
+    root, cold = project
+    cache = open_signed_cache(
+        root, ".tm-docs-cache", ANALYSIS_CACHE, max_bytes=MAX_ANALYSIS_ENTRY_BYTES
+    )
+    assert isinstance(cache, SignedCache)
+    for entry in _entries(root, ANALYSIS_CACHE):
+        value = cache.get(entry.stem)
+        assert isinstance(value, dict) and value["suggestions"], entry
+        first = value["suggestions"][0]  # [rule place, rule id, kind, element, triage, ...]
+        if change == "a rule that is not there":
+            first[0] = 10_000
+        elif change == "another rule at its place":
+            first[0] = first[0] + 1 if first[0] == 0 else first[0] - 1
+        elif change == "a threat the model does not have":
+            value["coverage"][0][4] = [[value["coverage"][0][4][0][0], ["T-NOWHERE"], None]]
+        elif change == "an element the model does not have":
+            first[3] = "nowhere"
+        elif change == "a STRIDE category that does not exist":
+            value["coverage"][0][4][0][0] = "smuggling"
+        elif change == "a triage state that does not exist":
+            first[4] = "ignored"
+        elif change == "a warning without its position":
+            value["warnings"] = [["models/x.yaml", "3", 1, "a message", "warning"]]
+        elif change == "another format":
+            value["format"] = 0
+        else:
+            value = ["not", "an", "analysis"]
+        assert cache.put(entry.stem, value)
+    warm = _build(root)
+    assert warm.work.loaded == () and len(warm.work.analysed) == MODELS
+    assert _contents(warm) == _contents(cold)
+    assert warm.warnings == cold.warnings
 
 
 def test_a_drawing_entry_with_other_dot_in_it_does_not_reach_the_diagram(
@@ -153,11 +221,12 @@ def test_an_edited_model_is_loaded_and_drawn_again_and_its_old_entries_go(
     title = edit_model(portfolio, edited, "in a new process")
     again = _build(root)
     assert len(again.work.loaded) == 1 and again.work.loaded[0].endswith(f"{edited}.yaml")
-    assert again.work.drawn == (edited,)
+    assert again.work.drawn == again.work.analysed == (edited,)
     assert _contents(again) == _contents(_build(root, cache=False))
     page = next(f for f in again.files if f.path == f"threat-models/{edited}/index.md")
     assert title in str(page.content)
-    assert len(_entries(root, MODEL_CACHE)) == len(_entries(root, DRAWING_CACHE)) == MODELS
+    for kind in (MODEL_CACHE, ANALYSIS_CACHE, DRAWING_CACHE):
+        assert len(_entries(root, kind)) == MODELS, kind
 
 
 def test_a_broken_file_after_a_cached_load_still_says_where(tmp_path: Path) -> None:
@@ -182,7 +251,7 @@ def test_a_second_mkdocs_build_reads_models_and_drawings_from_the_cache(tmp_path
     first = {p: p.read_bytes() for p in sorted(site.rglob("*")) if p.is_file()}
     warm = build(portfolio.config)
     assert warm.returncode == 0, warm.stderr
-    assert f"work: 0 of {MODELS} model file(s) loaded" in warm.stderr
+    assert f"work: 0 of {MODELS} model file(s) loaded, 0 analysed" in warm.stderr
     assert "0 graph(s) built" in warm.stderr
     second = {p: p.read_bytes() for p in sorted(site.rglob("*")) if p.is_file()}
     gzip = [p for p in first if p.name == "sitemap.xml.gz"]  # carries the time of the build

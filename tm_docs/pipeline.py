@@ -34,6 +34,7 @@ from .analysis.staleness import (
     review_point,
     staleness,
 )
+from .analysis.stored import ANALYSIS_CACHE, MAX_ANALYSIS_ENTRY_BYTES
 from .analysis.trend import (
     PointParts,
     Result,
@@ -485,7 +486,13 @@ class Pipeline:
         warnings = [str(p) for p in result.problems if not p.is_error]
         if not result.models:
             warnings.append(f"no model files (*.yaml, *.yml) in {settings.models_dir.name}")
+        self._analyses.disk, analysis_warnings = self._signed_cache(
+            ANALYSIS_CACHE, MAX_ANALYSIS_ENTRY_BYTES
+        )
+        cache_warnings += analysis_warnings
         report = report_of(settings, result, self._analyses, self.progress, self._rules)
+        if self._analyses.disk is not None:
+            self._analyses.disk.prune(self._analyses.used)  # keep what this build used
         warnings += [str(w) for w in report.warnings]
         cache_warnings += self._page_cache()
         # History is read once per build, also when it cannot be read: staleness and the

@@ -46,6 +46,22 @@ class Problem:
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
 
+    def as_row(self) -> list[str | int]:
+        """The problem as a JSON row (a cache entry); `from_row` reads it back."""
+        return [self.file, self.line, self.column, self.message, self.severity.value]
+
+    @classmethod
+    def from_row(cls, row: object) -> Problem:
+        """The problem of an `as_row` row; TypeError or ValueError when it is not one."""
+        if not isinstance(row, list) or len(row) != 5:
+            raise TypeError("not a problem")
+        file, line, column, message, severity = row
+        if not (isinstance(file, str) and isinstance(message, str)):
+            raise TypeError("not a problem")
+        if type(line) is not int or type(column) is not int:
+            raise TypeError("not a position")
+        return cls(file, line, column, message, Severity(severity))
+
 
 def display_path(path: Path) -> str:
     """A path as people should see it: relative to the working directory if inside it.

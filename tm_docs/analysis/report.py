@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from ..load.models import LoadedModel
+from ..load.signed import SignedCache, code_digest, content_key
 from ..model import MitigationStatus, ThreatModel
 from ..problems import Problem
 from ..progress import Progress, no_progress
@@ -14,6 +15,7 @@ from .controls import Framework, control_frameworks
 from .portfolio import ModelThreat, Portfolio, PortfolioMemo
 from .rules import Rule, RuleSet
 from .settings import Policy, Settings
+from .stored import NotStored, decode, encode
 from .stride import Coverage, coverage
 from .suggest import RuleOutcomes, Suggestion, Triage, stale_dismissals, suggestions
 
@@ -172,12 +174,55 @@ class Report:
 class AnalysisMemo:
     """Each model's analysis by the model file's content and the rules and chart it was
     made with, kept across `mkdocs serve` rebuilds, and each model's part of the portfolio.
+    With `disk`, analyses are also kept as signed entries of the project's cache folder,
+    so that a new build (a new process) analyses only the models that changed.
     `analysed` names the models the last `analyse` worked out afresh."""
 
     _base: str = ""
+    _base_key: str = ""  # a hash of `_base`, for the disk entries' keys
     _reports: dict[tuple[str, str], ModelReport] = field(default_factory=dict)
     analysed: list[str] = field(default_factory=list)
     portfolio: PortfolioMemo = field(default_factory=PortfolioMemo)
+    # Set before each analysis by its caller (opened on every build), or None.
+    disk: SignedCache | None = None
+    used: set[str] = field(default_factory=set)  # disk entries the last analysis used
+    from_disk: int = 0  # models whose analysis the last `analyse` read from `disk`
+
+    def disk_key(self, loaded: LoadedModel) -> str:
+        """What a model's analysis is made of: the model file (by hash) and its name, the
+        rules and the chart (`_base`), and the code that analysed it."""
+        return content_key(
+            "model analysis", self._base_key, code_digest(), loaded.digest, loaded.display_path
+        )
+
+
+def _stored(
+    memo: AnalysisMemo, loaded: LoadedModel, rules: RuleSet, portfolio: Portfolio
+) -> ModelReport | None:
+    """The model's analysis from the memo's disk cache, or None (missing, or not one that
+    fits this model and these rules: analysed afresh)."""
+    if memo.disk is None or not loaded.digest:
+        return None
+    entry = memo.disk_key(loaded)
+    value = memo.disk.get(entry)
+    if value is None:
+        return None
+    try:
+        parts = decode(value, loaded.model, rules.rules, portfolio.topology(loaded.model))
+    except NotStored:
+        return None
+    memo.used.add(entry)
+    memo.from_disk += 1
+    return ModelReport(loaded, *parts)
+
+
+def _store(memo: AnalysisMemo, report: ModelReport, rules: RuleSet) -> None:
+    if memo.disk is None or not report.loaded.digest:
+        return
+    entry = memo.disk_key(report.loaded)
+    value = encode(report.coverage, report.suggestions, report.warnings, rules.rules)
+    memo.disk.put(entry, value)
+    memo.used.add(entry)
 
 
 def analyse(
@@ -191,7 +236,8 @@ def analyse(
     """Coverage, suggestions and the portfolio for all models.
 
     A model's analysis depends only on the model, the rules and the STRIDE chart;
-    with `memo`, an unchanged model (same file content) keeps its earlier one.
+    with `memo`, an unchanged model (same file content) keeps its earlier one, from
+    memory or from the memo's disk cache.
     `outcomes`: rule outcomes remembered by element (the risk trend's many versions).
     """
     portfolio = Portfolio(models, settings.bands, memo.portfolio if memo is not None else None)
@@ -200,24 +246,33 @@ def analyse(
     else:
         base = repr((rules.rules, sorted(settings.chart.items())))
         if base != memo._base:
-            memo._base, memo._reports = base, {}
+            memo._base, memo._base_key, memo._reports = base, content_key(base), {}
     kept: dict[tuple[str, str], ModelReport] = {}
     memo.analysed = []
+    memo.used = set()
+    memo.from_disk = 0
     reports = []
     for number, loaded in enumerate(models, 1):
         progress("analysing models", number, len(models))
         key = (loaded.digest, loaded.display_path)
         earlier = memo._reports.get(key) if loaded.digest else None
         if earlier is not None and earlier.loaded is loaded:
+            if memo.disk is not None:
+                memo.used.add(memo.disk_key(loaded))  # kept on disk too
             kept[key] = earlier
             reports.append(earlier)
             continue
-        found = suggestions(loaded.model, rules.rules, portfolio.topology(loaded.model), outcomes)
-        warnings = stale_dismissals(loaded.model, found, loaded.display_path, loaded.source)
-        report = ModelReport(
-            loaded, coverage(loaded.model, settings.chart), tuple(found), tuple(warnings)
-        )
-        memo.analysed.append(loaded.model.id)
+        report = _stored(memo, loaded, rules, portfolio)
+        if report is None:
+            found = suggestions(
+                loaded.model, rules.rules, portfolio.topology(loaded.model), outcomes
+            )
+            warnings = stale_dismissals(loaded.model, found, loaded.display_path, loaded.source)
+            report = ModelReport(
+                loaded, coverage(loaded.model, settings.chart), tuple(found), tuple(warnings)
+            )
+            memo.analysed.append(loaded.model.id)
+            _store(memo, report, rules)
         kept[key] = report
         reports.append(report)
     memo._reports = kept

@@ -10,14 +10,13 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pydantic
 import yaml
 from pydantic import ValidationError
 
 from ..model import ThreatModel
-from ..problems import Problem, Severity, display_path, sort_problems
+from ..problems import Problem, display_path, sort_problems
 from ..progress import Progress, no_progress
 from .files import Found, Refused, TooLarge, check_folder, find_files, read_regular
 from .integrity import integrity_problems
@@ -231,7 +230,7 @@ class LoadMemo:
             return None
         try:
             model = ThreatModel.model_validate_json(value["model"])
-            problems = [_problem(item) for item in value["problems"]]
+            problems = [Problem.from_row(item) for item in value["problems"]]
         except (ValidationError, KeyError, TypeError, ValueError):
             return None
         self.used.add(entry)
@@ -245,7 +244,7 @@ class LoadMemo:
         entry = self.disk_key(loaded.path, loaded.display_path, loaded.digest)
         value = {
             "model": loaded.model.model_dump_json(by_alias=True),
-            "problems": [[p.file, p.line, p.column, p.message, p.severity.value] for p in problems],
+            "problems": [p.as_row() for p in problems],
         }
         self.disk.put(entry, value)
         self.used.add(entry)
@@ -263,15 +262,6 @@ class LoadMemo:
         self._entries = self._fresh
         if self.disk is not None:
             self.disk.prune(self.used)
-
-
-def _problem(item: Any) -> Problem:
-    file, line, column, message, severity = item
-    if not (isinstance(file, str) and isinstance(message, str)):
-        raise TypeError("not a problem")
-    if type(line) is not int or type(column) is not int:
-        raise TypeError("not a position")
-    return Problem(file, line, column, message, Severity(severity))
 
 
 def load_models(
