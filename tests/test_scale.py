@@ -70,9 +70,13 @@ def test_a_rebuild_after_one_edit_redoes_only_that_model_and_equals_a_fresh_buil
     assert len(first.work.loaded) == len(first.work.analysed) == len(first.work.rendered) == 4
     unchanged = pipeline.build()
     assert unchanged.work.loaded == unchanged.work.analysed == unchanged.work.rendered == ()
+    views = dict(pipeline._pages.views)  # what the site-wide pages ask of each model
     edited = portfolio.model_ids[2]
     title = edit_model(portfolio, edited, "while serving")
     again = pipeline.build()
+    # Kept with what they worked out, but for the edited model's.
+    kept = [m for m, view in pipeline._pages.views.items() if view is views[m]]
+    assert sorted(kept) == sorted(m for m in portfolio.model_ids if m != edited)
     assert len(again.work.loaded) == 1 and again.work.loaded[0].endswith(f"{edited}.yaml")
     assert again.work.analysed == (edited,)
     assert again.work.rendered == (edited,)

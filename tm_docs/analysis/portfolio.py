@@ -186,6 +186,10 @@ class Portfolio:
             return self.memo.parts(self.models, self.bands)
         return {m.model.id: ModelPart(m, self.bands) for m in self.models}
 
+    def part(self, model: ThreatModel) -> ModelPart:
+        """What the portfolio knows of the model alone (kept across serve rebuilds)."""
+        return self._parts[model.id]
+
     def rated(self, model: ThreatModel, threat: Threat) -> ModelThreat:
         """The threat with its band and residual risk, computed once per threat."""
         return self._parts[model.id].ratings[threat.id]

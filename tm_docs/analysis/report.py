@@ -31,15 +31,15 @@ class ModelReport:
     def model(self) -> ThreatModel:
         return self.loaded.model
 
-    @property
+    @cached_property
     def untriaged(self) -> list[Suggestion]:
         return [s for s in self.suggestions if s.triage is Triage.UNTRIAGED]
 
-    @property
+    @cached_property
     def dismissed(self) -> list[Suggestion]:
         return [s for s in self.suggestions if s.triage is Triage.DISMISSED]
 
-    @property
+    @cached_property
     def accepted(self) -> list[Suggestion]:
         return [s for s in self.suggestions if s.triage is Triage.ACCEPTED]
 

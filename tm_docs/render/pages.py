@@ -47,7 +47,15 @@ from ..progress import Progress, no_progress
 from .escape import inline_html, markdown_html, plain, plain_html, safe_url
 from .exports import BacklogTexts, backlog_csv, backlog_json, controls_csv, controls_json
 from .trend_chart import MAX_ROWS, model_chart, newest_first, site_chart
-from .views import SHORT_LIST, SUMMARY_ROWS, SiteView, backlog_anchor, legend, owner_slug
+from .views import (
+    SHORT_LIST,
+    SUMMARY_ROWS,
+    ModelView,
+    SiteView,
+    backlog_anchor,
+    legend,
+    owner_slug,
+)
 
 _SAFE_ANCHOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
@@ -354,6 +362,8 @@ class PageMemo:
     backlog_texts: BacklogTexts = field(default_factory=BacklogTexts)
     # The content keys that last hashed view data (what they hashed is reused).
     content_keys: ContentKeys | None = None
+    # The model views of the last build, by model id (each keeps what it worked out).
+    views: dict[str, ModelView] = field(default_factory=dict)
 
 
 def _same(earlier: Any, now: Any) -> bool:
@@ -585,7 +595,7 @@ def render_site(
     }
     env = environment(template_dirs)
     fragments = Fragments()  # this call's pure macros' fragments (nothing kept across calls)
-    site = SiteView(report)
+    site = SiteView(report, memo.views if memo is not None else None)
     files: list[GeneratedFile] = []
     kept: dict[str, GeneratedFile] = {}
     base = ""
@@ -832,6 +842,7 @@ def render_site(
         memo._pages = kept
         memo._keys = keys_made
         memo._shown = shown
+        memo.views = site.models
         memo.site_pages = site_count
     files.extend(GeneratedFile(path, text) for path, text in zip(data_files, texts, strict=True))
     return files

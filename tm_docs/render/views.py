@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Generic, TypeVar
 
 from markupsafe import Markup
 
-from ..analysis.portfolio import BacklogItem, ModelSummary, ModelThreat, Portfolio
+from ..analysis.portfolio import BacklogItem, ModelPart, ModelSummary, ModelThreat, Portfolio
 from ..analysis.report import ModelReport, Report
 from ..analysis.risk import Band, RiskBands, by_residual_risk, is_closed, is_open
 from ..analysis.suggest import Suggestion
@@ -118,23 +118,45 @@ def legend(model: ThreatModel, topology: Topology, bands: RiskBands) -> LegendVi
 
 @dataclass(frozen=True)
 class ModelView:
-    """The facts a model page leads with."""
+    """The facts a model page leads with, and its rows on the site-wide pages.
 
-    portfolio: Portfolio
-    summary: ModelSummary
+    Made of the model's part of the portfolio alone (`ModelPart`: its links, ratings and
+    bands), so a `mkdocs serve` rebuild that keeps the part keeps the view too, with
+    whatever it worked out (`SiteView`'s `earlier`)."""
+
+    part: ModelPart
+
+    @property
+    def summary(self) -> ModelSummary:
+        return self.part.summary
 
     @property
     def model(self) -> ThreatModel:
-        return self.summary.model
+        return self.part.loaded.model
 
     @cached_property
     def threats(self) -> list[ThreatRow]:
-        links = self.portfolio.links(self.model)
+        links, ratings = self.part.links, self.part.ratings
         rows = [
-            ThreatRow(self.portfolio.rated(self.model, t), tuple(links.mitigations_of(t)))
-            for t in self.model.threats
+            ThreatRow(ratings[t.id], tuple(links.mitigations_of(t))) for t in self.model.threats
         ]
         return _sorted(rows)
+
+    @cached_property
+    def assets(self) -> dict[str, AssetRow]:
+        """Each asset of the model (by id) with its threats: those on the asset, on the
+        components it lives in or on the flows that carry it, highest residual risk first."""
+        model, ratings = self.model, self.part.ratings
+        rows = {}
+        for asset in model.assets:
+            places = {asset.id, *asset.location}
+            places.update(f.id for f in model.flows if asset.id in f.data)
+            rated = sorted(
+                (ratings[t.id] for t in model.threats if places & set(t.targets)),
+                key=lambda r: by_residual_risk(r.residual, r.threat.risk, r.threat.id),
+            )
+            rows[asset.id] = AssetRow(model, asset, tuple(rated))
+        return rows
 
     @cached_property
     def open_threats(self) -> list[ThreatRow]:
@@ -146,7 +168,7 @@ class ModelView:
 
     @cached_property
     def open_by_residual_band(self) -> list[tuple[Band, int]]:
-        bands = self.portfolio.bands.bands
+        bands = self.part.bands.bands
         counts = {b.name: 0 for b in bands}
         for row in self.open_threats:
             if row.rated.residual_band is not None:
@@ -218,6 +240,9 @@ class HeatCell:
 @dataclass(frozen=True)
 class SiteView:
     report: Report
+    # The model views of the last build (a `mkdocs serve` rebuild): a model whose part of
+    # the portfolio is the same object keeps its view.
+    earlier: Mapping[str, ModelView] | None = field(default=None, compare=False, repr=False)
 
     @property
     def portfolio(self) -> Portfolio:
@@ -225,7 +250,15 @@ class SiteView:
 
     @cached_property
     def models(self) -> dict[str, ModelView]:
-        return {s.model.id: ModelView(self.portfolio, s) for s in self.portfolio.summaries}
+        earlier = self.earlier or {}
+        views = {}
+        for summary in self.portfolio.summaries:
+            part = self.portfolio.part(summary.model)
+            view = earlier.get(summary.model.id)
+            views[summary.model.id] = (
+                view if view is not None and view.part is part else ModelView(part)
+            )
+        return views
 
     @cached_property
     def overview(self) -> list[OverviewRow]:
@@ -322,19 +355,12 @@ class SiteView:
 
     def asset_threats(self, model: ThreatModel, asset_id: str) -> list[ModelThreat]:
         """Threats on an asset, on the components it lives in or the flows that carry it."""
-        asset = next(a for a in model.assets if a.id == asset_id)
-        places = {asset.id, *asset.location}
-        places.update(f.id for f in model.flows if asset.id in f.data)
-        rated = [self.portfolio.rated(model, t) for t in model.threats if places & set(t.targets)]
-        return sorted(rated, key=lambda r: by_residual_risk(r.residual, r.threat.risk, r.threat.id))
+        return list(self.models[model.id].assets[asset_id].threats)
 
     @cached_property
     def assets(self) -> list[AssetRow]:
         """Every asset of every model, most sensitive first, with its threats."""
-        return [
-            AssetRow(model, asset, tuple(self.asset_threats(model, asset.id)))
-            for model, asset in self.portfolio.assets
-        ]
+        return [self.models[model.id].assets[asset.id] for model, asset in self.portfolio.assets]
 
     # --- large portfolios: a summary on top, then one page per owner --------
 
