@@ -186,7 +186,6 @@ class AnalysisMemo:
     # Set before each analysis by its caller (opened on every build), or None.
     disk: SignedCache | None = None
     used: set[str] = field(default_factory=set)  # disk entries the last analysis used
-    from_disk: int = 0  # models whose analysis the last `analyse` read from `disk`
 
     def disk_key(self, loaded: LoadedModel) -> str:
         """What a model's analysis is made of: the model file (by hash) and its name, the
@@ -212,7 +211,6 @@ def _stored(
     except NotStored:
         return None
     memo.used.add(entry)
-    memo.from_disk += 1
     return ModelReport(loaded, *parts)
 
 
@@ -250,7 +248,6 @@ def analyse(
     kept: dict[tuple[str, str], ModelReport] = {}
     memo.analysed = []
     memo.used = set()
-    memo.from_disk = 0
     reports = []
     for number, loaded in enumerate(models, 1):
         progress("analysing models", number, len(models))

@@ -115,10 +115,9 @@ class DirtySources:
 
     def __init__(self) -> None:
         self._folder: Path | None = None
-        self._written: dict[str, str] = {}  # path -> digest of the private file's bytes
-        # path -> the content last written and its digest: a page kept by the build's memo
-        # is the very same object, and is not hashed again
-        self._hashed: dict[str, tuple[str | bytes, str]] = {}
+        # path -> the content its private file holds and the digest of its bytes: a page
+        # kept by the build's memo is the very same object, and is not hashed again
+        self._written: dict[str, tuple[str | bytes, str]] = {}
         self._site_dir = Path(".")
         self._before: dict[str, Built] = {}
         # path -> (digest, dest, the page's time stamp before this build when the page
@@ -166,21 +165,17 @@ class DirtySources:
     def write(self, path: str, content: str | bytes, dest: str) -> Path:
         """Write the private file of `path` (only when its bytes change) and give it the
         time stamp that makes MkDocs rebuild its page at `dest` exactly when needed."""
-        hashed = self._hashed.get(path)
-        data: bytes | None = None
-        if hashed is not None and hashed[0] is content:
-            digest = hashed[1]
+        written = self._written.get(path)
+        if written is not None and written[0] is content:
+            digest, changed = written[1], False
         else:
-            data = content.encode("utf-8") if isinstance(content, str) else content
-            digest = hashlib.sha256(data).hexdigest()
-            self._hashed[path] = (content, digest)
+            digest = hashlib.sha256(_bytes(content)).hexdigest()
+            changed = written is None or written[1] != digest
+            self._written[path] = (content, digest)
         private = self._private() / path
-        if self._written.get(path) != digest or not private.is_file():
-            if data is None:
-                data = content.encode("utf-8") if isinstance(content, str) else content
+        if changed or not private.is_file():
             private.parent.mkdir(parents=True, exist_ok=True)
-            private.write_bytes(data)
-            self._written[path] = digest
+            private.write_bytes(_bytes(content))
         page = self._site_dir / dest
         page_mtime = _mtime_ns(page)
         before = self._before.get(path)
@@ -202,7 +197,7 @@ class DirtySources:
         """After the dirty build: remove the pages of files no longer generated and write
         the manifest for the next build."""
         kept = {dest for _, dest, _ in self._now.values()}
-        self._hashed = {p: h for p, h in self._hashed.items() if p in self._now}
+        self._written = {p: w for p, w in self._written.items() if p in self._now}
         for path, built in self._before.items():
             if path in self._now or built.dest in kept:
                 continue
@@ -226,6 +221,10 @@ class DirtySources:
             with os.fdopen(os.open(temporary, flags, 0o644), "w", encoding="utf-8") as out:
                 out.write(json.dumps({"files": files}, indent=0))
             os.replace(temporary, manifest)
+
+
+def _bytes(content: str | bytes) -> bytes:
+    return content.encode("utf-8") if isinstance(content, str) else content
 
 
 def _sweep() -> None:

@@ -353,10 +353,6 @@ class SiteView:
             )
         return result
 
-    def asset_threats(self, model: ThreatModel, asset_id: str) -> list[ModelThreat]:
-        """Threats on an asset, on the components it lives in or the flows that carry it."""
-        return list(self.models[model.id].assets[asset_id].threats)
-
     @cached_property
     def assets(self) -> list[AssetRow]:
         """Every asset of every model, most sensitive first, with its threats."""
