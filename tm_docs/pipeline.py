@@ -50,7 +50,8 @@ from .dfd.build import DrawnDiagram, draw
 from .dfd.drawings import DRAWING_CACHE, MAX_DRAWING_BYTES, DrawingMemo
 from .dfd.graphviz import GraphvizError
 from .dfd.render import DiagramRenderer, LayoutFailed, Layouts, open_diagram_cache
-from .dfd.svg import icon_bytes, natural_size, smallest_font
+from .dfd.site_icons import ICON_CACHE, MAX_ICON_ENTRY_BYTES, SiteIcons
+from .dfd.svg import natural_size, smallest_font
 from .load.cache import CacheFolder, CacheRefused
 from .load.git import GitError
 from .load.history import History, Unavailable, read_history
@@ -204,6 +205,7 @@ class Pipeline:
         self._rules = RuleMemo()
         self._pages = PageMemo()
         self._drawings = DrawingMemo()
+        self._icons = SiteIcons()
         self.progress: Progress = no_progress  # how far a build is, for a terminal
 
     def configure(self, settings: Settings) -> None:
@@ -495,6 +497,8 @@ class Pipeline:
             self._analyses.disk.prune(self._analyses.used)  # keep what this build used
         warnings += [str(w) for w in report.warnings]
         cache_warnings += self._page_cache()
+        self._icons.disk, icon_warnings = self._signed_cache(ICON_CACHE, MAX_ICON_ENTRY_BYTES)
+        cache_warnings += icon_warnings
         # History is read once per build, also when it cannot be read: staleness and the
         # trend share the one `git log` pass (the trend reads only the versions' contents).
         history = self.history(models_only=not settings.staleness)
@@ -546,8 +550,11 @@ class Pipeline:
         for model_id, svg in sorted(svgs.items()):
             folder = posixpath.dirname(layout.model_page(model_id))
             files.append(GeneratedFile(f"{folder}/{DIAGRAM_FILE}", svg))
-        for name, path in sorted(icons.items()):
-            files.append(GeneratedFile(layout.data_file(f"{ICON_FOLDER}/{name}"), icon_bytes(path)))
+        for name, data in self._icons.files(icons).items():
+            files.append(GeneratedFile(layout.data_file(f"{ICON_FOLDER}/{name}"), data))
+        self._icons.prune()  # keep what this build used
+        if self._icons.encoded:
+            notes.append(f"{len(self._icons.encoded)} icon file(s) encoded as WebP")
         notes.append(f"{len(result.models)} threat models, {len(files)} generated files")
         work = Work(
             loaded=tuple(self._loads.loaded),

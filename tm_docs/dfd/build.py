@@ -22,7 +22,7 @@ from ..analysis.risk import RiskBands, is_open
 from ..analysis.topology import Topology
 from ..model import AuthMethod, Boundary, Component, ComponentKind, Flow, ThreatModel, TrustLevel
 from .icons import icon_for, icon_path
-from .svg import icon_file_name
+from .site_icons import site_icon_name
 
 FONT = "Helvetica,Arial,sans-serif"
 
@@ -81,7 +81,7 @@ class DrawnDiagram:
 
     def icon_files(self) -> dict[str, str]:
         """The icon files it shows, by their name in a site's icon folder."""
-        return {icon_file_name(path): path for path in self.icons}
+        return {site_icon_name(path): path for path in self.icons}
 
 
 class _Edge(Edge):  # type: ignore[misc]

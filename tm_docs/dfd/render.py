@@ -22,7 +22,8 @@ from ..load.signed import SignedCache, code_digest
 from ..progress import Progress, no_progress
 from .build import DrawnDiagram
 from .graphviz import GraphvizError, dot_identity, run_dot
-from .svg import embed_images, icon_file_name
+from .site_icons import site_icon_format, site_icon_name
+from .svg import embed_images
 from .verify import UnsafeSvg, check_svg
 
 # Where a site's diagrams find its icon files: a folder beside the models' folders.
@@ -149,7 +150,7 @@ class DiagramRenderer:
 
     def key(self, drawn: DrawnDiagram) -> str:
         digest = hashlib.sha256()
-        icons = "site icons" if self.site_icons else "embedded icons"
+        icons = f"site icons ({site_icon_format()})" if self.site_icons else "embedded icons"
         for part in (__version__, PIPELINE_VERSION, icons, dot_identity(), drawn.source):
             digest.update(part.encode("utf-8"))
             digest.update(b"\0")
@@ -159,7 +160,7 @@ class DiagramRenderer:
         """The icon files a diagram may refer to (none when its icons are embedded)."""
         if not self.site_icons:
             return frozenset()
-        return frozenset(SITE_ICON_FOLDER + icon_file_name(path) for path in drawn.icons)
+        return frozenset(SITE_ICON_FOLDER + site_icon_name(path) for path in drawn.icons)
 
     def _cached(self, key: str, drawn: DrawnDiagram) -> bytes | None:
         if key in self._memory:
@@ -196,7 +197,7 @@ class DiagramRenderer:
 
     def _render(self, key: str, drawn: DrawnDiagram) -> bytes:
         svg = run_dot(drawn.source, "svg").decode("utf-8")
-        href = (lambda path: SITE_ICON_FOLDER + icon_file_name(path)) if self.site_icons else None
+        href = (lambda path: SITE_ICON_FOLDER + site_icon_name(path)) if self.site_icons else None
         data = embed_images(svg, drawn.icons, href).encode("utf-8")
         try:
             check_svg(data, self.icon_hrefs(drawn))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
 import struct
 from collections.abc import Callable, Iterable
@@ -28,18 +27,6 @@ def _icon(path: str) -> tuple[str, int, int]:
         width, height = struct.unpack(">II", data[16:24])
     mime = _MIME.get(Path(path).suffix.lower(), "application/octet-stream")
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}", width, height
-
-
-@cache
-def icon_file_name(path: str) -> str:
-    """The name of an icon's file in a site: a hash of its bytes, so equal icons share it."""
-    data = Path(path).read_bytes()
-    suffix = Path(path).suffix.lower() if Path(path).suffix.lower() in _MIME else ".png"
-    return hashlib.sha256(data).hexdigest()[:16] + (".jpg" if suffix == ".jpeg" else suffix)
-
-
-def icon_bytes(path: str) -> bytes:
-    return Path(path).read_bytes()
 
 
 def embed_images(

@@ -65,8 +65,9 @@ class UnsafeSvg(ValueError):
     """The SVG holds something a published diagram must not; the message says what."""
 
 
-# An icon file of the site, beside the diagrams: "../icons/<16 hex digits>.png".
-SITE_ICON = re.compile(r"\.\./icons/[0-9a-f]{16}\.(?:png|jpg)")
+# An icon file of the site, beside the diagrams: "../icons/<16 hex digits>.webp" (or
+# .png or .jpg: the icon's own file, where Pillow cannot write WebP).
+SITE_ICON = re.compile(r"\.\./icons/[0-9a-f]{16}\.(?:webp|png|jpg)")
 
 
 def check_svg(data: bytes, icons: Collection[str] = ()) -> None:
