@@ -14,6 +14,7 @@ import re
 import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 from typing import Any, cast
 
@@ -26,8 +27,11 @@ from tm_docs.dfd.icons import ICON_RULES, _node_class, icon_path
 from tm_docs.dfd.site_icons import (
     ICON_CACHE,
     MAX_ICON_ENTRY_BYTES,
+    SiteIcons,
     encode_webp,
     is_plain_lossless_webp,
+    png_size,
+    published_as_webp,
     site_icon_name,
 )
 from tm_docs.load.signed import SignedCache, open_signed_cache
@@ -36,6 +40,7 @@ from tm_docs.pipeline import Pipeline, SiteBuild
 from .sites import REPO
 
 ICON_PATHS = sorted({icon_path(cast(Any, _node_class(target))) for _, target in ICON_RULES})
+WEBP_PATHS = [path for path in ICON_PATHS if published_as_webp(path)]
 
 
 def _pixels(data: bytes) -> tuple[tuple[int, int], bytes]:
@@ -52,11 +57,11 @@ def _visible(size: tuple[int, int], rgba: bytes) -> bytes:
     return bytes(out)
 
 
-@pytest.mark.parametrize("path", ICON_PATHS, ids=lambda p: Path(p).stem)
+@pytest.mark.parametrize("path", WEBP_PATHS, ids=lambda p: Path(p).stem)
 def test_every_icon_a_diagram_can_show_keeps_its_visible_pixels(path: str) -> None:
     source = Path(path).read_bytes()
     webp = encode_webp(source)
-    assert is_plain_lossless_webp(webp)
+    assert is_plain_lossless_webp(webp, png_size(source))
     (size, before), (size_after, after) = _pixels(source), _pixels(webp)
     assert size_after == size
     assert _visible(size, after) == _visible(size, before)
@@ -64,9 +69,70 @@ def test_every_icon_a_diagram_can_show_keeps_its_visible_pixels(path: str) -> No
 
 
 def test_the_icons_together_are_less_than_half_their_png_files() -> None:
-    png = sum(Path(p).stat().st_size for p in ICON_PATHS)
-    webp = sum(len(encode_webp(Path(p).read_bytes())) for p in ICON_PATHS)
+    assert len(WEBP_PATHS) >= 0.9 * len(ICON_PATHS)  # nearly all are plain sRGB files
+    png = sum(Path(p).stat().st_size for p in WEBP_PATHS)
+    webp = sum(len(encode_webp(Path(p).read_bytes())) for p in WEBP_PATHS)
     assert webp < png / 2, (webp, png)
+
+
+def _with_chunk(png: bytes, kind: bytes, body: bytes) -> bytes:
+    """The PNG file with one more chunk right after its header chunk."""
+    chunk = struct.pack(">I", len(body)) + kind + body
+    chunk += struct.pack(">I", zlib.crc32(kind + body))
+    return png[:33] + chunk + png[33:]
+
+
+SRGB_CHROMATICITIES = struct.pack(">8I", 31270, 32900, 64000, 33000, 30000, 60000, 15000, 6000)
+
+
+@pytest.mark.parametrize(
+    "chunks, webp",
+    [
+        ([], True),
+        ([(b"sRGB", b"\0")], True),
+        ([(b"gAMA", struct.pack(">I", 45455)), (b"cHRM", SRGB_CHROMATICITIES)], True),
+        ([(b"iCCP", b"Display\0\0" + zlib.compress(b"profile"))], False),
+        ([(b"gAMA", struct.pack(">I", 100000))], False),
+        (
+            [(b"cHRM", struct.pack(">8I", 28021, 29600, 64733, 33636, 28904, 60520, 12350, 4240))],
+            False,
+        ),
+    ],
+    ids=[
+        "plain",
+        "sRGB",
+        "sRGB's gamma and primaries",
+        "ICC profile",
+        "other gamma",
+        "other primaries",
+    ],
+)
+def test_an_icon_in_another_colour_space_is_published_as_its_png_file(
+    tmp_path: Path, chunks: list[tuple[bytes, bytes]], webp: bool
+) -> None:
+    png = Image.new("RGBA", (4, 4), (200, 30, 30, 255))
+    out = io.BytesIO()
+    png.save(out, "PNG")
+    data = out.getvalue()
+    for kind, body in chunks:
+        data = _with_chunk(data, kind, body)
+    path = tmp_path / "icon.png"
+    path.write_bytes(data)
+    assert Image.open(path).size == (4, 4)  # still a PNG file Pillow reads
+    assert published_as_webp(str(path)) is webp
+    assert site_icon_name(str(path)).endswith(".webp" if webp else ".png")
+    files = SiteIcons().files({site_icon_name(str(path)): str(path)})
+    (published,) = files.values()
+    assert (published == data) is not webp
+
+
+def test_a_transparent_colour_of_an_rgb_icon_stays_transparent() -> None:
+    image = Image.new("RGB", (4, 4), (255, 255, 255))
+    image.putpixel((0, 0), (10, 20, 30))
+    out = io.BytesIO()
+    image.save(out, "PNG", transparency=(255, 255, 255))
+    _, rgba = _pixels(encode_webp(out.getvalue()))
+    assert rgba[3] == 255 and rgba[7] == 0  # the first pixel opaque, the next transparent
 
 
 def _chunk(tag: bytes, body: bytes) -> bytes:
@@ -79,10 +145,24 @@ def _riff(*chunks: bytes) -> bytes:
 
 
 def test_only_a_file_of_one_lossless_image_passes_as_a_cached_icon() -> None:
-    webp = encode_webp(Path(ICON_PATHS[0]).read_bytes())
+    source = Path(WEBP_PATHS[0]).read_bytes()
+    webp = encode_webp(source)
     image = webp[12:]  # the VP8L chunk
-    assert is_plain_lossless_webp(webp) and is_plain_lossless_webp(_riff(image))
+    size = png_size(source)
+    assert size is not None
+    assert is_plain_lossless_webp(webp, size) and is_plain_lossless_webp(_riff(image), size)
+    odd = next(
+        w for w in (encode_webp(Path(p).read_bytes()) for p in WEBP_PATHS) if w[16] & 1
+    )  # a chunk of odd length, with its pad byte
+    assert is_plain_lossless_webp(odd)
+    header = bytearray(webp)
+    header[24] |= 0x20  # version 1
     refused = {
+        "another RIFF size": webp[:4] + struct.pack("<I", len(webp)) + webp[8:],
+        "another signature byte": webp[:20] + b"\x2e" + webp[21:],
+        "a version other than 0": bytes(header),
+        "a pad byte that is not zero": odd[:-1] + b"\x01",
+        "another size": webp if size != (1, 1) else b"",
         "metadata after the image": _riff(image, _chunk(b"EXIF", b"planted")),
         "a chunk before the image": _riff(_chunk(b"XMP ", b"<x/>"), image),
         "bytes after the file": webp + b"<script>",
@@ -93,7 +173,8 @@ def test_only_a_file_of_one_lossless_image_passes_as_a_cached_icon() -> None:
         "nothing": b"",
     }
     for name, data in refused.items():
-        assert not is_plain_lossless_webp(data), name
+        check = (size[0] + 1, size[1]) if name == "another size" else size
+        assert not is_plain_lossless_webp(data, check), name
 
 
 # --- in real builds ---------------------------------------------------------
@@ -121,7 +202,7 @@ def portfolio_root(tmp_path: Path) -> Path:
 def test_a_site_publishes_webp_icons_that_its_diagrams_name(portfolio_root: Path) -> None:
     site = Pipeline(_settings(portfolio_root)).build()
     icons = _icons(site)
-    assert icons and all(path.endswith(".webp") for path in icons)
+    assert sum(path.endswith(".webp") for path in icons) >= 3
     named = set()
     for file in site.files:
         if file.path.endswith("/dfd.svg"):
@@ -130,8 +211,11 @@ def test_a_site_publishes_webp_icons_that_its_diagrams_name(portfolio_root: Path
     assert named == set(icons)
     by_name = {site_icon_name(p): p for p in ICON_PATHS}
     for path, data in icons.items():
-        source = Path(by_name[path.rsplit("/", 1)[1]]).read_bytes()
-        assert _visible(*_pixels(data)) == _visible(*_pixels(source))
+        source = by_name[path.rsplit("/", 1)[1]]
+        if published_as_webp(source):
+            assert _visible(*_pixels(data)) == _visible(*_pixels(Path(source).read_bytes()))
+        else:  # an icon with a colour profile: its own file
+            assert path.endswith(".png") and data == Path(source).read_bytes()
 
 
 def test_a_new_process_encodes_no_icon_and_publishes_the_same_bytes(
@@ -143,7 +227,8 @@ def test_a_new_process_encodes_no_icon_and_publishes_the_same_bytes(
     assert not any("encoded as WebP" in note for note in warm.notes)
     assert _icons(warm) == _icons(cold)
     entries = sorted((portfolio_root / ".tm-docs-cache" / ICON_CACHE).glob("*.json"))
-    assert len(entries) == len(_icons(cold))
+    webp = [path for path in _icons(cold) if path.endswith(".webp")]
+    assert len(entries) == len(webp) >= 3  # the icons published as their PNG files need none
 
 
 def test_planted_icon_entries_are_encoded_again(portfolio_root: Path) -> None:
@@ -171,24 +256,64 @@ def test_planted_icon_entries_are_encoded_again(portfolio_root: Path) -> None:
 
 
 def test_without_a_webp_codec_the_site_publishes_the_png_files(portfolio_root: Path) -> None:
-    # A Pillow built without WebP: its codec module cannot be found.
+    # A build with WebP first, so that the cache folder holds diagrams that name the
+    # WebP files; then a Pillow built without WebP (its codec module cannot be loaded),
+    # with the same cache folder.
+    with_webp = Pipeline(_settings(portfolio_root)).build()
+    assert any(path.endswith(".webp") for path in _icons(with_webp))
     script = (
         "import sys; sys.modules['PIL._webp'] = None\n"
         "from pathlib import Path\n"
         "from tm_docs.analysis.settings import Settings\n"
         "from tm_docs.pipeline import Pipeline\n"
         f"root = Path({str(portfolio_root)!r})\n"
-        "site = Pipeline(Settings(root=root, models_dir=root / 'models', cache_dir=None)).build()\n"
+        "settings = Settings(root=root, models_dir=root / 'models', "
+        "cache_dir=root / '.tm-docs-cache')\n"
+        "site = Pipeline(settings).build()\n"
+        "print(*site.notes, *site.warnings, sep='\\n')\n"
         "for f in site.files:\n"
         "    if f.path.startswith('threat-models/icons/') or f.path.endswith('dfd.svg'):\n"
         "        Path(root, 'out', f.path).parent.mkdir(parents=True, exist_ok=True)\n"
         "        Path(root, 'out', f.path).write_bytes(f.content)\n"
     )
-    subprocess.run([sys.executable, "-c", script], cwd=REPO, check=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        check=True,
+        timeout=300,
+        capture_output=True,
+        text=True,
+    )
+    # Drawn again (their cache key names the icon files), not refused as unsafe.
+    assert "data-flow diagrams: 3 drawn, 0 from the cache" in run.stdout, run.stdout
+    assert "safety check" not in run.stdout
     icons = sorted((portfolio_root / "out" / "threat-models" / "icons").iterdir())
     assert icons and all(p.suffix == ".png" for p in icons)
+    assert {p.stem for p in icons} == {Path(p).stem for p in _icons(with_webp)}
     sources = {Path(p).read_bytes() for p in ICON_PATHS}
     assert all(p.read_bytes() in sources for p in icons)  # the icons' own files
     for svg in (portfolio_root / "out" / "threat-models").glob("*/dfd.svg"):
         names = _named_icons(svg.read_bytes())
         assert names and all(n.endswith(b".png") for n in names)
+
+
+def test_an_icon_no_longer_shown_is_forgotten_and_encoded_again_when_it_returns(
+    portfolio_root: Path,
+) -> None:
+    cache = open_signed_cache(
+        portfolio_root, ".tm-docs-cache", ICON_CACHE, max_bytes=MAX_ICON_ENTRY_BYTES
+    )
+    assert isinstance(cache, SignedCache)
+    first, second = WEBP_PATHS[:2]
+    both = {site_icon_name(first): first, site_icon_name(second): second}
+    icons = SiteIcons()
+    icons.disk = cache
+    before = icons.files(both)
+    assert sorted(icons.encoded) == sorted(both)
+    icons.prune()
+    assert icons.files({site_icon_name(first): first}) and icons.encoded == []
+    assert icons.prune() == 1  # the second icon's entry goes, in memory too
+    assert len(list(cache.folder.folder.glob("*.json"))) == 1
+    assert icons.files(both) == before
+    assert icons.encoded == [site_icon_name(second)]  # and its entry is written again
+    assert len(list(cache.folder.folder.glob("*.json"))) == 2

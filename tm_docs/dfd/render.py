@@ -22,7 +22,7 @@ from ..load.signed import SignedCache, code_digest
 from ..progress import Progress, no_progress
 from .build import DrawnDiagram
 from .graphviz import GraphvizError, dot_identity, run_dot
-from .site_icons import site_icon_format, site_icon_name
+from .site_icons import site_icon_name
 from .svg import embed_images
 from .verify import UnsafeSvg, check_svg
 
@@ -150,8 +150,11 @@ class DiagramRenderer:
 
     def key(self, drawn: DrawnDiagram) -> str:
         digest = hashlib.sha256()
-        icons = f"site icons ({site_icon_format()})" if self.site_icons else "embedded icons"
-        for part in (__version__, PIPELINE_VERSION, icons, dot_identity(), drawn.source):
+        icons = "site icons" if self.site_icons else "embedded icons"
+        # The icons by the names a site gives them: a hash of each icon's bytes and the
+        # format the site publishes it in (the files a site diagram refers to).
+        names = sorted(site_icon_name(path) for path in drawn.icons)
+        for part in (__version__, PIPELINE_VERSION, icons, dot_identity(), drawn.source, *names):
             digest.update(part.encode("utf-8"))
             digest.update(b"\0")
         return digest.hexdigest()

@@ -3,11 +3,14 @@
 The icons `diagrams` ships are PNG files that were never squeezed.  A site publishes
 each one as a lossless WebP image instead: every visible pixel is the same (only the
 colour of fully transparent pixels may differ, and no one sees it), in less than half
-the bytes, and every current browser shows it.  Where Pillow cannot write WebP, or the
-icon is not a PNG file, the icon's own file is published as it is.
+the bytes, and every current browser shows it.  The icon's own file is published as it
+is where Pillow cannot write WebP, where the icon is not a PNG file, and where its PNG
+file names a colour space other than sRGB (an ICC profile, say): a browser shows such a
+PNG through its colour space, and a WebP image without it would look different.
 
 Encoding costs some 10 ms an icon, so the images are kept in the project's cache folder,
-signed like its other entries, and a warm build does not even import Pillow.
+signed like its other entries; a warm build loads only Pillow's WebP module (to know it
+is there), not Pillow's image library.
 
 `tm-docs dfd` writes a diagram that stands alone: it embeds the PNG files themselves
 (see `svg.embed_images`), because programs other than browsers that read SVG, such as
@@ -18,32 +21,35 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import io
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache
-from importlib import metadata
+from importlib import import_module, metadata
 from pathlib import Path
 
-from ..load.signed import SignedCache, content_key
+from ..load.signed import SignedCache, code_digest, content_key
+from .svg import ICON_TYPES, PNG_SIGNATURE
 
 ICON_CACHE = "icons"  # the kind of entry in the cache folder
 MAX_ICON_ENTRY_BYTES = 2 * 1024 * 1024
 # libwebp's effort for lossless images (0-6): 2 is within 1-3 % of the smallest
-# file at a fiftieth of the time of 6.
+# file of 6, at a fiftieth of its time.
 _METHOD = 2
-_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-_SOURCE_SUFFIXES = {".png": ".png", ".jpg": ".jpg", ".jpeg": ".jpg"}
+# What a PNG file that names sRGB in the older way says: the gamma and the
+# chromaticities (white point, red, green, blue) of sRGB, times 100,000.
+_SRGB_GAMMA = 45455
+_SRGB_CHROMATICITIES = (31270, 32900, 64000, 33000, 30000, 60000, 15000, 6000)
 
 
 @cache
 def can_write_webp() -> bool:
-    """Whether the installed Pillow has its WebP codec (found without importing Pillow)."""
+    """Whether the installed Pillow has its WebP codec (its small C module alone is loaded)."""
     try:
-        return importlib.util.find_spec("PIL._webp") is not None
-    except (ImportError, ValueError):
+        import_module("PIL._webp")
+    except (ImportError, OSError):
         return False
+    return True
 
 
 @cache
@@ -51,8 +57,39 @@ def _source(path: str) -> bytes:
     return Path(path).read_bytes()
 
 
-def _is_png(path: str) -> bool:
-    return _source(path)[:8] == _PNG_MAGIC
+def _png_chunks(data: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """The chunks of a PNG file (type, body), up to the first that does not fit."""
+    at = len(PNG_SIGNATURE)
+    while at + 12 <= len(data):
+        (length,) = struct.unpack(">I", data[at : at + 4])
+        if at + 12 + length > len(data):
+            return
+        yield data[at + 4 : at + 8], data[at + 8 : at + 8 + length]
+        at += 12 + length
+
+
+def _shown_as_srgb(png: bytes) -> bool:
+    """Whether a browser shows a PNG file's pixels as sRGB values: it names no colour
+    space, names sRGB, or gives the gamma and chromaticities of sRGB."""
+    for kind, body in _png_chunks(png):
+        if kind == b"iCCP":
+            return False
+        if kind == b"gAMA" and struct.unpack(">I", body[:4].rjust(4, b"\0"))[0] != _SRGB_GAMMA:
+            return False
+        if kind == b"cHRM" and struct.unpack(">8I", body[:32].rjust(32, b"\0")) != (
+            _SRGB_CHROMATICITIES
+        ):
+            return False
+        if kind == b"IDAT":
+            return True  # colour-space chunks come before the image data
+    return True
+
+
+@cache
+def published_as_webp(path: str) -> bool:
+    """Whether a site publishes the icon file `path` as a WebP image."""
+    source = _source(path)
+    return can_write_webp() and source.startswith(PNG_SIGNATURE) and _shown_as_srgb(source)
 
 
 @cache
@@ -60,14 +97,18 @@ def site_icon_name(path: str) -> str:
     """The name of an icon's file in a site: a hash of the source icon's bytes, so equal
     icons share a file, and the suffix of the format the site publishes it in."""
     stem = hashlib.sha256(_source(path)).hexdigest()[:16]
-    if can_write_webp() and _is_png(path):
+    if published_as_webp(path):
         return stem + ".webp"
-    return stem + _SOURCE_SUFFIXES.get(Path(path).suffix.lower(), ".png")
+    suffix = Path(path).suffix.lower()
+    return stem + (".jpg" if suffix == ".jpeg" else suffix if suffix in ICON_TYPES else ".png")
 
 
-def site_icon_format() -> str:
-    """What a site's icon files are, for the keys of cached diagrams that name them."""
-    return "webp" if can_write_webp() else "source"
+def png_size(png: bytes) -> tuple[int, int] | None:
+    """Width and height of a PNG image, from its header."""
+    if not png.startswith(PNG_SIGNATURE) or len(png) < 24:
+        return None
+    width, height = struct.unpack(">II", png[16:24])
+    return width, height
 
 
 def encode_webp(png: bytes) -> bytes:
@@ -75,22 +116,49 @@ def encode_webp(png: bytes) -> bytes:
     from PIL import Image  # only when an icon is not in the cache
 
     with Image.open(io.BytesIO(png)) as opened:
-        image = opened if opened.mode in {"RGB", "RGBA"} else opened.convert("RGBA")
+        # A transparent colour of an RGB or palette image becomes the alpha channel.
+        keep = opened.mode in {"RGB", "RGBA"} and "transparency" not in opened.info
+        image = opened if keep else opened.convert("RGBA")
         out = io.BytesIO()
         # No metadata: a published icon carries pixels only.
         image.save(out, "WEBP", lossless=True, quality=100, method=_METHOD)
     return out.getvalue()
 
 
-def is_plain_lossless_webp(data: bytes) -> bool:
+def is_plain_lossless_webp(data: bytes, size: tuple[int, int] | None = None) -> bool:
     """Whether `data` is a WebP file of one lossless image and nothing else: its RIFF
-    header, then a single VP8L chunk that fills the rest of the file."""
-    if len(data) < 21 or data[:4] != b"RIFF" or data[8:16] != b"WEBPVP8L":
+    header, then a single VP8L chunk that fills the rest of the file (with a zero pad
+    byte after a chunk of odd length), of version 0 and, with `size`, of that size."""
+    if len(data) < 25 or data[:4] != b"RIFF" or data[8:16] != b"WEBPVP8L":
         return False
     (riff_size,) = struct.unpack("<I", data[4:8])
     (chunk_size,) = struct.unpack("<I", data[16:20])
     padded = chunk_size + (chunk_size & 1)
-    return riff_size == len(data) - 8 and 20 + padded == len(data) and data[20] == 0x2F
+    if riff_size != len(data) - 8 or 20 + padded != len(data) or chunk_size < 5:
+        return False
+    if chunk_size & 1 and data[-1] != 0:
+        return False
+    # The image header: the signature byte, then 14 bits of width - 1, 14 bits of
+    # height - 1, 1 bit of alpha and 3 bits of version, least significant first.
+    (header,) = struct.unpack("<I", data[21:25])
+    if data[20] != 0x2F or header >> 29 != 0:
+        return False
+    return size is None or ((header & 0x3FFF) + 1, ((header >> 14) & 0x3FFF) + 1) == size
+
+
+@cache
+def _pillow() -> str:
+    try:
+        return metadata.version("pillow")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+@cache
+def _entry_key(path: str) -> str:
+    """The cache entry of an icon's WebP image: by its source's bytes, the encoder, the code."""
+    source = hashlib.sha256(_source(path)).hexdigest()
+    return content_key("webp lossless", _METHOD, _pillow(), code_digest(), source)
 
 
 class SiteIcons:
@@ -102,14 +170,6 @@ class SiteIcons:
         self._used: set[str] = set()
         self._memory: dict[str, bytes] = {}
 
-    @staticmethod
-    def _key(source: bytes) -> str:
-        try:
-            pillow = metadata.version("pillow")
-        except metadata.PackageNotFoundError:
-            pillow = "unknown"
-        return content_key("webp lossless", _METHOD, pillow, hashlib.sha256(source).hexdigest())
-
     def files(self, icons: Mapping[str, str]) -> dict[str, bytes]:
         """The bytes of each icon file, by its name in the site (`site_icon_name`), of
         icons given as {site name: path of the source icon}."""
@@ -119,13 +179,13 @@ class SiteIcons:
 
     def _bytes(self, name: str, path: str) -> bytes:
         source = _source(path)
-        if not name.endswith(".webp"):
+        if not published_as_webp(path):
             return source
-        key = self._key(source)
+        key = _entry_key(path)
         self._used.add(key)
         if key in self._memory:
             return self._memory[key]
-        data = self._stored(key)
+        data = self._stored(key, png_size(source))
         if data is None:
             data = encode_webp(source)
             self.encoded.append(name)
@@ -134,7 +194,7 @@ class SiteIcons:
         self._memory[key] = data
         return data
 
-    def _stored(self, key: str) -> bytes | None:
+    def _stored(self, key: str, size: tuple[int, int] | None) -> bytes | None:
         if self.disk is None:
             return None
         entry = self.disk.get(key)
@@ -144,8 +204,9 @@ class SiteIcons:
             data = base64.b64decode(entry["webp"], validate=True)
         except ValueError:
             return None
-        return data if is_plain_lossless_webp(data) else None
+        return data if is_plain_lossless_webp(data, size) else None
 
     def prune(self) -> int:
-        """Remove the cache folder's icons that this build did not use."""
+        """Forget the icons this build did not use, and remove them from the cache folder."""
+        self._memory = {k: v for k, v in self._memory.items() if k in self._used}
         return self.disk.prune(self._used) if self.disk is not None else 0

@@ -15,7 +15,9 @@ _IMAGE = re.compile(r"<image\b[^>]*/>")
 _ATTRIBUTE = re.compile(r'([\w:-]+)="([^"]*)"')
 _SVG_OPEN = re.compile(r"<svg\b[^>]*>")
 _DOCTYPE = re.compile(r'<!DOCTYPE svg PUBLIC "[^"<>]*"\s*"[^"<>]*">\n?')
-_MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+# The kinds of icon file `diagrams` ships, by suffix: their media types.
+ICON_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @cache
@@ -23,9 +25,9 @@ def _icon(path: str) -> tuple[str, int, int]:
     """data: URI and pixel size of an icon file."""
     data = Path(path).read_bytes()
     width, height = 100, 100
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
+    if data[:8] == PNG_SIGNATURE:
         width, height = struct.unpack(">II", data[16:24])
-    mime = _MIME.get(Path(path).suffix.lower(), "application/octet-stream")
+    mime = ICON_TYPES.get(Path(path).suffix.lower(), "application/octet-stream")
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}", width, height
 
 
