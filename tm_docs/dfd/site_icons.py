@@ -29,7 +29,7 @@ from importlib import import_module, metadata
 from pathlib import Path
 
 from ..load.signed import SignedCache, code_digest, content_key
-from .svg import ICON_TYPES, PNG_SIGNATURE
+from .svg import ICON_TYPES, PNG_SIGNATURE, png_size
 
 ICON_CACHE = "icons"  # the kind of entry in the cache folder
 MAX_ICON_ENTRY_BYTES = 2 * 1024 * 1024
@@ -101,14 +101,6 @@ def site_icon_name(path: str) -> str:
         return stem + ".webp"
     suffix = Path(path).suffix.lower()
     return stem + (".jpg" if suffix == ".jpeg" else suffix if suffix in ICON_TYPES else ".png")
-
-
-def png_size(png: bytes) -> tuple[int, int] | None:
-    """Width and height of a PNG image, from its header."""
-    if not png.startswith(PNG_SIGNATURE) or len(png) < 24:
-        return None
-    width, height = struct.unpack(">II", png[16:24])
-    return width, height
 
 
 def encode_webp(png: bytes) -> bytes:

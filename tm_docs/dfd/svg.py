@@ -20,13 +20,19 @@ ICON_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+def png_size(png: bytes) -> tuple[int, int] | None:
+    """Width and height of a PNG image, from its header."""
+    if not png.startswith(PNG_SIGNATURE) or len(png) < 24:
+        return None
+    width, height = struct.unpack(">II", png[16:24])
+    return width, height
+
+
 @cache
 def _icon(path: str) -> tuple[str, int, int]:
     """data: URI and pixel size of an icon file."""
     data = Path(path).read_bytes()
-    width, height = 100, 100
-    if data[:8] == PNG_SIGNATURE:
-        width, height = struct.unpack(">II", data[16:24])
+    width, height = png_size(data) or (100, 100)
     mime = ICON_TYPES.get(Path(path).suffix.lower(), "application/octet-stream")
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}", width, height
 
