@@ -57,6 +57,11 @@ def _source(path: str) -> bytes:
     return Path(path).read_bytes()
 
 
+@cache
+def _source_digest(path: str) -> str:
+    return hashlib.sha256(_source(path)).hexdigest()
+
+
 def _png_chunks(data: bytes) -> Iterator[tuple[bytes, bytes]]:
     """The chunks of a PNG file (type, body), up to the first that does not fit."""
     at = len(PNG_SIGNATURE)
@@ -96,7 +101,7 @@ def published_as_webp(path: str) -> bool:
 def site_icon_name(path: str) -> str:
     """The name of an icon's file in a site: a hash of the source icon's bytes, so equal
     icons share a file, and the suffix of the format the site publishes it in."""
-    stem = hashlib.sha256(_source(path)).hexdigest()[:16]
+    stem = _source_digest(path)[:16]
     if published_as_webp(path):
         return stem + ".webp"
     suffix = Path(path).suffix.lower()
@@ -149,8 +154,7 @@ def _pillow() -> str:
 @cache
 def _entry_key(path: str) -> str:
     """The cache entry of an icon's WebP image: by its source's bytes, the encoder, the code."""
-    source = hashlib.sha256(_source(path)).hexdigest()
-    return content_key("webp lossless", _METHOD, _pillow(), code_digest(), source)
+    return content_key("webp lossless", _METHOD, _pillow(), code_digest(), _source_digest(path))
 
 
 class SiteIcons:

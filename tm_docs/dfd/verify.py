@@ -66,7 +66,7 @@ class UnsafeSvg(ValueError):
 
 
 # An icon file of the site, beside the diagrams: "../icons/<16 hex digits>.webp" (or
-# .png or .jpg: the icon's own file, where Pillow cannot write WebP).
+# .png or .jpg: the icon's own file, see site_icons.published_as_webp).
 SITE_ICON = re.compile(r"\.\./icons/[0-9a-f]{16}\.(?:webp|png|jpg)")
 
 
